@@ -46,6 +46,28 @@ _EXPORTS: dict[str, str] = {
     "build_graph": "inspector.loading",
     "static_graph": "inspector.static",
     "summary_frame": "inspector.summary",
+    # rendering (inspector/renderers/)
+    "to_dot": "inspector.renderers",
+    "render": "inspector.renderers",
+    "to_json": "inspector.renderers",
+    "to_html": "inspector.renderers",
+    "graph_figure": "inspector.renderers",
+    "fold_repeats": "inspector.renderers",
+    # intermediate outputs
+    "Mode": "inspector.activations",
+    "inspect_layer": "inspector.activations",
+    "inspect_layers": "inspector.activations",
+    "activation_stats": "inspector.activations",
+    "compare_modes": "inspector.activations",
+    # projector
+    "Projection": "inspector.projection",
+    "embedding_layers": "inspector.projection",
+    "project_embedding": "inspector.projection",
+    "project_activations": "inspector.projection",
+    # bundled sample models
+    "Sample": "inspector.samples",
+    "list_samples": "inspector.samples",
+    "get_sample": "inspector.samples",
 }
 
 __all__ = [*_EXPORTS, "__version__"]
