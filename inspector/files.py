@@ -1,0 +1,521 @@
+"""Reading model files at the edge: format detection, size limits, config and weight shapes.
+
+Nothing here imports Keras or runs code from the file.  A :class:`ModelFile` is
+the validated content of a ``.keras`` zip or a legacy ``.h5``: its raw bytes,
+its architecture config (JSON, parsed with a depth limit) and the shape of every
+stored weight, read from HDF5 metadata without loading the arrays.
+
+Example:
+    >>> import io, json, zipfile
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w") as z:
+    ...     z.writestr("config.json", json.dumps({"class_name": "Sequential", "config": {"layers": []}}))
+    >>> read_model_file(buf.getvalue()).format
+    'keras'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Union
+
+from inspector.errors import (
+    InspectorError,
+    LimitExceededError,
+    ModelFormatError,
+    SavedModelError,
+    WeightsOnlyError,
+)
+from inspector.limits import Limits, format_bytes, get_limits
+
+__all__ = ["ModelSource", "ModelFile", "StoredWeight", "read_model_file", "iter_layer_configs", "json_depth"]
+
+ModelSource = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_EMPTY_ZIP_MAGIC = b"PK\x05\x06"
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_KNOWN_SUFFIXES = (".keras", ".h5", ".hdf5")
+
+
+@dataclass(frozen=True)
+class StoredWeight:
+    """The shape of one weight array as stored in the file (its data is not read)."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A validated model file: format, architecture config and stored weight shapes.
+
+    ``weights`` maps a layer's path (``"dense"``, ``"generator/dense_2"``) to its
+    stored weights; for legacy ``.h5`` files the weights of a nested model's layers
+    are listed under the nested model's own name as well (Keras 2 stored them there).
+    """
+
+    name: str
+    format: str  # "keras" or "h5"
+    data: bytes = field(repr=False)
+    config: dict[str, Any] = field(repr=False)
+    weights: dict[str, tuple[StoredWeight, ...]] = field(repr=False)
+    keras_version: str | None = None
+    sha256: str = ""
+
+    @property
+    def suffix(self) -> str:
+        """File suffix Keras needs to pick its loader."""
+        return ".keras" if self.format == "keras" else ".h5"
+
+
+def read_model_file(source: ModelSource, *, limits: Limits | None = None) -> ModelFile:
+    """Read and validate a model file from a path, bytes or a binary file-like object.
+
+    The format comes from the content, not the name.  Every problem raises a
+    :class:`~inspector.errors.ModelFormatError` (or a subclass) or a
+    :class:`~inspector.errors.LimitExceededError`.
+
+    Example:
+        >>> read_model_file(b"")
+        Traceback (most recent call last):
+        ...
+        inspector.errors.ModelFormatError: The model file is empty (0 bytes).
+          Received: 0 bytes
+          Fix: Upload the .keras or .h5 file written by model.save(...); the upload may have been cut off.
+    """
+    limits = limits or get_limits()
+    name, data = _read_bytes(source, limits)
+    received = f"{name!r}, {format_bytes(len(data))}" if name else format_bytes(len(data))
+    if not data:
+        raise ModelFormatError(
+            "The model file is empty (0 bytes).", received=received or "0 bytes",
+            fix="Upload the .keras or .h5 file written by model.save(...); the upload may have been cut off.")
+    digest = hashlib.sha256(data).hexdigest()
+    if data.startswith((_ZIP_MAGIC, _EMPTY_ZIP_MAGIC)):
+        config, weights, version = _read_keras_zip(data, received, limits)
+        fmt = "keras"
+    elif _hdf5_offset(data) is not None:
+        config, weights, version = _read_hdf5(data, received, limits)
+        fmt = "h5"
+    else:
+        raise ModelFormatError(
+            "This is not a Keras model file: it is neither a .keras archive (zip) nor a legacy HDF5 (.h5) file.",
+            received=f"{received}, starting with {_describe_start(data)}",
+            fix="Save the model with model.save('model.keras') (or 'model.h5') and upload that file.")
+    _check_config(config, received, limits)
+    return ModelFile(name=name, format=fmt, data=data, config=config, weights=weights,
+                     keras_version=version, sha256=digest)
+
+
+# ------------------------------------------------------------------ reading bytes
+def _read_bytes(source: ModelSource, limits: Limits) -> tuple[str, bytes]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        _check_upload_size(len(data), "", limits)
+        return "", data
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.is_dir():
+            _raise_for_directory(path)
+        if not path.exists():
+            raise ModelFormatError(
+                "No model file at this path.", received=str(path),
+                fix="Check the path; Keras models are saved as .keras (or legacy .h5) files.")
+        _check_upload_size(path.stat().st_size, path.name, limits)
+        try:
+            return path.name, path.read_bytes()
+        except OSError as e:
+            raise ModelFormatError("The model file could not be read.", received=f"{path}: {e}",
+                                   fix="Check the file's permissions and that it is a regular file.") from e
+    read = getattr(source, "read", None)
+    if read is None:
+        raise ModelFormatError(
+            "Cannot read a model from this kind of object.", received=type(source).__name__,
+            fix="Pass a path, the file's bytes, or a binary file object (such as Streamlit's UploadedFile).")
+    name = Path(str(getattr(source, "name", "") or "")).name
+    size = getattr(source, "size", None)
+    if isinstance(size, int):
+        _check_upload_size(size, name, limits)
+    if hasattr(source, "seek"):
+        try:
+            source.seek(0)
+        except (OSError, ValueError):
+            pass
+    data = read(limits.max_upload_bytes + 1)
+    if isinstance(data, str):
+        raise ModelFormatError("The file object is in text mode.", received=name or type(source).__name__,
+                               fix="Open the file in binary mode: open(path, 'rb').")
+    _check_upload_size(len(data), name, limits)
+    return name, bytes(data)
+
+
+def _check_upload_size(size: int, name: str, limits: Limits) -> None:
+    if size > limits.max_upload_bytes:
+        raise LimitExceededError(
+            f"The model file is larger than the limit of {format_bytes(limits.max_upload_bytes)} (max_upload_bytes).",
+            received=f"{name or 'file'} of {format_bytes(size)}",
+            fix="Raise the limit with inspector.set_limits(max_upload_bytes=...) or the environment variable "
+                "KERAS_INSPECTOR_MAX_UPLOAD_BYTES (and server.maxUploadSize for the app).")
+
+
+def _raise_for_directory(path: Path) -> None:
+    if (path / "saved_model.pb").exists() or (path / "saved_model.pbtxt").exists():
+        raise SavedModelError(
+            "This is a TensorFlow SavedModel directory, which Keras 3 cannot load as a model.",
+            received=str(path),
+            fix="Re-save it as .keras from the code that built it, or wrap it for inference with "
+                "keras.layers.TFSMLayer(path, call_endpoint='serving_default') (no graph or layers to inspect).")
+    raise ModelFormatError("This path is a directory, not a model file.", received=str(path),
+                           fix="Pass the .keras or .h5 file itself.")
+
+
+def _hdf5_offset(data: bytes) -> int | None:
+    # HDF5 allows a user block: the signature may sit at 0, 512, 1024, 2048, ...
+    offset = 0
+    while offset + 8 <= len(data) and offset <= 1 << 20:
+        if data[offset:offset + 8] == _HDF5_MAGIC:
+            return offset
+        offset = 512 if offset == 0 else offset * 2
+    return None
+
+
+def _describe_start(data: bytes) -> str:
+    head = data[:16]
+    try:
+        text = head.decode("utf-8")
+        if text.isprintable() or text.strip().isprintable():
+            return f"text {text[:16]!r}"
+    except UnicodeDecodeError:
+        pass
+    return f"bytes {head.hex(' ')}"
+
+
+# ------------------------------------------------------------------ .keras zip
+def _read_keras_zip(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, str | None]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as e:
+        raise ModelFormatError(
+            "The .keras file is damaged: its zip archive cannot be read (often a truncated upload or download).",
+            received=f"{received}: {e}",
+            fix="Copy or download the file again, or re-save it with model.save('model.keras').") from e
+    declared = sum(m.file_size for m in members)
+    if declared > limits.max_uncompressed_bytes:
+        raise LimitExceededError(
+            f"The .keras archive would unpack to {format_bytes(declared)}, over the limit of "
+            f"{format_bytes(limits.max_uncompressed_bytes)} (max_uncompressed_bytes).",
+            received=received, fix="If the file is genuine, raise max_uncompressed_bytes with inspector.set_limits.")
+    names = {m.filename for m in members}
+    if "config.json" not in names:
+        raise ModelFormatError(
+            "The zip archive has no config.json, so it is not a .keras model (a .keras file holds config.json, "
+            "metadata.json and model.weights.h5).",
+            received=f"{received} containing {sorted(names)[:8]}",
+            fix="Save the whole model with model.save('model.keras'); model.save_weights() files hold no architecture.")
+    budget = [limits.max_uncompressed_bytes]
+    config = _parse_json(_read_member(archive, "config.json", budget, received, limits), "config.json", received,
+                         limits)
+    metadata: dict = {}
+    if "metadata.json" in names:
+        try:
+            metadata = json.loads(_read_member(archive, "metadata.json", budget, received, limits))
+        except (ValueError, RecursionError):
+            metadata = {}
+    weights: dict[str, tuple[StoredWeight, ...]] = {}
+    if "model.weights.h5" in names:
+        blob = _read_member(archive, "model.weights.h5", budget, received, limits)
+        weights = _keras_weight_shapes(blob, config, received)
+    version = metadata.get("keras_version") if isinstance(metadata, dict) else None
+    return config, weights, version if isinstance(version, str) else None
+
+
+def _read_member(archive: zipfile.ZipFile, member: str, budget: list[int], received: str, limits: Limits) -> bytes:
+    """Read one member, counting *actual* inflated bytes so a lying header cannot bomb us."""
+    chunks = []
+    try:
+        with archive.open(member) as f:
+            while True:
+                chunk = f.read(1 << 20)
+                if not chunk:
+                    break
+                budget[0] -= len(chunk)
+                if budget[0] < 0:
+                    raise LimitExceededError(
+                        f"The .keras archive inflates beyond the limit of "
+                        f"{format_bytes(limits.max_uncompressed_bytes)} (max_uncompressed_bytes): a zip bomb or "
+                        "a corrupted size header.",
+                        received=f"{received}, member {member}",
+                        fix="Do not open this file; if it is genuine, raise max_uncompressed_bytes.")
+                chunks.append(chunk)
+    except InspectorError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError) as e:
+        raise ModelFormatError(
+            f"The .keras file is damaged: {member} cannot be decompressed.", received=f"{received}: {e}",
+            fix="Copy or download the file again, or re-save it with model.save('model.keras').") from e
+    return b"".join(chunks)
+
+
+def _parse_json(text: bytes, what: str, received: str, limits: Limits) -> dict:
+    if len(text) > limits.max_config_bytes:
+        raise LimitExceededError(
+            f"The model's {what} is {format_bytes(len(text))}, over the limit of "
+            f"{format_bytes(limits.max_config_bytes)} (max_config_bytes).", received=received,
+            fix="Raise max_config_bytes with inspector.set_limits if the file is genuine.")
+    try:
+        depth = json_depth(text)
+        if depth > limits.max_config_depth:
+            raise LimitExceededError(
+                f"The model's {what} is nested {depth} levels deep, over the limit of {limits.max_config_depth} "
+                "(max_config_depth).", received=received,
+                fix="Real Keras configs are far shallower; do not open this file.")
+        config = json.loads(text)
+    except InspectorError:
+        raise
+    except (ValueError, RecursionError) as e:
+        raise ModelFormatError(f"The model's {what} is not valid JSON.", received=f"{received}: {str(e)[:200]}",
+                               fix="The file is corrupted; re-save the model with model.save(...).") from e
+    if not isinstance(config, dict):
+        raise ModelFormatError(f"The model's {what} is not a Keras model config (expected a JSON object).",
+                               received=f"{received}: a JSON {type(config).__name__}",
+                               fix="Re-save the model with model.save(...).")
+    return config
+
+
+def json_depth(text: bytes | str) -> int:
+    """Maximum nesting depth of brackets in a JSON text, ignoring strings.
+
+    Example:
+        >>> json_depth('{"a": [1, {"b": "[[["}]}')
+        3
+    """
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode("utf-8", errors="replace")
+    depth = best = 0
+    # strip string literals so brackets inside them do not count
+    for token in re.finditer(r'"(?:\\.|[^"\\])*"|[\[\]{}]', text):
+        t = token.group()
+        if t in "[{":
+            depth += 1
+            best = max(best, depth)
+        elif t in "]}":
+            depth -= 1
+    return best
+
+
+def _keras_weight_shapes(blob: bytes, config: dict, received: str) -> dict[str, tuple[StoredWeight, ...]]:
+    """Map layer paths to stored weight shapes in a Keras 3 ``model.weights.h5``.
+
+    Groups are named by class (``dense_1``); newer Keras versions store the layer's
+    real name in the ``vars`` group's ``name`` attribute, older ones are matched by
+    the order of layers of each class in the config.
+    """
+    import h5py
+
+    out: dict[str, list[StoredWeight]] = {}
+    try:
+        with h5py.File(io.BytesIO(blob), "r") as f:
+            _collect_keras_group(f, _model_layers(config), "", out)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise ModelFormatError("The weights inside the .keras file (model.weights.h5) cannot be read.",
+                               received=f"{received}: {e}",
+                               fix="The file is corrupted; re-save the model with model.save('model.keras').") from e
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _collect_keras_group(group: Any, layers: list[dict], prefix: str, out: dict[str, list[StoredWeight]]) -> None:
+    import h5py
+
+    sub = group.get("layers")
+    if not isinstance(sub, h5py.Group):
+        return
+    fallback = _fallback_group_names(layers)
+    for key in sorted(sub.keys()):
+        child = sub[key]
+        if not isinstance(child, h5py.Group):
+            continue
+        vars_group = child.get("vars")
+        name = None
+        if isinstance(vars_group, h5py.Group):
+            raw = vars_group.attrs.get("name")
+            name = raw.decode() if isinstance(raw, bytes) else raw
+        name = str(name) if name else fallback.get(key, key)
+        path = prefix + name
+        out[path] = _datasets_under(child)
+        layer = next((lc for lc in layers if _layer_name(lc) == name), None)
+        if layer is not None and _model_layers(layer.get("config")):
+            _collect_keras_group(child, _model_layers(layer.get("config")), path + "/", out)
+
+
+def _fallback_group_names(layers: list[dict]) -> dict[str, str]:
+    """Keras 3 names weight groups snake_case(class) + counter, in layer order."""
+    counts: dict[str, int] = {}
+    names = {}
+    for lc in layers:
+        base = re.sub(r"(?<!^)(?=[A-Z])", "_", str(lc.get("class_name", ""))).lower()
+        n = counts.get(base, 0)
+        counts[base] = n + 1
+        names[base if n == 0 else f"{base}_{n}"] = _layer_name(lc)
+    return names
+
+
+def _datasets_under(group: Any) -> list[StoredWeight]:
+    import h5py
+
+    found: list[StoredWeight] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset):
+            found.append(StoredWeight(name, tuple(int(d) for d in obj.shape), str(obj.dtype)))
+
+    group.visititems(visit)
+    return found
+
+
+# ------------------------------------------------------------------ legacy HDF5
+def _read_hdf5(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, str | None]:
+    import h5py
+
+    try:
+        f = h5py.File(io.BytesIO(data), "r")
+    except (OSError, ValueError, RuntimeError) as e:
+        raise ModelFormatError(
+            "The HDF5 (.h5) file is damaged and cannot be opened (often a truncated upload or download).",
+            received=f"{received}: {e}", fix="Copy or download the file again, or re-save it with model.save(...).") from e
+    with f:
+        try:
+            raw = f.attrs.get("model_config")
+            version = _attr_text(f.attrs.get("keras_version"))
+            if raw is None:
+                if "layer_names" in f.attrs or "model_weights" in f or "layers" in f or "vars" in f:
+                    raise WeightsOnlyError(
+                        "This file holds only weights (written by model.save_weights), not a model: it has no "
+                        "architecture (model_config) to show.",
+                        received=f"{received}, HDF5 with groups {sorted(f.keys())[:6]}",
+                        fix="Upload the file written by model.save('model.keras'), or rebuild the model in code "
+                            "and call model.load_weights(this_file).")
+                raise ModelFormatError(
+                    "This HDF5 file is not a Keras model: it has no model_config attribute.",
+                    received=f"{received}, HDF5 with groups {sorted(f.keys())[:6]}",
+                    fix="Upload a file written by Keras model.save(...).")
+            text = raw if isinstance(raw, bytes) else str(raw).encode()
+            config = _parse_json(text, "model_config", received, limits)
+            weights: dict[str, tuple[StoredWeight, ...]] = {}
+            group = f.get("model_weights", f)
+            _collect_h5_weights(group, config, weights)
+        except InspectorError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+            raise ModelFormatError("The HDF5 (.h5) file is damaged: its contents cannot be read.",
+                                   received=f"{received}: {e}",
+                                   fix="Copy or download the file again, or re-save it with model.save(...).") from e
+    return config, weights, version
+
+
+def _attr_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _collect_h5_weights(group: Any, config: dict, out: dict[str, tuple[StoredWeight, ...]]) -> None:
+    import h5py
+
+    def walk(layers: list[dict], prefix: str, stored: dict[str, list[StoredWeight]]) -> None:
+        for lc in layers:
+            name = _layer_name(lc)
+            own = stored.get(name, [])
+            out[prefix + name] = tuple(own)
+            children = _model_layers(lc.get("config"))
+            if children:
+                # Keras 2 lists a nested model's weights under its own group, named after the
+                # layer that holds them at any depth ("Conv1/kernel:0"): find the child holding it
+                holders = {_layer_name(c): {p.rsplit("/", 1)[-1] for p, _ in iter_layer_configs(c["config"])} | {_layer_name(c)}
+                           for c in children if isinstance(c.get("config"), (dict, list))}
+                split: dict[str, list[StoredWeight]] = {}
+                for w in own:
+                    parts = set(w.name.split("/")[:-1])
+                    owner = next((c for c, names in holders.items() if c in parts), None) or next(
+                        (c for c, names in holders.items() if parts & names), None)
+                    if owner is not None:
+                        split.setdefault(owner, []).append(w)
+                walk(children, prefix + name + "/", split)
+
+    top: dict[str, list[StoredWeight]] = {}
+    for layer_name in group.keys():
+        g = group[layer_name]
+        if not isinstance(g, h5py.Group):
+            continue
+        names = [_attr_text(n) for n in g.attrs.get("weight_names", [])]
+        found = []
+        for n in names:
+            ds = g.get(n) if n else None
+            if isinstance(ds, h5py.Dataset):
+                found.append(StoredWeight(n, tuple(int(d) for d in ds.shape), str(ds.dtype)))
+        top[layer_name] = found
+    walk(_model_layers(config), "", top)
+
+
+# ------------------------------------------------------------------ config helpers
+def _check_config(config: dict, received: str, limits: Limits) -> None:
+    if not isinstance(config.get("class_name"), str) or "config" not in config:
+        raise ModelFormatError(
+            "The model config has the wrong shape: expected an object with 'class_name' and 'config'.",
+            received=f"{received}: keys {sorted(config)[:8]}", fix="Re-save the model with model.save(...).")
+    layers = config.get("config")
+    if isinstance(layers, dict):
+        layers = layers.get("layers")
+    if layers is None and config["class_name"] not in ("Sequential", "Functional", "Model"):
+        return  # a subclassed model: no layer list to check
+    if not isinstance(layers, list) or not all(isinstance(lc, dict) for lc in layers):
+        raise ModelFormatError(
+            "The model config has the wrong shape: its 'layers' entry is not a list of layer configs.",
+            received=f"{received}: layers is {type(layers).__name__}", fix="Re-save the model with model.save(...).")
+
+
+def _model_layers(config: Any) -> list[dict]:
+    """The layer configs of a model config (Sequential list form, dict form, Functional)."""
+    if isinstance(config, dict) and "class_name" in config and "config" in config and "layers" not in config:
+        config = config["config"]
+    if isinstance(config, list):
+        return [lc for lc in config if isinstance(lc, dict)]
+    if isinstance(config, dict) and isinstance(config.get("layers"), list):
+        return [lc for lc in config["layers"] if isinstance(lc, dict)]
+    return []
+
+
+def _layer_name(layer_config: dict) -> str:
+    name = layer_config.get("name")
+    if not isinstance(name, str):
+        inner = layer_config.get("config")
+        name = inner.get("name") if isinstance(inner, dict) else None
+    return str(name) if name is not None else str(layer_config.get("class_name", "layer"))
+
+
+def iter_layer_configs(config: dict) -> Iterable[tuple[str, dict]]:
+    """Every layer config in a model config, nested models included, with its path.
+
+    Example:
+        >>> cfg = {"class_name": "Sequential", "config": {"layers": [
+        ...     {"class_name": "Dense", "config": {"name": "d", "units": 2}}]}}
+        >>> [p for p, _ in iter_layer_configs(cfg)]
+        ['d']
+    """
+    def walk(layers: list[dict], prefix: str) -> Iterable[tuple[str, dict]]:
+        for lc in layers:
+            path = prefix + _layer_name(lc)
+            yield path, lc
+            yield from walk(_model_layers(lc.get("config")), path + "/")
+
+    yield from walk(_model_layers(config), "")

@@ -1,0 +1,247 @@
+"""The one module that reads Keras internals: walk a loaded ``keras.Model`` into a ModelGraph.
+
+Keras 3 keeps a functional model's graph as ``Node`` objects (one per layer
+call) grouped by depth in ``model._nodes_by_depth``; each node knows its
+``operation`` (the layer), the ``KerasTensor`` objects it consumed and produced,
+and each tensor its producer through ``_keras_history``.  A ``Sequential``
+model, once built, carries an equivalent functional model in ``_functional``.
+Everything here is read-only: the model is never called.
+
+A Keras upgrade that moves these internals breaks this file and nothing else.
+
+Example:
+    >>> import keras  # doctest: +SKIP
+    >>> m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])  # doctest: +SKIP
+    >>> [n.id for n in walk_model(m).nodes]  # doctest: +SKIP
+    ['input_layer', 'dense']
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape, Source, WeightInfo
+
+__all__ = ["walk_model", "functional_nodes", "is_functional"]
+
+
+def is_functional(model: Any) -> bool:
+    """Whether a model has a graph of layer calls (Functional, or a built Sequential)."""
+    return _graph_owner(model) is not None
+
+
+def _graph_owner(model: Any) -> Any:
+    inner = getattr(model, "_functional", None)
+    if inner is not None and hasattr(inner, "_nodes_by_depth"):
+        return inner
+    if hasattr(model, "_nodes_by_depth") and hasattr(model, "_operations"):
+        return model
+    return None
+
+
+def functional_nodes(model: Any) -> list[tuple[Any, int]]:
+    """The calls of a functional model in topological order, as ``(keras Node, call_index)``.
+
+    Order: by depth from the inputs, then by the model's layer order, then by
+    call; the call index counts only this model's calls of the layer.
+    """
+    owner = _graph_owner(model)
+    if owner is None:
+        return []
+    order = {id(op): i for i, op in enumerate(owner._operations)}
+    depth_of = {id(n): depth for depth, level in owner._nodes_by_depth.items() for n in level}
+    nodes = [n for depth in sorted(owner._nodes_by_depth, reverse=True) for n in owner._nodes_by_depth[depth]]
+    member = set(depth_of)
+    nodes.sort(key=lambda n: (-depth_of[id(n)], order.get(id(n.operation), len(order)),
+                              n.operation._inbound_nodes.index(n)))
+    out = []
+    for n in nodes:
+        own_calls = [c for c in n.operation._inbound_nodes if id(c) in member]
+        out.append((n, own_calls.index(n)))
+    return out
+
+
+def walk_model(model: Any, *, expand_nested: bool = True) -> ModelGraph:
+    """Walk a loaded ``keras.Model`` into a :class:`ModelGraph` with every shape filled in."""
+    seen: set[int] = set()
+    graph = _walk(model, prefix="", path_prefix="", parent=None, depth=0, seen=seen, shared_prefix=None,
+                  expand_nested=expand_nested)
+    weights = _unique_weights(model)
+    trainable = sum(_size(v) for v in weights if v.trainable)
+    non_trainable = sum(_size(v) for v in weights if not v.trainable)
+    total_bytes = sum(_size(v) * _itemsize(v) for v in weights)
+    return replace(graph, total_params=trainable + non_trainable, trainable_params=trainable,
+                   non_trainable_params=non_trainable, total_bytes=total_bytes)
+
+
+def _walk(model: Any, *, prefix: str, path_prefix: str, parent: str | None, depth: int, seen: set[int],
+          shared_prefix: str | None, expand_nested: bool) -> ModelGraph:
+    name = str(getattr(model, "name", type(model).__name__))
+    cls = type(model).__name__
+    if _graph_owner(model) is None:
+        return _unwired(model, prefix, path_prefix, parent, depth, seen, shared_prefix, expand_nested, name, cls)
+    nodes: list[LayerNode] = []
+    edges: list[Edge] = []
+    nested: dict[str, ModelGraph] = {}
+    produced: dict[int, tuple[str, int]] = {}  # id(KerasTensor) -> (node id, output index)
+    for knode, call in functional_nodes(model):
+        op = knode.operation
+        op_name = str(op.name)
+        node_id = f"{prefix}{op_name}" + (f"@{call}" if call else "")
+        first = f"{prefix}{op_name}"
+        shared_with = (shared_prefix + op_name + (f"@{call}" if call else "")) if shared_prefix else (
+            first if call else None)
+        inputs = [] if knode.is_input else list(knode.input_tensors)
+        for position, tensor in enumerate(inputs):
+            src = produced.get(id(tensor))
+            if src is not None:
+                edges.append(Edge(src[0], node_id, shape=_shape(tensor), dtype=_dtype(tensor),
+                                  src_index=src[1], dst_index=position))
+        for i, tensor in enumerate(knode.outputs):
+            produced[id(tensor)] = (node_id, i)
+        sub = None
+        if _is_model(op) and expand_nested:
+            sub = _walk(op, prefix=node_id + "/", path_prefix=path_prefix + op_name + "/", parent=node_id,
+                        depth=depth + 1, seen=seen,
+                        shared_prefix=(shared_with + "/") if shared_with else None, expand_nested=True)
+            nested[node_id] = sub
+        nodes.append(_node(op, node_id, call, shared_with, path_prefix, parent, depth, seen, sub,
+                           input_shapes=tuple(_shape(t) for t in inputs),
+                           output_shapes=tuple(_shape(t) for t in knode.outputs),
+                           dtype=_dtype(knode.outputs[0]) if knode.outputs else None,
+                           is_input=bool(knode.is_input)))
+    owner = _graph_owner(model)
+    model_inputs = tuple(produced[id(t)][0] for t in owner.inputs if id(t) in produced)
+    model_outputs = tuple(produced[id(t)][0] for t in owner.outputs if id(t) in produced)
+    return ModelGraph(name=name, class_name=cls, nodes=tuple(nodes), edges=tuple(edges), inputs=model_inputs,
+                      outputs=model_outputs, nested=nested,
+                      total_params=sum(n.params for n in nodes),
+                      trainable_params=sum(n.trainable_params for n in nodes),
+                      non_trainable_params=sum(n.non_trainable_params for n in nodes), source=Source.KERAS)
+
+
+def _unwired(model: Any, prefix: str, path_prefix: str, parent: str | None, depth: int, seen: set[int],
+             shared_prefix: str | None, expand_nested: bool, name: str, cls: str) -> ModelGraph:
+    """A model without a functional graph: an unbuilt Sequential (a chain) or a subclassed model (one node)."""
+    layers = list(getattr(model, "layers", []))
+    if cls == "Sequential" and layers:
+        nodes, edges = [], []
+        for layer in layers:
+            node_id = prefix + str(layer.name)
+            sub = None
+            if _is_model(layer) and expand_nested:
+                sub = _walk(layer, prefix=node_id + "/", path_prefix=path_prefix + layer.name + "/",
+                            parent=node_id, depth=depth + 1, seen=seen, shared_prefix=shared_prefix,
+                            expand_nested=True)
+            nodes.append(_node(layer, node_id, 0, None, path_prefix, parent, depth, seen, sub, (), (), None, False))
+            if len(nodes) > 1:
+                edges.append(Edge(nodes[-2].id, node_id))
+        ids = tuple(n.id for n in nodes)
+        return ModelGraph(name, cls, tuple(nodes), tuple(edges), ids[:1], ids[-1:],
+                          total_params=sum(n.params for n in nodes),
+                          trainable_params=sum(n.trainable_params for n in nodes),
+                          non_trainable_params=sum(n.non_trainable_params for n in nodes),
+                          warnings=("The Sequential model is not built, so shapes are unknown.",))
+    node_id = prefix + name
+    node = _node(model, node_id, 0, None, path_prefix, parent, depth, seen, None, (), (), None, False)
+    node = replace(node, kind=NodeKind.SUBCLASSED, path=path_prefix + name)
+    return ModelGraph(name, cls, (node,), (), (node_id,), (node_id,), total_params=node.params,
+                      trainable_params=node.trainable_params, non_trainable_params=node.non_trainable_params,
+                      warnings=(f"{cls} is a subclassed model with no functional graph: it is shown as one node "
+                                "holding all its weights.",))
+
+
+def _node(op: Any, node_id: str, call: int, shared_with: str | None, path_prefix: str, parent: str | None,
+          depth: int, seen: set[int], sub: ModelGraph | None, input_shapes: tuple, output_shapes: tuple,
+          dtype: str | None, is_input: bool) -> LayerNode:
+    weights = list(getattr(op, "weights", []) or [])
+    infos = tuple(WeightInfo(str(getattr(v, "path", v.name)), tuple(int(d) for d in v.shape), str(v.dtype),
+                             bool(v.trainable)) for v in weights)
+    if sub is not None and not shared_with:
+        # the children were walked first and counted the weights; the model's row is their sum
+        trainable, non_trainable = sub.trainable_params, sub.non_trainable_params
+    else:
+        fresh = [v for v in weights if id(v) not in seen]
+        trainable = sum(_size(v) for v in fresh if v.trainable)
+        non_trainable = sum(_size(v) for v in fresh if not v.trainable)
+    seen.update(id(v) for v in weights)
+    config = _config(op)
+    activation = config.get("activation")
+    kind = NodeKind.INPUT if is_input else NodeKind.MODEL if _is_model(op) else NodeKind.LAYER
+    if kind == NodeKind.MODEL:
+        config = {k: v for k, v in config.items() if k != "layers"}
+    return LayerNode(
+        id=node_id, name=str(op.name), class_name=type(op).__name__, kind=kind, input_shapes=input_shapes,
+        output_shapes=output_shapes, dtype=dtype, params=trainable + non_trainable, trainable_params=trainable,
+        non_trainable_params=non_trainable, layer_params=sum(_size(v) for v in weights), config=config,
+        activation=activation if isinstance(activation, str) else None,
+        trainable=bool(getattr(op, "trainable", True)), call_index=call, shared_with=shared_with,
+        path=path_prefix + str(op.name), parent=parent, depth=depth, module=type(op).__module__, weights=infos)
+
+
+def _config(op: Any) -> dict[str, Any]:
+    try:
+        config = op.get_config()
+    except Exception:  # noqa: BLE001 - some layers cannot describe themselves; the graph still stands
+        return {"name": getattr(op, "name", "")}
+    return _plain(config) if isinstance(config, dict) else {}
+
+
+def _plain(value: Any) -> Any:
+    """Configs may hold tuples, numpy scalars or objects; keep them JSON-friendly and picklable."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if hasattr(value, "item"):
+        try:
+            return value.item()
+        except (TypeError, ValueError):
+            pass
+    return repr(value)
+
+
+def _is_model(op: Any) -> bool:
+    import keras
+
+    return isinstance(op, keras.Model)
+
+
+def _unique_weights(model: Any) -> list[Any]:
+    out, ids = [], set()
+    for v in getattr(model, "weights", []):
+        if id(v) not in ids:
+            ids.add(id(v))
+            out.append(v)
+    return out
+
+
+def _shape(tensor: Any) -> Shape | None:
+    shape = getattr(tensor, "shape", None)
+    if shape is None:
+        return None
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+def _dtype(tensor: Any) -> str | None:
+    dtype = getattr(tensor, "dtype", None)
+    return None if dtype is None else str(getattr(dtype, "name", dtype))
+
+
+def _size(variable: Any) -> int:
+    n = 1
+    for d in variable.shape:
+        n *= int(d)
+    return n
+
+
+def _itemsize(variable: Any) -> int:
+    import numpy as np
+
+    try:
+        return np.dtype(str(variable.dtype)).itemsize
+    except TypeError:
+        return 4

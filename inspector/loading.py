@@ -1,0 +1,271 @@
+"""Loading saved models safely, and building their graph either way.
+
+``load_model`` never runs code from an untrusted file: before Keras sees the
+file, its config is scanned for Lambda layers, classes from modules outside
+Keras and serialized functions (refused unless ``trust=True``), and for declared
+sizes beyond the limits; then Keras loads it with ``safe_mode`` on and
+``compile=False``.  Legacy configs are normalised (see :mod:`inspector.legacy`)
+and the loaded input shapes are checked against the stored ones.
+
+``build_graph`` walks a loaded model, or — when the model cannot be loaded
+safely — falls back to the static parse, so a graph is always shown.
+
+Example:
+    >>> import inspector
+    >>> model = inspector.load_model("sample_models/otto_mlp/model.keras")  # doctest: +SKIP
+    >>> graph = inspector.build_graph("upload.keras")  # never runs code from the file  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from inspector.errors import InspectorError, LimitExceededError, ModelLoadError, UnsafeModelError
+from inspector.files import ModelFile, ModelSource, iter_layer_configs, read_model_file
+from inspector.graph import ModelGraph
+from inspector.legacy import normalize_config
+from inspector.limits import Limits, format_bytes, get_limits
+
+__all__ = ["LoadInfo", "load_model", "build_graph", "load_info"]
+
+# config keys that declare a dimension; a hostile file can make Keras allocate terabytes with them
+_SIZE_KEYS = ("units", "filters", "input_dim", "output_dim", "num_heads", "key_dim", "value_dim", "max_tokens",
+              "num_tokens", "depth_multiplier", "intermediate_dim", "hidden_dim", "num_embeddings")
+
+
+@dataclass(frozen=True)
+class LoadInfo:
+    """How a model was loaded: attached to the model, read with :func:`load_info`."""
+
+    source_name: str
+    format: str
+    sha256: str
+    trusted: bool
+    keras_version: str | None
+    notes: tuple[str, ...] = ()  # legacy rewrites and shape checks, for the user to read
+
+
+def load_info(model: Any) -> LoadInfo | None:
+    """The :class:`LoadInfo` of a model returned by :func:`load_model` (``None`` for other models)."""
+    return getattr(model, "_inspector_load_info", None)
+
+
+def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: Limits | None = None) -> Any:
+    """Load a ``.keras`` or legacy ``.h5`` model from a path, bytes or binary file object.
+
+    With ``trust=False`` (the default) no code from the file runs: a model that
+    needs it (Lambda, custom classes) raises :class:`~inspector.errors.UnsafeModelError`
+    — its graph is still available from :func:`build_graph`.  Pass ``trust=True``
+    only for files you made yourself.
+
+    Example:
+        >>> import inspector
+        >>> inspector.load_model(b"not a model")
+        Traceback (most recent call last):
+        ...
+        inspector.errors.ModelFormatError: This is not a Keras model file: it is neither a .keras archive (zip) nor a legacy HDF5 (.h5) file.
+          Received: 11 bytes, starting with text 'not a model'
+          Fix: Save the model with model.save('model.keras') (or 'model.h5') and upload that file.
+    """
+    limits = limits or get_limits()
+    model_file = source if isinstance(source, ModelFile) else read_model_file(source, limits=limits)
+    if not trust:
+        _refuse_code(model_file)
+    _check_declared_sizes(model_file, limits)
+    config, notes = normalize_config(model_file.config)
+    data = _with_config(model_file, config) if notes else model_file.data
+    model = _keras_load(data, model_file, trust)
+    notes += _check_input_shapes(model, config)
+    info = LoadInfo(model_file.name, model_file.format, model_file.sha256, trust, model_file.keras_version,
+                    tuple(notes))
+    object.__setattr__(model, "_inspector_load_info", info)
+    return model
+
+
+def build_graph(model_or_source: Any, *, expand_nested: bool = True, trust: bool = False,
+                limits: Limits | None = None) -> ModelGraph:
+    """The :class:`~inspector.graph.ModelGraph` of a keras.Model, or of a file (path, bytes, file object).
+
+    A file that cannot be loaded safely (Lambda, custom classes, version skew)
+    still gets a graph from the static parse of its config; ``graph.warnings``
+    says why and ``graph.source`` is ``Source.STATIC``.
+
+    Example:
+        >>> import inspector
+        >>> g = inspector.build_graph("model.keras")  # doctest: +SKIP
+        >>> g.total_params == model.count_params()  # doctest: +SKIP
+        True
+    """
+    from inspector.static import graph_from_config
+
+    if isinstance(model_or_source, ModelGraph):
+        return model_or_source if expand_nested else replace(model_or_source, nested={})
+    if _is_keras_model(model_or_source):
+        from inspector.keras_walk import walk_model
+
+        graph = walk_model(model_or_source, expand_nested=expand_nested)
+        info = load_info(model_or_source)
+        return replace(graph, warnings=graph.warnings + (info.notes if info else ()))
+    model_file = read_model_file(model_or_source, limits=limits) if not isinstance(
+        model_or_source, ModelFile) else model_or_source
+    try:
+        model = load_model(model_file, trust=trust, limits=limits)
+    except (UnsafeModelError, ModelLoadError) as e:
+        graph = graph_from_config(model_file.config, model_file.weights)
+        reason = f"Static view (no code run, some shapes unknown): {e.what}"
+        return replace(graph if expand_nested else replace(graph, nested={}), warnings=(reason, *graph.warnings))
+    return build_graph(model, expand_nested=expand_nested)
+
+
+# --------------------------------------------------------------------------- checks
+def _refuse_code(model_file: ModelFile) -> None:
+    from inspector.static import unsafe_layers
+
+    unsafe = unsafe_layers(model_file.config)
+    if not unsafe:
+        return
+    listed = "; ".join(f"{path or 'the model itself'}: {reason}" for path, reason in unsafe[:5])
+    more = f" (and {len(unsafe) - 5} more)" if len(unsafe) > 5 else ""
+    raise UnsafeModelError(
+        f"This model needs code from the file to run, and the file is not trusted — {listed}{more}.",
+        received=_received(model_file),
+        fix="Its graph and summary are still shown from the file's config (inspector.build_graph). To run its code, "
+            "load it with trust=True (CLI: --trust; app: start the server with KERAS_INSPECTOR_ALLOW_TRUST=1) — only "
+            "for files you wrote yourself.")
+
+
+def _check_declared_sizes(model_file: ModelFile, limits: Limits) -> None:
+    stored = sum(_count(w.shape) * 4 for ws in model_file.weights.values() for w in ws)
+    if stored > limits.max_weight_bytes:
+        raise LimitExceededError(
+            f"The model's weights would take {format_bytes(stored)}, over the limit of "
+            f"{format_bytes(limits.max_weight_bytes)} (max_weight_bytes).", received=_received(model_file),
+            fix="Raise max_weight_bytes with inspector.set_limits if the model is genuine and fits in memory.")
+    for path, layer in iter_layer_configs(model_file.config):
+        cfg = layer.get("config")
+        if not isinstance(cfg, dict):
+            continue
+        for key in _SIZE_KEYS:
+            value = cfg.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value > limits.max_declared_dim:
+                raise LimitExceededError(
+                    f"Layer {path!r} declares {key}={int(value):,}, over the limit of {limits.max_declared_dim:,} "
+                    "(max_declared_dim): building it would try to allocate an enormous weight.",
+                    received=_received(model_file),
+                    fix="Do not load this file; if it is genuine, raise max_declared_dim with inspector.set_limits.")
+
+
+def _check_input_shapes(model: Any, config: dict) -> list[str]:
+    """Compare Keras's input shapes with the stored ones; a mismatch means Keras misread the file."""
+    from inspector.static import graph_from_config
+
+    declared = graph_from_config(config, {})
+    stored = [n.output_shapes[0] for n in declared.nodes if n.id in declared.inputs and n.output_shapes]
+    loaded = [tuple(None if d is None else int(d) for d in t.shape) for t in getattr(model, "inputs", None) or []]
+    if not stored or not loaded or len(stored) != len(loaded):
+        return []
+    notes = []
+    for want, got in zip(stored, loaded):
+        if want is not None and tuple(want) != got:
+            notes.append(f"Keras built an input of shape {got} where the file declares {tuple(want)}; the "
+                         "declared shape is the right one.")
+    return notes
+
+
+# --------------------------------------------------------------------------- keras
+def _keras_load(data: bytes, model_file: ModelFile, trust: bool) -> Any:
+    import keras
+
+    with tempfile.TemporaryDirectory(prefix="keras-inspector-") as tmp:
+        path = Path(tmp) / f"model{model_file.suffix}"
+        path.write_bytes(data)
+        try:
+            with warnings.catch_warnings():  # Keras's deprecation chatter about old configs is noise here
+                warnings.simplefilter("ignore")
+                return keras.saving.load_model(path, compile=False, safe_mode=not trust)
+        except InspectorError:
+            raise
+        except MemoryError as e:
+            raise LimitExceededError("Keras ran out of memory building this model.", received=_received(model_file),
+                                     fix="Lower the model's size or load it on a machine with more memory.") from e
+        except Exception as e:  # noqa: BLE001 - Keras raises anything; translate it at the edge
+            raise _explain_keras_failure(e, model_file, trust) from e
+
+
+def _explain_keras_failure(error: Exception, model_file: ModelFile, trust: bool) -> InspectorError:
+    text = f"{type(error).__name__}: {error}"
+    short = text if len(text) < 400 else text[:400] + "…"
+    received = _received(model_file)
+    static_hint = "The graph and parameter counts are still shown from the file's config (static view)."
+    if "NotEqual" in text and model_file.format == "h5" and _has_masking_embedding(model_file.config):
+        return ModelLoadError(
+            "Keras 3 cannot read back its own legacy .h5 of a model with Embedding(mask_zero=True): the saved "
+            "mask operation ('NotEqual') is not a layer it can rebuild.",
+            received=f"{received} ({short})",
+            fix=f"Save the model as .keras instead of .h5. {static_hint}")
+    if "safe_mode" in text or "Lambda" in text and not trust:
+        return UnsafeModelError("This model needs code from the file (a Lambda or custom function) to load.",
+                                received=f"{received} ({short})",
+                                fix=f"Load it with trust=True only if you wrote it. {static_hint}")
+    if any(k in text for k in ("Could not locate", "Unknown layer", "Unknown object", "is not a valid")):
+        return ModelLoadError(
+            "Keras cannot rebuild a layer of this model: the file names a class this Keras version does not have "
+            "(a custom layer, or one from an older/newer Keras).", received=f"{received} ({short})",
+            fix=f"Load it in the code base that defines the class, or re-save it with a current Keras. {static_hint}")
+    if any(k in text.lower() for k in ("shape", "weight", "expected", "layer count", "mismatch")):
+        return ModelLoadError(
+            "The model's weights do not match its architecture, or a layer's arguments are not accepted by this "
+            "Keras version.", received=f"{received} (Keras {model_file.keras_version or 'version unknown'}: {short})",
+            fix=f"Re-save the model with model.save('model.keras') from a current Keras. {static_hint}")
+    return ModelLoadError(
+        "Keras could not load this model.",
+        received=f"{received} (written by Keras {model_file.keras_version or 'version unknown'}: {short})",
+        fix=f"Re-save the model with a current Keras (model.save('model.keras')). {static_hint}")
+
+
+def _has_masking_embedding(config: dict) -> bool:
+    return any(lc.get("class_name") == "Embedding" and isinstance(lc.get("config"), dict)
+               and lc["config"].get("mask_zero") for _, lc in iter_layer_configs(config))
+
+
+def _with_config(model_file: ModelFile, config: dict) -> bytes:
+    """The file's bytes with its architecture config replaced."""
+    text = json.dumps(config)
+    if model_file.format == "keras":
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(model_file.data)) as src, zipfile.ZipFile(out, "w") as dst:
+            for item in src.infolist():
+                payload = text.encode() if item.filename == "config.json" else src.read(item.filename)
+                dst.writestr(item, payload)
+        return out.getvalue()
+    import h5py
+
+    buffer = io.BytesIO(model_file.data)
+    with h5py.File(buffer, "r+") as f:
+        f.attrs["model_config"] = text
+    return buffer.getvalue()
+
+
+def _is_keras_model(obj: Any) -> bool:
+    keras = sys.modules.get("keras")  # if Keras was never imported, obj cannot be a Keras model
+    return keras is not None and isinstance(obj, keras.Model)
+
+
+def _count(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def _received(model_file: ModelFile) -> str:
+    size = format_bytes(len(model_file.data))
+    return f"{model_file.name!r} ({model_file.format}, {size})" if model_file.name else f"{model_file.format}, {size}"

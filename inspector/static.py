@@ -1,0 +1,420 @@
+"""The static view: a :class:`~inspector.graph.ModelGraph` parsed from a file, running no code.
+
+Used when a model cannot (or must not) be deserialized: Lambda layers, custom
+classes, version skew, an untrusted upload.  The architecture comes from the
+file's config (``config.json`` in a ``.keras`` zip, the ``model_config``
+attribute of a legacy ``.h5``), parameter counts from the stored weight shapes,
+and shapes from the config wherever it records them (``batch_shape``,
+``batch_input_shape``, Keras 3's recorded call arguments, ``build_config``).
+Layers that need code to be understood are marked ``opaque``.
+
+Config dialects understood: Keras 3 (``inbound_nodes`` as ``{"args", "kwargs"}``
+with ``__keras_tensor__`` entries), tf.keras 2 and standalone Keras 2.0/1.x
+(``inbound_nodes`` as lists of ``[layer, node_index, tensor_index, kwargs]``;
+Sequential configs as a bare list; ``batch_input_shape`` on the first layer).
+
+Example:
+    >>> cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+    ...     {"class_name": "Dense", "config": {"name": "d", "units": 2, "batch_input_shape": [None, 3]}}]}}
+    >>> g = graph_from_config(cfg, {})
+    >>> [n.id for n in g.nodes], g.nodes[0].output_shapes
+    (['d_input', 'd'], ((None, 3),))
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from inspector.files import ModelFile, ModelSource, StoredWeight, _layer_name, _model_layers, read_model_file
+from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape, Source, WeightInfo
+from inspector.limits import Limits
+
+__all__ = ["static_graph", "graph_from_config", "unsafe_layers", "MODEL_CLASSES"]
+
+MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
+_CODE_LAYERS = {
+    "Lambda": "a Lambda layer carries Python code (marshalled bytecode) that runs only in trusted mode",
+    "TFOpLambda": "a tf.keras 2 TensorFlow-op layer, which Keras 3 cannot rebuild",
+    "SlicingOpLambda": "a tf.keras 2 TensorFlow slicing layer, which Keras 3 cannot rebuild",
+}
+_NON_TRAINABLE = re.compile(r"(moving_mean|moving_variance|(^|/)count(:0)?$|(^|/)(mean|variance)(:0)?$)")
+# Keras 3 stores variables by index; these layers keep their statistics at these indices
+_NON_TRAINABLE_INDICES = {"BatchNormalization": {"2", "3"}, "Normalization": {"0", "1", "2"}}
+
+
+def static_graph(source: ModelSource | ModelFile, *, limits: Limits | None = None) -> ModelGraph:
+    """Parse a model file into a graph without building the model or running any of its code.
+
+    Example:
+        >>> import inspector
+        >>> g = inspector.static_graph("model.keras")  # doctest: +SKIP
+        >>> [n.id for n in g.opaque_nodes]  # doctest: +SKIP
+        ['lambda']
+    """
+    model_file = source if isinstance(source, ModelFile) else read_model_file(source, limits=limits)
+    return graph_from_config(model_file.config, model_file.weights)
+
+
+def unsafe_layers(config: dict) -> list[tuple[str, str]]:
+    """Layers of a config that would need code from the file, as ``(path, reason)``.
+
+    Example:
+        >>> unsafe_layers({"class_name": "Sequential", "config": {"layers": [
+        ...     {"class_name": "Lambda", "config": {"name": "l"}}]}})
+        [('l', 'a Lambda layer carries Python code (marshalled bytecode) that runs only in trusted mode')]
+    """
+    from inspector.files import iter_layer_configs
+
+    found = []
+    for path, lc in iter_layer_configs(config):
+        reason = _opaque_reason(lc)
+        if reason:
+            found.append((path, reason))
+    top = _foreign_reference(config, skip_layers=True)
+    if top:
+        found.insert(0, ("", top))
+    return found
+
+
+def _opaque_reason(layer_config: dict) -> str:
+    cls = str(layer_config.get("class_name", ""))
+    if cls in _CODE_LAYERS:
+        return _CODE_LAYERS[cls]
+    foreign = _foreign_reference(layer_config, skip_layers=cls in MODEL_CLASSES)
+    return foreign
+
+
+def _foreign_reference(obj: Any, *, skip_layers: bool) -> str:
+    """Why an object config references code outside Keras ('' when it does not)."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            module = item.get("module")
+            registered = item.get("registered_name")
+            cls = item.get("class_name")
+            if isinstance(module, str) and module and not (module == "keras" or module.startswith("keras.")):
+                return f"it names code outside Keras (module {module!r}, class {cls!r}), which runs only in trusted mode"
+            if isinstance(registered, str) and ">" in registered:
+                return f"it is a custom registered class {registered!r}, whose code runs only in trusted mode"
+            if cls in ("__lambda__", "function", "__function__") and not str(module or "").startswith("keras"):
+                return "it contains a serialized Python function, which runs only in trusted mode"
+            for key, value in item.items():
+                if skip_layers and key == "layers":
+                    continue  # nested models' own layers are judged one by one
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return ""
+
+
+# --------------------------------------------------------------------------- build
+@dataclass
+class _Context:
+    weights: dict[str, tuple[StoredWeight, ...]]
+    warnings: list[str] = field(default_factory=list)
+
+
+def graph_from_config(config: dict, weights: dict[str, tuple[StoredWeight, ...]]) -> ModelGraph:
+    """Build a graph from a model config dict and stored weight shapes keyed by layer path."""
+    ctx = _Context(weights)
+    graph = _model_graph(config, ctx, prefix="", path_prefix="", parent=None, depth=0, shared_prefix=None,
+                         trainable=True)
+    trainable = sum(n.trainable_params for n in graph.nodes)
+    non_trainable = sum(n.non_trainable_params for n in graph.nodes)
+    total_bytes = sum(n.bytes for n, _ in graph.walk() if n.depth == 0)
+    from dataclasses import replace
+
+    return replace(graph, total_params=trainable + non_trainable, trainable_params=trainable,
+                   non_trainable_params=non_trainable, total_bytes=total_bytes, source=Source.STATIC,
+                   warnings=tuple(dict.fromkeys(ctx.warnings)))
+
+
+def _model_graph(config: dict, ctx: _Context, *, prefix: str, path_prefix: str, parent: str | None, depth: int,
+                 shared_prefix: str | None, trainable: bool) -> ModelGraph:
+    cls = str(config.get("class_name", "Model"))
+    inner = config.get("config")
+    name = str(inner.get("name", cls)) if isinstance(inner, dict) else cls
+    layers = _model_layers(config)
+    builder = _Builder(ctx, prefix, path_prefix, parent, depth, shared_prefix, trainable)
+    if cls == "Sequential" or not any("inbound_nodes" in lc for lc in layers):
+        builder.sequential(layers, config)
+    else:
+        builder.functional(layers, inner if isinstance(inner, dict) else {})
+    return builder.finish(name, cls)
+
+
+class _Builder:
+    """Turns one model level's layer configs into nodes and edges."""
+
+    def __init__(self, ctx: _Context, prefix: str, path_prefix: str, parent: str | None, depth: int,
+                 shared_prefix: str | None, trainable: bool) -> None:
+        self.ctx, self.prefix, self.path_prefix = ctx, prefix, path_prefix
+        self.parent, self.depth, self.shared_prefix, self.trainable = parent, depth, shared_prefix, trainable
+        self.nodes: list[LayerNode] = []
+        self.edges: list[Edge] = []
+        self.nested: dict[str, ModelGraph] = {}
+        self.inputs: list[str] = []
+        self.outputs: list[str] = []
+
+    # ---------------------------------------------------------------- topologies
+    def sequential(self, layers: list[dict], config: dict) -> None:
+        previous: str | None = None
+        previous_shape: Shape | None = None
+        for i, lc in enumerate(layers):
+            inner = lc.get("config") if isinstance(lc.get("config"), dict) else {}
+            if i == 0 and lc.get("class_name") != "InputLayer":
+                shape = _declared_input_shape(inner) or _shape(_dig(config, "config", "build_input_shape"))
+                if shape is not None:
+                    input_id = self.prefix + _layer_name(lc) + "_input"
+                    self.nodes.append(self._input_node(input_id, _layer_name(lc) + "_input", shape,
+                                                       _dtype_name(inner.get("dtype"))))
+                    self.inputs.append(input_id)
+                    previous, previous_shape = input_id, shape
+            node_id = self._add_call(lc, 0, [previous_shape] if previous else [])
+            if lc.get("class_name") == "InputLayer":
+                self.inputs.append(node_id)
+            elif previous is not None:
+                self.edges.append(Edge(previous, node_id, shape=previous_shape, dst_index=0))
+            elif not self.inputs:
+                self.inputs.append(node_id)
+            previous = node_id
+            node = self.nodes[-1]
+            previous_shape = node.output_shapes[0] if node.output_shapes else None
+        if previous is not None:
+            self.outputs.append(previous)
+
+    def functional(self, layers: list[dict], inner: dict) -> None:
+        calls: list[tuple[dict, int, list[tuple[str, int, int, Shape | None]]]] = []
+        for lc in layers:
+            inbound = lc.get("inbound_nodes") or []
+            if lc.get("class_name") == "InputLayer" or not inbound:
+                calls.append((lc, 0, []))
+                continue
+            for k, call in enumerate(inbound):
+                calls.append((lc, k, list(_call_references(call))))
+        # topological order, stable with respect to the config's own order
+        ids = [self._id(_layer_name(lc), k) for lc, k, _ in calls]
+        known = set(ids)
+        placed: set[str] = set()
+        remaining = list(range(len(calls)))
+        while remaining:
+            progressed = False
+            for idx in list(remaining):
+                refs = calls[idx][2]
+                if all(self._id(r[0], r[1]) in placed or self._id(r[0], r[1]) not in known for r in refs):
+                    self._place(calls[idx])
+                    placed.add(ids[idx])
+                    remaining.remove(idx)
+                    progressed = True
+            if not progressed:  # a cycle cannot come from Keras; place the rest as they are
+                self.ctx.warnings.append("The config's layer connections form a cycle; order kept as stored.")
+                for idx in remaining:
+                    self._place(calls[idx])
+                break
+        for ref in _endpoints(inner.get("input_layers")):
+            self.inputs.append(self._id(ref[0], ref[1]))
+        for ref in _endpoints(inner.get("output_layers")):
+            self.outputs.append(self._id(ref[0], ref[1]))
+        if not self.inputs:
+            self.inputs = [n.id for n in self.nodes if n.kind == NodeKind.INPUT]
+
+    def _place(self, call: tuple[dict, int, list[tuple[str, int, int, Shape | None]]]) -> None:
+        lc, k, refs = call
+        node_id = self._add_call(lc, k, [r[3] for r in refs])
+        for position, (src, src_call, tensor, shape) in enumerate(refs):
+            self.edges.append(Edge(self._id(src, src_call), node_id, shape=shape, src_index=tensor,
+                                   dst_index=position))
+
+    # ---------------------------------------------------------------- nodes
+    def _id(self, name: str, call: int) -> str:
+        return f"{self.prefix}{name}" + (f"@{call}" if call else "")
+
+    def _input_node(self, node_id: str, name: str, shape: Shape | None, dtype: str | None) -> LayerNode:
+        return LayerNode(id=node_id, name=name, class_name="InputLayer", kind=NodeKind.INPUT,
+                         output_shapes=(shape,), dtype=dtype or "float32", path=self.path_prefix + name,
+                         parent=self.parent, depth=self.depth, module="keras.layers",
+                         shared_with=(self.shared_prefix + name) if self.shared_prefix else None)
+
+    def _add_call(self, lc: dict, call: int, input_shapes: list[Shape | None]) -> str:
+        name = _layer_name(lc)
+        cls = str(lc.get("class_name", "Layer"))
+        inner = lc.get("config") if isinstance(lc.get("config"), dict) else {}
+        node_id = self._id(name, call)
+        path = self.path_prefix + name
+        if cls == "InputLayer":
+            shape = _declared_input_shape(inner)
+            self.nodes.append(self._input_node(node_id, name, shape, _dtype_name(inner.get("dtype"))))
+            return node_id
+        if not input_shapes:
+            build_shape = _dig(lc, "build_config", "input_shape")
+            input_shapes = [_shape(build_shape)] if build_shape is not None else []
+        first_call_id = self._id(name, 0)
+        shared_with = (self.shared_prefix + name) if self.shared_prefix else (first_call_id if call else None)
+        trainable = bool(inner.get("trainable", True)) and self.trainable
+        stored = self.ctx.weights.get(path, ())
+        weights = tuple(
+            WeightInfo(w.name, tuple(w.shape), w.dtype, trainable and _trainable_weight(cls, w.name))
+            for w in stored)
+        counted = shared_with is None
+        trainable_params = sum(w.size for w in weights if w.trainable) if counted else 0
+        non_trainable_params = sum(w.size for w in weights if not w.trainable) if counted else 0
+        reason = _opaque_reason(lc)
+        is_model = cls in MODEL_CLASSES and bool(_model_layers(inner))
+        if is_model:
+            sub = _model_graph(lc, self.ctx, prefix=node_id + "/", path_prefix=path + "/", parent=node_id,
+                               depth=self.depth + 1,
+                               shared_prefix=(shared_with + "/") if shared_with else None, trainable=trainable)
+            self.nested[node_id] = sub
+            if counted:  # a nested model's row is the sum of its children's rows
+                trainable_params, non_trainable_params = sub.trainable_params, sub.non_trainable_params
+            output_shapes = tuple(_output_shape_of(sub, o) for o in sub.outputs)
+            inner = {k: v for k, v in inner.items() if k != "layers"}
+        else:
+            output_shapes = ()
+        kind = NodeKind.MODEL if is_model else NodeKind.LAYER
+        if cls not in MODEL_CLASSES and not _model_layers(inner) and "layers" in inner:
+            kind = NodeKind.SUBCLASSED
+        activation = inner.get("activation")
+        self.nodes.append(LayerNode(
+            id=node_id, name=name, class_name=cls, kind=kind, input_shapes=tuple(input_shapes),
+            output_shapes=output_shapes, dtype=_dtype_name(inner.get("dtype")),
+            params=trainable_params + non_trainable_params, trainable_params=trainable_params,
+            non_trainable_params=non_trainable_params, layer_params=sum(w.size for w in weights),
+            config=inner, activation=activation if isinstance(activation, str) else None, trainable=trainable,
+            call_index=call, shared_with=shared_with, path=path, parent=self.parent, depth=self.depth,
+            module=lc.get("module") if isinstance(lc.get("module"), str) else None, weights=weights,
+            opaque=bool(reason), opaque_reason=reason))
+        return node_id
+
+    def finish(self, name: str, cls: str) -> ModelGraph:
+        nodes = _fill_output_shapes(self.nodes, self.edges)
+        return ModelGraph(name=name, class_name=cls, nodes=tuple(nodes), edges=tuple(self.edges),
+                          inputs=tuple(self.inputs), outputs=tuple(self.outputs), nested=self.nested,
+                          total_params=sum(n.params for n in nodes),
+                          trainable_params=sum(n.trainable_params for n in nodes),
+                          non_trainable_params=sum(n.non_trainable_params for n in nodes), source=Source.STATIC)
+
+
+def _fill_output_shapes(nodes: list[LayerNode], edges: list[Edge]) -> list[LayerNode]:
+    """Output shapes of a node are the shapes its consumers recorded for its outputs."""
+    from dataclasses import replace
+
+    seen: dict[str, dict[int, Shape | None]] = {}
+    for e in edges:
+        if e.shape is not None:
+            seen.setdefault(e.src, {})[e.src_index] = e.shape
+    out = []
+    for n in nodes:
+        if not n.output_shapes and n.id in seen:
+            slots = seen[n.id]
+            n = replace(n, output_shapes=tuple(slots.get(i) for i in range(max(slots) + 1)))
+        out.append(n)
+    return out
+
+
+def _output_shape_of(graph: ModelGraph, node_id: str) -> Shape | None:
+    for n in graph.nodes:
+        if n.id == node_id and n.output_shapes:
+            return n.output_shapes[0]
+    return None
+
+
+# --------------------------------------------------------------------------- config parsing
+def _call_references(call: Any) -> Iterable[tuple[str, int, int, Shape | None]]:
+    """The tensors one recorded call consumed: ``(layer, node_index, tensor_index, shape)``."""
+    if isinstance(call, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
+        yield from _keras_tensors(call.get("args", []))
+        kwargs = call.get("kwargs", {})
+        if isinstance(kwargs, dict):
+            for key in sorted(kwargs):
+                if key != "mask":  # masks travel with their tensor; not a separate input
+                    yield from _keras_tensors(kwargs[key])
+        return
+    if isinstance(call, list):  # Keras 1/2: [[layer, node_index, tensor_index, kwargs], ...]
+        for entry in call:
+            if isinstance(entry, list) and len(entry) >= 3 and isinstance(entry[0], str):
+                yield entry[0], _int(entry[1]), _int(entry[2]), None
+
+
+def _keras_tensors(obj: Any) -> Iterable[tuple[str, int, int, Shape | None]]:
+    if isinstance(obj, dict):
+        if obj.get("class_name") == "__keras_tensor__":
+            cfg = obj.get("config") or {}
+            history = cfg.get("keras_history") or []
+            if len(history) >= 3 and isinstance(history[0], str):
+                yield history[0], _int(history[1]), _int(history[2]), _shape(cfg.get("shape"))
+            return
+        for key in obj:
+            yield from _keras_tensors(obj[key])
+    elif isinstance(obj, list):
+        for item in obj:
+            yield from _keras_tensors(item)
+
+
+def _endpoints(spec: Any) -> list[tuple[str, int, int]]:
+    """Model input/output references: ``[name, k, t]``, a list of them, or a dict of them."""
+    if isinstance(spec, dict):
+        spec = list(spec.values())
+    if isinstance(spec, list) and len(spec) >= 3 and isinstance(spec[0], str) and not isinstance(spec[1], list):
+        spec = [spec]
+    out = []
+    for ref in spec if isinstance(spec, list) else []:
+        if isinstance(ref, list) and len(ref) >= 3 and isinstance(ref[0], str):
+            out.append((ref[0], _int(ref[1]), _int(ref[2])))
+        elif isinstance(ref, list):
+            out.extend(_endpoints(ref))
+    return out
+
+
+def _declared_input_shape(inner: dict) -> Shape | None:
+    for key in ("batch_shape", "batch_input_shape"):
+        if inner.get(key) is not None:
+            return _shape(inner[key])
+    if inner.get("input_shape") is not None:  # Keras 1: shape without the batch dimension
+        shape = _shape(inner["input_shape"])
+        return (None, *shape) if shape is not None else None
+    if inner.get("input_dim") is not None and "output_dim" not in inner:  # Keras 1 Dense(input_dim=...)
+        return (None, _int(inner["input_dim"]))
+    return None
+
+
+def _shape(value: Any) -> Shape | None:
+    if isinstance(value, (list, tuple)) and all(v is None or isinstance(v, (int, float)) for v in value):
+        return tuple(None if v is None else int(v) for v in value)
+    if isinstance(value, dict) and "shape" in value:
+        return _shape(value["shape"])
+    return None
+
+
+def _dtype_name(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return _dtype_name(value.get("config", {}).get("name")) if isinstance(value.get("config"), dict) else None
+    return None
+
+
+def _trainable_weight(class_name: str, weight_name: str) -> bool:
+    leaf = weight_name.rsplit("/", 1)[-1]
+    if leaf in _NON_TRAINABLE_INDICES.get(class_name, ()):
+        return False
+    return not _NON_TRAINABLE.search(weight_name)
+
+
+def _dig(obj: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(key)
+    return obj
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
