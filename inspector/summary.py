@@ -1,0 +1,84 @@
+"""The summary table: one row per node, like ``model.summary()`` but as data.
+
+Example:
+    >>> from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind
+    >>> g = ModelGraph("m", "Functional",
+    ...     (LayerNode("x", "x", "InputLayer", NodeKind.INPUT, output_shapes=((None, 3),)),
+    ...      LayerNode("d", "d", "Dense", params=4, trainable_params=4, output_shapes=((None, 1),))),
+    ...     (Edge("x", "d"),), ("x",), ("d",), total_params=4, trainable_params=4)
+    >>> df = summary_frame(g)
+    >>> df[["name", "output_shape", "params", "connected_to"]].values.tolist()
+    [['x', '(None, 3)', 0, ''], ['d', '(None, 1)', 4, 'x']]
+    >>> df.attrs["total_params"]
+    4
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from inspector.graph import ModelGraph, format_shape
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["summary_frame", "SUMMARY_COLUMNS"]
+
+SUMMARY_COLUMNS = (
+    "id", "name", "class_name", "kind", "input_shape", "output_shape", "params", "trainable_params",
+    "non_trainable_params", "connected_to", "depth", "parent", "dtype", "activation", "trainable", "shared_with",
+    "opaque",
+)
+
+
+def summary_frame(model_or_graph: Any) -> pd.DataFrame:
+    """A DataFrame with one row per node at every depth, totals in ``df.attrs``.
+
+    ``model_or_graph`` is a :class:`ModelGraph`, a ``keras.Model`` or a model file.
+    Rows at depth 0 add up to the model's parameter count; a nested model's row
+    equals the sum of its children's rows; a shared layer's weights are counted
+    on its first call.
+    """
+    import pandas as pd
+
+    if not isinstance(model_or_graph, ModelGraph):
+        from inspector.loading import build_graph
+
+        model_or_graph = build_graph(model_or_graph)
+    graph = model_or_graph
+    rows = []
+    for node, owner in graph.walk():
+        rows.append({
+            "id": node.id,
+            "name": node.name,
+            "class_name": node.class_name,
+            "kind": node.kind.value,
+            "input_shape": _shapes(node.input_shapes),
+            "output_shape": _shapes(node.output_shapes),
+            "params": node.params,
+            "trainable_params": node.trainable_params,
+            "non_trainable_params": node.non_trainable_params,
+            "connected_to": ", ".join(owner.predecessors(node.id)),
+            "depth": node.depth,
+            "parent": node.parent or "",
+            "dtype": node.dtype or "",
+            "activation": node.activation or "",
+            "trainable": node.trainable,
+            "shared_with": node.shared_with or "",
+            "opaque": node.opaque,
+        })
+    frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    frame.attrs.update(
+        name=graph.name, total_params=graph.total_params, trainable_params=graph.trainable_params,
+        non_trainable_params=graph.non_trainable_params, total_bytes=graph.total_bytes, source=graph.source.value)
+    return frame
+
+
+def _shapes(shapes: tuple) -> str:
+    if not shapes:
+        return ""
+    if len(shapes) > 4:  # a Concatenate of 1,600 inputs: keep the cell readable
+        if len(set(shapes)) == 1:
+            return f"{format_shape(shapes[0])} ×{len(shapes)}"
+        return f"{format_shape(shapes[0])}, {format_shape(shapes[1])}, … ({len(shapes)} inputs)"
+    return ", ".join(format_shape(s) for s in shapes)
