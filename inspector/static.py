@@ -330,9 +330,8 @@ def _call_references(call: Any) -> Iterable[tuple[str, int, int, Shape | None]]:
         yield from _keras_tensors(call.get("args", []))
         kwargs = call.get("kwargs", {})
         if isinstance(kwargs, dict):
-            for key in sorted(kwargs):
-                if key != "mask":  # masks travel with their tensor; not a separate input
-                    yield from _keras_tensors(kwargs[key])
+            for key in sorted(kwargs):  # Keras flattens kwargs by sorted key, after args
+                yield from _keras_tensors(kwargs[key])
         return
     if isinstance(call, list):  # Keras 1/2: [[layer, node_index, tensor_index, kwargs], ...]
         for entry in call:
