@@ -1,0 +1,136 @@
+"""Malformed model files get a typed InspectorError that says what, received and fix (no TensorFlow)."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import h5py
+import pytest
+
+import inspector
+from inspector.files import read_model_file
+from inspector.limits import Limits
+
+SEQUENTIAL = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+    {"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [None, 3]}},
+    {"class_name": "Dense", "config": {"name": "d", "units": 2}}]}}
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, payload in members.items():
+            z.writestr(name, payload)
+    return buf.getvalue()
+
+
+def _h5(attrs: dict, groups: tuple[str, ...] = ()) -> bytes:
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        for g in groups:
+            f.create_group(g)
+    return buf.getvalue()
+
+
+def _assert_clear(error: inspector.InspectorError) -> None:
+    assert error.what and error.received and error.fix
+    assert "Received:" in str(error) and "Fix:" in str(error)
+
+
+CASES = {
+    "empty": (b"", inspector.ModelFormatError, "empty"),
+    "random bytes": (bytes(range(256)) * 4, inspector.ModelFormatError, "not a Keras model file"),
+    "text renamed .h5": (b"hello, I am a text file\n", inspector.ModelFormatError, "text"),
+    "truncated zip": (_zip({"config.json": json.dumps(SEQUENTIAL).encode()})[:40], inspector.ModelFormatError,
+                      "damaged"),
+    "zip without config.json": (_zip({"model.weights.h5": b"x"}), inspector.ModelFormatError, "no config.json"),
+    "invalid json": (_zip({"config.json": b"{not json"}), inspector.ModelFormatError, "not valid JSON"),
+    "json list": (_zip({"config.json": b"[1, 2]"}), inspector.ModelFormatError, "not a Keras model config"),
+    "wrong shape": (_zip({"config.json": b'{"hello": 1}'}), inspector.ModelFormatError, "wrong shape"),
+    "layers not a list": (_zip({"config.json": b'{"class_name": "Sequential", "config": {"layers": 3}}'}),
+                          inspector.ModelFormatError, "not a list"),
+    "deeply nested json": (_zip({"config.json": b"[" * 5000 + b"]" * 5000}), inspector.LimitExceededError,
+                           "nested"),
+    "hdf5 without model_config": (_h5({"foo": 1}), inspector.ModelFormatError, "no model_config"),
+    "weights-only hdf5": (_h5({"layer_names": [b"dense"]}, ("dense",)), inspector.WeightsOnlyError,
+                          "only weights"),
+    "truncated hdf5": (_h5({"model_config": json.dumps(SEQUENTIAL)})[:600], inspector.ModelFormatError,
+                       "damaged"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_malformed_file_gets_typed_clear_error(case):
+    data, error_type, phrase = CASES[case]
+    with pytest.raises(error_type) as info:
+        read_model_file(data)
+    assert phrase.lower() in str(info.value).lower()
+    _assert_clear(info.value)
+
+
+def test_truncated_keras_file_on_disk_is_not_file_not_found(tmp_path):
+    path = tmp_path / "model.keras"
+    path.write_bytes(_zip({"config.json": json.dumps(SEQUENTIAL).encode()})[:50])
+    with pytest.raises(inspector.ModelFormatError) as info:
+        read_model_file(path)
+    assert "not found" not in str(info.value).lower() and "model.keras" in str(info.value)
+
+
+def test_missing_path_and_directory(tmp_path):
+    with pytest.raises(inspector.ModelFormatError, match="No model file"):
+        read_model_file(tmp_path / "nope.keras")
+    saved = tmp_path / "exported"
+    saved.mkdir()
+    (saved / "saved_model.pb").write_bytes(b"\x08\x01")
+    with pytest.raises(inspector.SavedModelError, match="TFSMLayer"):
+        read_model_file(saved)
+
+
+def test_zip_bomb_refused_by_declared_size():
+    data = _zip({"config.json": json.dumps(SEQUENTIAL).encode(), "padding.bin": b"\0" * 5_000_000})
+    with pytest.raises(inspector.LimitExceededError, match="max_uncompressed_bytes"):
+        read_model_file(data, limits=Limits(max_uncompressed_bytes=1_000_000))
+
+
+def test_zip_bomb_refused_by_actual_size_when_header_lies():
+    payload = json.dumps(SEQUENTIAL).encode() + b" " * 3_000_000
+    data = bytearray(_zip({"config.json": payload}))
+    # rewrite both size headers to claim a tiny member: only counting real bytes catches this
+    local = data.find(b"PK\x03\x04")
+    data[local + 22:local + 26] = (100).to_bytes(4, "little")
+    central = data.find(b"PK\x01\x02")
+    data[central + 24:central + 28] = (100).to_bytes(4, "little")
+    with pytest.raises((inspector.LimitExceededError, inspector.ModelFormatError)):
+        read_model_file(bytes(data), limits=Limits(max_uncompressed_bytes=1_000_000))
+
+
+def test_upload_size_limit_is_stated():
+    data = _zip({"config.json": json.dumps(SEQUENTIAL).encode()})
+    with pytest.raises(inspector.LimitExceededError, match="max_upload_bytes"):
+        read_model_file(data, limits=Limits(max_upload_bytes=10))
+
+
+def test_file_object_like_streamlit_upload():
+    upload = io.BytesIO(_zip({"config.json": json.dumps(SEQUENTIAL).encode()}))
+    upload.name = "folder/upload.h5"  # the name lies; the content decides
+    model_file = read_model_file(upload)
+    assert model_file.format == "keras" and model_file.name == "upload.h5"
+    with pytest.raises(inspector.ModelFormatError, match="text mode"):
+        read_model_file(io.StringIO("abc"))
+    with pytest.raises(inspector.ModelFormatError, match="Cannot read"):
+        read_model_file(12345)  # type: ignore[arg-type]
+
+
+def test_errors_pickle_and_share_one_base():
+    import pickle
+
+    error = inspector.WeightsOnlyError("what", received="r", fix="f")
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is inspector.WeightsOnlyError and str(again) == str(error)
+    for name in ("ModelFormatError", "WeightsOnlyError", "SavedModelError", "UnsafeModelError", "ModelLoadError",
+                 "LimitExceededError", "InputDataError", "LayerNotFoundError", "MissingDependencyError"):
+        assert issubclass(getattr(inspector, name), inspector.InspectorError)
