@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import Enum
 
 from inspector.graph import LayerNode, NodeKind, Shape, format_shape
 
@@ -154,14 +153,14 @@ def format_shapes(shapes: Sequence[Shape | None], limit: int = MAX_TEXT) -> str:
         >>> format_shapes([(None, 4)] * 1600)
         '1600 × (None, 4)'
         >>> format_shapes([(None, 1), (None, 2), (None, 3), (None, 4), (None, 5)])
-        '[(None, 1,), (None, 2,), … 2 more …, (None, 5,)]'
+        '[(None, 1), (None, 2), … 2 more …, (None, 5)]'
     """
     if not shapes:
         return "?"
     if len(shapes) == 1:
         return abbreviate(format_shape(shapes[0]), limit)
     texts = [format_shape(s) for s in shapes]
-    if len(set(texts)) == 1 and len(texts) > 2:
+    if len(set(texts)) == 1:
         return abbreviate(f"{len(texts)} × {texts[0]}", limit)
     if len(texts) > 4:
         texts = [*texts[:2], f"… {len(texts) - 3} more …", texts[-1]]
@@ -298,10 +297,10 @@ def detail_lines(node: LayerNode, *, collapsed_layers: int = 0) -> list[tuple[st
     if collapsed_layers:
         rows.append(("collapsed", f"{collapsed_layers} layers inside"))
     if node.members:
-        shown = ", ".join(node.members[:3]) + (f", … {len(node.members) - 4} more, {node.members[-1]}"
-                                               if len(node.members) > 4 else ", " + ", ".join(node.members[3:])
-                                               if len(node.members) > 3 else "")
-        rows.append(("members", f"{len(node.members)}: {shown}"))
+        shown = list(node.members)
+        if len(shown) > 4:
+            shown = [*shown[:3], f"… {len(shown) - 4} more", shown[-1]]
+        rows.append(("members", f"{len(node.members)}: " + ", ".join(shown)))
     for w in node.weights[:12]:
         rows.append(("weight", f"{w.name} {format_shape(w.shape)} {w.dtype}"
                      + ("" if w.trainable else " (non-trainable)")))

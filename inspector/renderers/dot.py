@@ -1,0 +1,296 @@
+"""Graphviz output: :func:`to_dot` writes DOT text, :func:`render` runs ``dot`` for SVG/PNG/PDF.
+
+The DOT never asks for orthogonal splines (they crash Graphviz 2.4x's edge
+router on EfficientNet and Xception) and never writes a label longer than a few
+hundred characters (Graphviz refuses labels over 16,384), so any graph renders.
+Node names in the DOT are ``n0, n1, …`` in drawing order (also their SVG ``id``)
+because layer names may hold any character; every label is an HTML-like label
+with all text escaped.  Nested models are ``subgraph cluster_k`` boxes; a layer
+shared between calls is tied to its first call by a dashed edge; a node folded
+from repeats says ``×N``; output nodes have a double border.
+
+The same graph and options give byte-identical DOT.
+
+Example:
+    >>> from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind
+    >>> g = ModelGraph("tiny", "Functional",
+    ...     (LayerNode(id="x", name="x", class_name="InputLayer", kind=NodeKind.INPUT, output_shapes=((None, 3),)),
+    ...      LayerNode(id="d", name="d", class_name="Dense", input_shapes=((None, 3),),
+    ...                output_shapes=((None, 1),), params=4, trainable_params=4, layer_params=4)),
+    ...     (Edge("x", "d", shape=(None, 3)),), ("x",), ("d",), total_params=4, trainable_params=4)
+    >>> dot = to_dot(g)
+    >>> dot.startswith('digraph "tiny" {'), "n0 -> n1" in dot
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable
+from enum import Enum
+
+from inspector.errors import InputDataError, InspectorError, LimitExceededError, MissingDependencyError
+from inspector.graph import LayerNode, ModelGraph, NodeKind
+from inspector.renderers.style import FAMILIES, LabelOptions, abbreviate, family, format_count, label_lines
+from inspector.renderers.view import View, check_rankdir, prepare
+
+__all__ = ["OutputFormat", "to_dot", "render", "view_to_dot", "html_label", "dot_binary", "run_dot", "xml_escape",
+           "INSTALL_HINT", "DEFAULT_TIMEOUT"]
+
+INSTALL_HINT = ("Install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) "
+                "or `conda install graphviz`; or use to_html() / graph_figure(), which need no Graphviz.")
+
+DEFAULT_TIMEOUT = 300.0  # seconds; EfficientNetB7 unfolded takes well under a minute
+
+
+class OutputFormat(str, Enum):
+    """Formats :func:`render` can produce with the ``dot`` binary."""
+
+    SVG = "svg"
+    PNG = "png"
+    PDF = "pdf"
+
+
+def xml_escape(text: str) -> str:
+    """Text made safe inside XML/HTML (Graphviz HTML-like labels, SVG, HTML): control characters dropped.
+
+    Example:
+        >>> xml_escape('a<"b">&\\x01c')
+        'a&lt;&quot;b&quot;&gt;&amp;c'
+    """
+    text = "".join(ch for ch in str(text) if ch >= " " or ch in "\t\n")
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+            .replace("'", "&#39;"))
+
+
+def _quote(text: str) -> str:
+    """A DOT double-quoted string (also safe for escString attributes such as tooltip)."""
+    text = " ".join(str(text).split())
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, show_params: bool = True,
+           show_dtypes: bool = False, expand_depth: int | None = None, highlight: str | Iterable[str] | None = None,
+           fold: bool = True, unfold: Iterable[str] = (), collapse_blocks: bool | None = None) -> str:
+    """The graph as Graphviz DOT text.
+
+    Args:
+        graph: the model graph.
+        rankdir: "TB" (top to bottom), "LR", "BT" or "RL".
+        show_shapes, show_params, show_dtypes: which facts the node labels show.
+        expand_depth: nested-model levels drawn as open clusters (``None``: all; ``0``: none).
+        highlight: id(s) of nodes drawn with a thick red border.
+        fold: fold repeated parallel branches into ``×N`` group nodes.
+        unfold: ids of groups to keep expanded (``"<first member>[x<n>]"``).
+        collapse_blocks: fold runs of identical sequential blocks; ``None``: only when the
+            graph has more than ``get_limits().max_layout_nodes`` nodes.
+
+    Raises:
+        LayerNotFoundError: a highlighted id is not in the graph.
+        InputDataError: an unknown ``rankdir``.
+
+    Example:
+        >>> from inspector.graph import LayerNode, ModelGraph
+        >>> g = ModelGraph("m", "Functional", (LayerNode(id="a", name="a<b>", class_name="Dense"),), (), ("a",), ("a",))
+        >>> "a&lt;b&gt;" in to_dot(g, rankdir="LR")
+        True
+    """
+    rankdir = check_rankdir(rankdir).value
+    view = prepare(graph, expand_depth=expand_depth, fold=fold, unfold=unfold, collapse_blocks=collapse_blocks,
+                   highlight=highlight)
+    return view_to_dot(view, rankdir=rankdir, options=LabelOptions(show_shapes, show_params, show_dtypes))
+
+
+def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None) -> str:
+    """DOT text of an already prepared :class:`~inspector.renderers.view.View`."""
+    options = options or LabelOptions()
+    g = view.graph
+    names = {n.id: f"n{i}" for i, n in enumerate(g.nodes)}
+    outputs = set(g.outputs)
+    lines = [f"digraph {_quote(view.source.name)} {{"]
+    lines.append(f"  graph [rankdir={rankdir}, splines=true, nodesep=0.25, ranksep=0.4, newrank=true, "
+                 f'outputorder=edgesfirst, fontname="Helvetica", fontsize=11, labelloc=t, '
+                 f"label=<{_graph_label(view)}>];")
+    lines.append('  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10, '
+                 'margin="0.10,0.04", penwidth=1.2];')
+    lines.append('  edge [color="#6b7280", arrowsize=0.6, fontname="Helvetica", fontsize=9];')
+
+    children: dict[str | None, list[LayerNode]] = {}
+    for n in g.nodes:
+        parent = n.parent if n.parent in g.clusters else None
+        children.setdefault(parent, []).append(n)
+    sub_clusters: dict[str | None, list[str]] = {}
+    for cid, cnode in g.clusters.items():
+        parent = cnode.parent if cnode.parent in g.clusters else None
+        sub_clusters.setdefault(parent, []).append(cid)
+    cluster_index = {cid: i for i, cid in enumerate(g.clusters)}
+
+    def emit(parent: str | None, indent: str) -> None:
+        for n in children.get(parent, []):
+            lines.append(indent + _node_line(n, names[n.id], view, options, n.id in outputs))
+        for cid in sub_clusters.get(parent, []):
+            cnode = g.clusters[cid]
+            fam = FAMILIES["model"]
+            lines.append(f"{indent}subgraph cluster_{cluster_index[cid]} {{")
+            lines.append(f'{indent}  graph [id="cluster_{cluster_index[cid]}", label=<{_cluster_label(cnode)}>, '
+                         f'style="rounded,filled", fillcolor="#f0fdfa", color="{fam.border}", '
+                         f'labeljust=l, fontsize=10];')
+            emit(cid, indent + "  ")
+            lines.append(f"{indent}}}")
+
+    emit(None, "  ")
+    groups = _branch_groups(g)
+    for e in g.edges:
+        if e.src not in names or e.dst not in names:
+            continue
+        attributes = _edge_attributes(groups.get(e.src), groups.get(e.dst))
+        lines.append(f"  {names[e.src]} -> {names[e.dst]}{attributes};")
+    for first, later in view.ties():
+        lines.append(f"  {names[first]} -> {names[later]} [style=dashed, color=\"#9ca3af\", arrowhead=none, "
+                     f'constraint=false, label="shared", fontcolor="#6b7280"];')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _branch_groups(g: ModelGraph) -> dict[str, LayerNode]:
+    return {n.id: n for n in g.nodes if n.kind == NodeKind.GROUP and n.config.get("fold") == "branches"}
+
+
+def _edge_attributes(src: LayerNode | None, dst: LayerNode | None) -> str:
+    group = src or dst
+    if group is None:
+        return ""
+    return f' [penwidth=2, label=" ×{len(group.members)}", fontcolor="#9a3412"]'
+
+
+def _node_line(node: LayerNode, name: str, view: View, options: LabelOptions, is_output: bool) -> str:
+    fam = FAMILIES[family(node)]
+    parts = [f'id="{name}"', f"label=<{html_label(node, options, view.collapsed.get(node.id, 0))}>",
+             f'fillcolor="{fam.fill}"', f'color="{fam.border}"', f"tooltip={_quote(abbreviate(node.id, 200))}"]
+    style = ["rounded", "filled"]
+    if node.opaque or node.kind == NodeKind.SUBCLASSED:
+        style.append("dashed")
+    if node.kind == NodeKind.GROUP or node.id in view.collapsed:
+        style.append("bold")
+    parts.append(f'style="{",".join(style)}"')
+    if is_output:
+        parts.append("peripheries=2")
+    if node.id in view.highlighted:
+        parts.append('penwidth=3.5, color="#dc2626"')
+    return f"{name} [{', '.join(parts)}];"
+
+
+def html_label(node: LayerNode, options: LabelOptions | None = None, collapsed_layers: int = 0) -> str:
+    """The inside of a Graphviz HTML-like label ``<…>`` for a node, every piece of text escaped.
+
+    Example:
+        >>> from inspector.graph import LayerNode
+        >>> html_label(LayerNode(id="a", name="a&b", class_name="Dense"))
+        '<B>a&amp;b</B><BR/><I>Dense</I>'
+    """
+    pieces = []
+    for line in label_lines(node, options or LabelOptions(), collapsed_layers=collapsed_layers):
+        text = xml_escape(line.text)
+        if line.style == "title":
+            pieces.append(f"<B>{text}</B>")
+        elif line.style == "class":
+            pieces.append(f"<I>{text}</I>")
+        elif line.style == "badge":
+            colour = "#1d4ed8" if text == "FROZEN" else "#6b7280"
+            pieces.append(f'<FONT POINT-SIZE="8" COLOR="{colour}">{text}</FONT>')
+        else:
+            pieces.append(text)
+    return "<BR/>".join(pieces)
+
+
+def _cluster_label(node: LayerNode) -> str:
+    text = f"<B>{xml_escape(abbreviate(node.name))}</B> <I>{xml_escape(abbreviate(node.class_name))}</I>"
+    if node.params:
+        text += f" · {format_count(node.params)} params"
+    if not node.trainable:
+        text += ' <FONT COLOR="#1d4ed8">FROZEN</FONT>'
+    return text
+
+
+def _graph_label(view: View) -> str:
+    src = view.source
+    text = f"<B>{xml_escape(abbreviate(src.name))}</B> <I>{xml_escape(abbreviate(src.class_name))}</I>"
+    text += f"<BR/>{format_count(src.total_params)} params ({format_count(src.trainable_params)} trainable"
+    text += f", {format_count(src.non_trainable_params)} non-trainable)" if src.non_trainable_params else ")"
+    groups = [n for n in view.graph.nodes if n.kind == NodeKind.GROUP]
+    if groups:
+        folded = sum(len(n.members) for n in groups)
+        text += f'<BR/><FONT POINT-SIZE="9">{folded} layers folded into {len(groups)} ×N groups</FONT>'
+    return text
+
+
+# ------------------------------------------------------------------ render
+def dot_binary() -> str | None:
+    """Path of the Graphviz ``dot`` program on ``PATH``, or ``None``."""
+    return shutil.which("dot")
+
+
+def run_dot(source: str, format: str | OutputFormat = "svg", *, timeout: float | None = DEFAULT_TIMEOUT) -> bytes:
+    """Lay out DOT ``source`` with the ``dot`` program and return the output file's bytes.
+
+    Raises:
+        MissingDependencyError: no ``dot`` on ``PATH``.
+        LimitExceededError: ``dot`` ran longer than ``timeout`` seconds.
+        InspectorError: ``dot`` failed.
+    """
+    fmt = _check_format(format)
+    binary = dot_binary()
+    if binary is None:
+        raise MissingDependencyError(f"Rendering {fmt.value.upper()} needs the Graphviz `dot` program, "
+                                     "which is not installed.",
+                                     received=f"no `dot` on PATH ({os.environ.get('PATH', '')[:200]})",
+                                     fix=INSTALL_HINT)
+    try:
+        done = subprocess.run([binary, f"-T{fmt.value}"], input=source.encode("utf-8"), capture_output=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as e:
+        raise LimitExceededError(f"Graphviz did not finish laying out the graph within {timeout:g} s.",
+                                 received=f"DOT text of {len(source):,} characters",
+                                 fix="Keep fold=True, pass collapse_blocks=True or a smaller expand_depth, "
+                                     "or a larger timeout=.") from e
+    except OSError as e:
+        raise MissingDependencyError("The Graphviz `dot` program could not be started.", received=str(e),
+                                     fix=INSTALL_HINT) from e
+    if done.returncode != 0 or not done.stdout:
+        message = done.stderr.decode("utf-8", "replace").strip()
+        raise InspectorError("Graphviz failed to render the graph.",
+                             received=f"exit code {done.returncode}: {abbreviate(message, 400)}",
+                             fix="Report this with the DOT text from to_dot(); meanwhile use to_html() or "
+                                 "graph_figure(), which need no Graphviz.")
+    return done.stdout
+
+
+def _check_format(format: str | OutputFormat) -> OutputFormat:
+    try:
+        return OutputFormat(str(getattr(format, "value", format)).lower())
+    except ValueError:
+        raise InputDataError("Unknown output format for render().", received=repr(format),
+                             fix="Use 'svg', 'png' or 'pdf' (or to_dot / to_json / to_html for text).") from None
+
+
+def render(graph: ModelGraph, format: str = "svg", *, timeout: float | None = DEFAULT_TIMEOUT,
+           **dot_options: object) -> bytes:
+    """Draw the graph with Graphviz and return SVG, PNG or PDF bytes.
+
+    ``dot_options`` are those of :func:`to_dot` (``rankdir``, ``show_shapes``,
+    ``expand_depth``, ``highlight``, ``fold``, …).
+
+    Raises:
+        MissingDependencyError: the ``dot`` program is not installed (with an install hint).
+        LimitExceededError: Graphviz took longer than ``timeout`` seconds.
+
+    Example:
+        >>> from inspector.graph import LayerNode, ModelGraph
+        >>> g = ModelGraph("m", "Functional", (LayerNode(id="a", name="a", class_name="Dense"),), (), ("a",), ("a",))
+        >>> render(g, "svg")[:5]  # doctest: +SKIP
+        b'<?xml'
+    """
+    fmt = _check_format(format)
+    return run_dot(to_dot(graph, **dot_options), fmt, timeout=timeout)  # type: ignore[arg-type]

@@ -1,0 +1,376 @@
+"""One standalone HTML page that pans, zooms and shows every fact of a layer on hover and click.
+
+Everything is inline (SVG, CSS, a few lines of JavaScript, the node facts as
+JSON): the file opens from disk with no server and no network.  The drawing is
+Graphviz's SVG when the ``dot`` program is installed, else the built-in layered
+layout drawn as SVG by :func:`builtin_svg` — both give ``<g class="node"
+id="n0">`` groups that the script wires up:
+
+* mouse wheel zooms around the pointer, dragging pans, "Fit" resets the view;
+* hovering a node shows its facts in a tooltip, clicking pins them in the side panel;
+* the search box highlights the nodes whose name or class contains the text.
+
+Example:
+    >>> from inspector.graph import LayerNode, ModelGraph
+    >>> g = ModelGraph("m", "Functional", (LayerNode(id="a", name="a", class_name="Dense"),), (), ("a",), ("a",))
+    >>> page = to_html(g, engine="builtin")
+    >>> page.startswith("<!DOCTYPE html>"), 'class="node"' in page, "http" in page.split("<svg", 1)[0]
+    (True, True, False)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from enum import Enum
+
+from inspector.graph import LayerNode, ModelGraph, NodeKind
+from inspector.renderers.dot import dot_binary, run_dot, view_to_dot, xml_escape
+from inspector.renderers.layout import clip_to_box, layered_layout
+from inspector.renderers.style import (
+    FAMILIES,
+    LabelOptions,
+    abbreviate,
+    detail_lines,
+    family,
+    format_count,
+    label_lines,
+)
+from inspector.renderers.view import View, check_rankdir, prepare
+
+__all__ = ["LayoutEngine", "to_html", "builtin_svg", "node_sizes"]
+
+
+class LayoutEngine(str, Enum):
+    """Who lays out the drawing: Graphviz when installed (AUTO), Graphviz, or the built-in layout."""
+
+    AUTO = "auto"
+    GRAPHVIZ = "graphviz"
+    BUILTIN = "builtin"
+
+
+CHAR_WIDTH = 6.2  # points per character at the 10.5 pt label font; a generous estimate
+LINE_HEIGHT = 13.0
+
+
+def node_sizes(view: View, options: LabelOptions) -> dict[str, tuple[float, float]]:
+    """Box size ``(width, height)`` in points of each node, from its label text."""
+    sizes = {}
+    for n in view.graph.nodes:
+        lines = label_lines(n, options, collapsed_layers=view.collapsed.get(n.id, 0))
+        longest = max(len(line.text) * (1.1 if line.style == "title" else 1.0) for line in lines)
+        sizes[n.id] = (round(longest * CHAR_WIDTH + 16, 1), round(len(lines) * LINE_HEIGHT + 10, 1))
+    return sizes
+
+
+def builtin_svg(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None) -> str:
+    """The view drawn as SVG with the built-in layout (no Graphviz); node groups have ``id="n<i>"``."""
+    options = options or LabelOptions()
+    g = view.graph
+    names = {n.id: f"n{i}" for i, n in enumerate(g.nodes)}
+    sizes = node_sizes(view, options)
+    lay = layered_layout([n.id for n in g.nodes], [(e.src, e.dst) for e in g.edges], sizes, rankdir=rankdir)
+    pad = 20.0
+    top = 34.0  # room for the title
+    width, height = lay.width + 2 * pad, lay.height + 2 * pad + top
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}pt" height="{height:.0f}pt" '
+           f'viewBox="0 0 {width:.2f} {height:.2f}" font-family="Helvetica, Arial, sans-serif">',
+           '<defs><marker id="ki-arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+           'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#6b7280"/></marker></defs>',
+           f'<g id="graph0" class="graph" transform="translate({pad} {pad + top})">',
+           f'<text x="0" y="{-top / 2:.1f}" font-size="13" font-weight="bold">{xml_escape(abbreviate(view.source.name))}'
+           f' <tspan font-weight="normal" font-size="11">{format_count(view.source.total_params)} params</tspan></text>']
+    # clusters: the bounding box of everything inside each expanded nested model
+    members: dict[str, list[str]] = {c: [] for c in g.clusters}
+    for n in g.nodes:
+        parent = n.parent
+        while parent in members:
+            members[parent].append(n.id)
+            parent = g.clusters[parent].parent
+    for i, (cid, ids) in enumerate(members.items()):
+        if not ids:
+            continue
+        boxes = [lay.nodes[m] for m in ids]
+        depth = g.clusters[cid].depth
+        margin = 10.0 + 4.0 * max(0, 3 - depth)
+        x0 = min(b.x - b.width / 2 for b in boxes) - margin
+        y0 = min(b.y - b.height / 2 for b in boxes) - margin - 12
+        x1 = max(b.x + b.width / 2 for b in boxes) + margin
+        y1 = max(b.y + b.height / 2 for b in boxes) + margin
+        cnode = g.clusters[cid]
+        out.append(f'<g id="cluster_{i}" class="cluster"><title>{xml_escape(cid)}</title>'
+                   f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" rx="8" '
+                   f'fill="#f0fdfa" fill-opacity="0.6" stroke="{FAMILIES["model"].border}" stroke-dasharray="4 3"/>'
+                   f'<text x="{x0 + 6:.1f}" y="{y0 + 12:.1f}" font-size="10" fill="#0f766e">'
+                   f'{xml_escape(abbreviate(cnode.name))} · {xml_escape(abbreviate(cnode.class_name))}</text></g>')
+    for k, (src, dst, points) in enumerate(lay.edges):
+        pts = list(points)
+        pts[0] = clip_to_box(pts[0], pts[1], lay.nodes[src])
+        pts[-1] = clip_to_box(pts[-1], pts[-2], lay.nodes[dst], margin=1.0)
+        path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(pts))
+        out.append(f'<g id="edge{k}" class="edge"><path d="{path}" fill="none" stroke="#6b7280" '
+                   f'stroke-width="1" marker-end="url(#ki-arrow)"/></g>')
+    for first, later in view.ties():
+        a, b = lay.nodes[first], lay.nodes[later]
+        out.append(f'<g class="edge tie"><path d="M{a.x:.1f},{a.y:.1f} L{b.x:.1f},{b.y:.1f}" fill="none" '
+                   f'stroke="#9ca3af" stroke-dasharray="5 4"/></g>')
+    outputs = set(g.outputs)
+    for n in g.nodes:
+        out.append(_svg_node(n, names[n.id], lay.nodes[n.id], view, options, n.id in outputs))
+    out.append("</g></svg>")
+    return "\n".join(out)
+
+
+def _svg_node(node: LayerNode, name: str, box, view: View, options: LabelOptions, is_output: bool) -> str:
+    fam = FAMILIES[family(node)]
+    x0, y0 = box.x - box.width / 2, box.y - box.height / 2
+    stroke, stroke_width = fam.border, 1.2
+    if node.kind == NodeKind.GROUP or node.id in view.collapsed:
+        stroke_width = 2.2
+    if node.id in view.highlighted:
+        stroke, stroke_width = "#dc2626", 3.5
+    dash = ' stroke-dasharray="4 3"' if node.opaque or node.kind == NodeKind.SUBCLASSED else ""
+    parts = [f'<g id="{name}" class="node"><title>{xml_escape(node.id)}</title>']
+    if is_output:
+        parts.append(f'<rect x="{x0 - 3:.1f}" y="{y0 - 3:.1f}" width="{box.width + 6:.1f}" '
+                     f'height="{box.height + 6:.1f}" rx="7" fill="none" stroke="{stroke}"/>')
+    parts.append(f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{box.width:.1f}" height="{box.height:.1f}" rx="5" '
+                 f'fill="{fam.fill}" stroke="{stroke}" stroke-width="{stroke_width}"{dash}/>')
+    lines = label_lines(node, options, collapsed_layers=view.collapsed.get(node.id, 0))
+    y = y0 + 5 + LINE_HEIGHT - 2.5
+    for line in lines:
+        attrs = {"title": ' font-weight="bold" font-size="10.5"', "class": ' font-style="italic" font-size="10"',
+                 "badge": ' font-size="8.5" fill="#1d4ed8"'}.get(line.style, ' font-size="10"')
+        parts.append(f'<text x="{box.x:.1f}" y="{y:.1f}" text-anchor="middle"{attrs}>{xml_escape(line.text)}</text>')
+        y += LINE_HEIGHT
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def _strip_prolog(svg: str) -> str:
+    start = svg.find("<svg")
+    return svg[start:] if start >= 0 else svg
+
+
+def _script_json(value: object) -> str:
+    """JSON safe inside ``<script>``: no ``</script>``, no ``<!--``, no stray ampersands."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") \
+        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def to_html(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, show_params: bool = True,
+            show_dtypes: bool = False, expand_depth: int | None = None,
+            highlight: str | Iterable[str] | None = None, fold: bool = True, unfold: Iterable[str] = (),
+            collapse_blocks: bool | None = None, engine: str | LayoutEngine = LayoutEngine.AUTO,
+            title: str | None = None) -> str:
+    """One standalone HTML page of the graph: pan, zoom, hover and click for layer details.
+
+    Options are those of :func:`~inspector.renderers.dot.to_dot`, plus ``engine``
+    ("auto": Graphviz when the ``dot`` program is installed, else the built-in
+    layout; "graphviz"; "builtin") and the page ``title``.
+
+    Raises:
+        MissingDependencyError: ``engine="graphviz"`` and no ``dot`` program.
+        LayerNotFoundError: a highlighted id is not in the graph.
+
+    Example:
+        >>> from inspector.graph import LayerNode, ModelGraph
+        >>> g = ModelGraph("m<1>", "Functional", (LayerNode(id="a", name="a", class_name="Dense"),), (), ("a",), ("a",))
+        >>> "<title>m&lt;1&gt;</title>" in to_html(g, engine="builtin")
+        True
+    """
+    from inspector.errors import InputDataError
+
+    rankdir = check_rankdir(rankdir).value
+    try:
+        engine = LayoutEngine(str(getattr(engine, "value", engine)).lower())
+    except ValueError:
+        raise InputDataError("Unknown layout engine for the HTML page.", received=repr(engine),
+                             fix="Use 'auto', 'graphviz' or 'builtin'.") from None
+    options = LabelOptions(show_shapes, show_params, show_dtypes)
+    view = prepare(graph, expand_depth=expand_depth, fold=fold, unfold=unfold, collapse_blocks=collapse_blocks,
+                   highlight=highlight)
+    use_graphviz = engine == LayoutEngine.GRAPHVIZ or (engine == LayoutEngine.AUTO and dot_binary() is not None)
+    if use_graphviz:
+        svg = _strip_prolog(run_dot(view_to_dot(view, rankdir=rankdir, options=options), "svg")
+                            .decode("utf-8", "replace"))
+    else:
+        svg = builtin_svg(view, rankdir=rankdir, options=options)
+    data = {}
+    for i, n in enumerate(view.graph.nodes):
+        data[f"n{i}"] = {"id": n.id, "name": n.name, "class": n.class_name, "family": family(n),
+                         "rows": detail_lines(n, collapsed_layers=view.collapsed.get(n.id, 0))}
+    src = view.source
+    heading = title if title is not None else src.name
+    summary = (f"{src.class_name} · {format_count(src.layer_count)} layers · {format_count(src.total_params)} "
+               f"params ({format_count(src.trainable_params)} trainable)")
+    families = sorted({family(n) for n in view.graph.nodes}, key=list(FAMILIES).index)
+    legend = "".join(f'<span class="sw" style="background:{FAMILIES[f].fill};border-color:{FAMILIES[f].border}">'
+                     f"</span>{xml_escape(FAMILIES[f].title)} " for f in families)
+    return _PAGE.format(title=xml_escape(abbreviate(heading, 200)), summary=xml_escape(summary), legend=legend,
+                        svg=svg, data=_script_json(data), css=_CSS, script=_SCRIPT,
+                        engine="Graphviz" if use_graphviz else "built-in layout")
+
+
+_CSS = """
+*{box-sizing:border-box}
+html,body{margin:0;height:100%;font:13px/1.4 Helvetica,Arial,sans-serif;color:#111827;background:#fff}
+#ki-top{position:fixed;top:0;left:0;right:0;height:52px;padding:6px 12px;border-bottom:1px solid #e5e7eb;
+ background:#f9fafb;display:flex;gap:16px;align-items:center;z-index:2}
+#ki-top h1{font-size:15px;margin:0;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:30%}
+#ki-top .muted{color:#6b7280;font-size:12px}
+#ki-legend{font-size:11px;color:#374151;overflow:hidden;white-space:nowrap;text-overflow:ellipsis;flex:1}
+.sw{display:inline-block;width:10px;height:10px;border:1px solid;border-radius:2px;margin:0 3px 0 6px;
+ vertical-align:-1px}
+#ki-canvas{position:fixed;top:52px;left:0;right:320px;bottom:0;overflow:hidden;cursor:grab;touch-action:none}
+#ki-canvas.dragging{cursor:grabbing}
+#ki-canvas svg{width:100%;height:100%;display:block;user-select:none}
+#ki-side{position:fixed;top:52px;right:0;width:320px;bottom:0;border-left:1px solid #e5e7eb;padding:10px 12px;
+ overflow:auto;background:#fff}
+#ki-side h2{font-size:14px;margin:4px 0 8px;word-break:break-all}
+table.ki{border-collapse:collapse;width:100%;font-size:12px}
+table.ki td{border-top:1px solid #f3f4f6;padding:2px 4px;vertical-align:top;word-break:break-all}
+table.ki td:first-child{color:#6b7280;white-space:nowrap;word-break:normal}
+#ki-tip{position:fixed;display:none;max-width:420px;background:#111827;color:#f9fafb;padding:6px 8px;
+ border-radius:6px;font-size:12px;pointer-events:none;z-index:3}
+#ki-tip table.ki td{border-color:#374151}
+#ki-tip table.ki td:first-child{color:#9ca3af}
+g.node{cursor:pointer}
+g.node.ki-selected polygon,g.node.ki-selected path,g.node.ki-selected rect{stroke:#dc2626;stroke-width:3px}
+g.node.ki-match polygon,g.node.ki-match path,g.node.ki-match rect{stroke:#f59e0b;stroke-width:4px}
+input#ki-search{padding:3px 6px;border:1px solid #d1d5db;border-radius:4px;width:160px}
+button{padding:3px 10px;border:1px solid #d1d5db;border-radius:4px;background:#fff;cursor:pointer}
+"""
+
+_SCRIPT = r"""
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("ki-data").textContent);
+  var canvas = document.getElementById("ki-canvas");
+  var svg = canvas.querySelector("svg");
+  var tip = document.getElementById("ki-tip");
+  var side = document.getElementById("ki-details");
+  if (!svg) { return; }
+  var base = svg.viewBox && svg.viewBox.baseVal && svg.viewBox.baseVal.width ? svg.viewBox.baseVal : null;
+  var home = base ? [base.x, base.y, base.width, base.height] : [0, 0, 1000, 1000];
+  var view = home.slice();
+  svg.removeAttribute("width");
+  svg.removeAttribute("height");
+  function apply() { svg.setAttribute("viewBox", view.join(" ")); }
+  apply();
+  function toSvg(clientX, clientY) {
+    var r = svg.getBoundingClientRect();
+    var scale = Math.max(view[2] / r.width, view[3] / r.height);
+    var cx = view[0] + view[2] / 2, cy = view[1] + view[3] / 2;
+    return [cx + (clientX - r.left - r.width / 2) * scale, cy + (clientY - r.top - r.height / 2) * scale, scale];
+  }
+  canvas.addEventListener("wheel", function (e) {
+    e.preventDefault();
+    var p = toSvg(e.clientX, e.clientY);
+    var f = Math.exp(Math.max(-1, Math.min(1, e.deltaY * 0.0015)));
+    view = [p[0] - (p[0] - view[0]) * f, p[1] - (p[1] - view[1]) * f, view[2] * f, view[3] * f];
+    apply();
+  }, { passive: false });
+  var drag = null;
+  canvas.addEventListener("pointerdown", function (e) {
+    drag = { x: e.clientX, y: e.clientY, view: view.slice(), moved: false };
+    canvas.classList.add("dragging");
+  });
+  window.addEventListener("pointermove", function (e) {
+    if (!drag) { return; }
+    var scale = toSvg(e.clientX, e.clientY)[2];
+    var dx = e.clientX - drag.x, dy = e.clientY - drag.y;
+    if (Math.abs(dx) + Math.abs(dy) > 3) { drag.moved = true; }
+    view = [drag.view[0] - dx * scale, drag.view[1] - dy * scale, view[2], view[3]];
+    apply();
+  });
+  window.addEventListener("pointerup", function () { canvas.classList.remove("dragging"); setTimeout(function () { drag = null; }, 0); });
+  function table(d) {
+    var t = document.createElement("table");
+    t.className = "ki";
+    d.rows.forEach(function (row) {
+      var tr = t.insertRow();
+      tr.insertCell().textContent = row[0];
+      tr.insertCell().textContent = row[1];
+    });
+    return t;
+  }
+  function show(el, d) {
+    el.textContent = "";
+    var h = document.createElement("h2");
+    h.textContent = d.name;
+    el.appendChild(h);
+    el.appendChild(table(d));
+  }
+  var selected = null;
+  Array.prototype.forEach.call(svg.querySelectorAll("g.node"), function (g) {
+    var d = data[g.id];
+    if (!d) { return; }
+    g.addEventListener("mouseenter", function () { show(tip, d); tip.style.display = "block"; });
+    g.addEventListener("mousemove", function (e) {
+      var x = e.clientX + 14, y = e.clientY + 14;
+      if (x + tip.offsetWidth > window.innerWidth) { x = e.clientX - tip.offsetWidth - 14; }
+      if (y + tip.offsetHeight > window.innerHeight) { y = Math.max(0, window.innerHeight - tip.offsetHeight - 4); }
+      tip.style.left = x + "px";
+      tip.style.top = y + "px";
+    });
+    g.addEventListener("mouseleave", function () { tip.style.display = "none"; });
+    g.addEventListener("click", function () {
+      if (drag && drag.moved) { return; }
+      if (selected) { selected.classList.remove("ki-selected"); }
+      selected = g;
+      g.classList.add("ki-selected");
+      show(side, d);
+    });
+  });
+  document.getElementById("ki-fit").addEventListener("click", function () { view = home.slice(); apply(); });
+  document.getElementById("ki-search").addEventListener("input", function (e) {
+    var q = e.target.value.trim().toLowerCase();
+    var first = null;
+    Array.prototype.forEach.call(svg.querySelectorAll("g.node"), function (g) {
+      var d = data[g.id];
+      var hit = !!q && !!d && (d.name.toLowerCase().indexOf(q) >= 0 || d["class"].toLowerCase().indexOf(q) >= 0);
+      g.classList.toggle("ki-match", hit);
+      if (hit && !first) { first = g; }
+    });
+    if (first) {
+      var b = first.getBBox();
+      var m = first.getCTM(), root = svg.getCTM();
+      if (m && root) {
+        var local = root.inverse().multiply(m);
+        var cx = local.a * (b.x + b.width / 2) + local.c * (b.y + b.height / 2) + local.e;
+        var cy = local.b * (b.x + b.width / 2) + local.d * (b.y + b.height / 2) + local.f;
+        view = [cx - view[2] / 2, cy - view[3] / 2, view[2], view[3]];
+        apply();
+      }
+    }
+  });
+})();
+"""
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="Keras Inspector ({engine})">
+<link rel="icon" href="data:,">
+<title>{title}</title>
+<style>{css}</style>
+</head>
+<body>
+<div id="ki-top"><h1>{title}</h1><span class="muted">{summary}</span>
+<input id="ki-search" type="search" placeholder="find a layer" aria-label="find a layer">
+<button id="ki-fit" type="button">Fit</button><div id="ki-legend">{legend}</div></div>
+<div id="ki-canvas">
+{svg}
+</div>
+<div id="ki-side"><div id="ki-details"><p class="muted">Hover a layer for its details; click to pin them here.
+Scroll to zoom, drag to pan.</p></div></div>
+<div id="ki-tip"></div>
+<script type="application/json" id="ki-data">{data}</script>
+<script>{script}</script>
+</body>
+</html>
+"""
