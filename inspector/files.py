@@ -25,7 +25,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO, Any
 
 from inspector.errors import (
     InspectorError,
@@ -36,14 +36,14 @@ from inspector.errors import (
 )
 from inspector.limits import Limits, format_bytes, get_limits
 
-__all__ = ["ModelSource", "ModelFile", "StoredWeight", "read_model_file", "iter_layer_configs", "json_depth"]
+__all__ = ["ALL_WEIGHTS", "ModelSource", "ModelFile", "StoredWeight", "read_model_file", "iter_layer_configs", "json_depth"]
 
-ModelSource = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
+ModelSource = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-_KNOWN_SUFFIXES = (".keras", ".h5", ".hdf5")
+ALL_WEIGHTS = "*"  # key of ModelFile.weights listing every stored array, whoever owns it
 
 
 @dataclass(frozen=True)
@@ -327,6 +327,7 @@ def _keras_weight_shapes(blob: bytes, config: dict, received: str) -> dict[str, 
     try:
         with h5py.File(io.BytesIO(blob), "r") as f:
             _collect_keras_group(f, _model_layers(config), "", out)
+            out[ALL_WEIGHTS] = _datasets_under(f)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
         raise ModelFormatError("The weights inside the .keras file (model.weights.h5) cannot be read.",
                                received=f"{received}: {e}",
@@ -414,6 +415,7 @@ def _read_hdf5(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, 
             weights: dict[str, tuple[StoredWeight, ...]] = {}
             group = f.get("model_weights", f)
             _collect_h5_weights(group, config, weights)
+            weights[ALL_WEIGHTS] = tuple(_datasets_under(group))
         except InspectorError:
             raise
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:

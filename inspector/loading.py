@@ -173,7 +173,7 @@ def _check_input_shapes(model: Any, config: dict) -> list[str]:
     if not stored or not loaded or len(stored) != len(loaded):
         return []
     notes = []
-    for want, got in zip(stored, loaded):
+    for want, got in zip(stored, loaded, strict=True):
         if want is not None and tuple(want) != got:
             notes.append(f"Keras built an input of shape {got} where the file declares {tuple(want)}; the "
                          "declared shape is the right one.")

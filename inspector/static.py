@@ -28,7 +28,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from inspector.files import ModelFile, ModelSource, StoredWeight, _layer_name, _model_layers, read_model_file
+from inspector.files import (
+    ALL_WEIGHTS,
+    ModelFile,
+    ModelSource,
+    StoredWeight,
+    _layer_name,
+    _model_layers,
+    read_model_file,
+)
 from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape, Source, WeightInfo
 from inspector.limits import Limits
 
@@ -140,6 +148,8 @@ def _model_graph(config: dict, ctx: _Context, *, prefix: str, path_prefix: str, 
     name = str(inner.get("name", cls)) if isinstance(inner, dict) else cls
     layers = _model_layers(config)
     builder = _Builder(ctx, prefix, path_prefix, parent, depth, shared_prefix, trainable)
+    if cls not in MODEL_CLASSES and not layers:
+        return builder.opaque_model(config, name, cls)
     if cls == "Sequential" or not any("inbound_nodes" in lc for lc in layers):
         builder.sequential(layers, config)
     else:
@@ -289,6 +299,25 @@ class _Builder:
             module=lc.get("module") if isinstance(lc.get("module"), str) else None, weights=weights,
             opaque=bool(reason), opaque_reason=reason))
         return node_id
+
+    def opaque_model(self, config: dict, name: str, cls: str) -> ModelGraph:
+        """A subclassed (or unknown) model class: one node holding every stored weight."""
+        weights = tuple(WeightInfo(w.name, tuple(w.shape), w.dtype, _trainable_weight(cls, w.name))
+                        for w in self.ctx.weights.get(ALL_WEIGHTS, ()))
+        trainable = sum(w.size for w in weights if w.trainable)
+        non_trainable = sum(w.size for w in weights if not w.trainable)
+        reason = _foreign_reference(config, skip_layers=False) or (
+            f"{cls} is a subclassed model: its code is not in the file, only its weights")
+        node = LayerNode(id=self.prefix + name, name=name, class_name=cls, kind=NodeKind.SUBCLASSED,
+                         params=trainable + non_trainable, trainable_params=trainable,
+                         non_trainable_params=non_trainable, layer_params=trainable + non_trainable,
+                         path=self.path_prefix + name, parent=self.parent, depth=self.depth,
+                         module=config.get("module") if isinstance(config.get("module"), str) else None,
+                         weights=weights, opaque=True, opaque_reason=reason)
+        self.ctx.warnings.append(f"{cls} has no layer graph in the file: it is shown as one opaque node.")
+        return ModelGraph(name=name, class_name=cls, nodes=(node,), edges=(), inputs=(node.id,),
+                          outputs=(node.id,), total_params=node.params, trainable_params=trainable,
+                          non_trainable_params=non_trainable, source=Source.STATIC)
 
     def finish(self, name: str, cls: str) -> ModelGraph:
         nodes = _fill_output_shapes(self.nodes, self.edges)
