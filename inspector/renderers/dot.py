@@ -42,6 +42,7 @@ __all__ = ["OutputFormat", "to_dot", "render", "view_to_dot", "html_label", "dot
 INSTALL_HINT = ("Install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) "
                 "or `conda install graphviz`; or use to_html() / graph_figure(), which need no Graphviz.")
 
+_CLUSTER_FILLS = ("#f0fdfa", "#e2f6f0", "#d3efe6")  # deeper nested models get a darker box
 DEFAULT_TIMEOUT = 300.0  # seconds; EfficientNetB7 unfolded takes well under a minute
 
 
@@ -135,7 +136,7 @@ def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None
             fam = FAMILIES["model"]
             lines.append(f"{indent}subgraph cluster_{cluster_index[cid]} {{")
             lines.append(f'{indent}  graph [id="cluster_{cluster_index[cid]}", label=<{_cluster_label(cnode)}>, '
-                         f'style="rounded,filled", fillcolor="#f0fdfa", color="{fam.border}", '
+                         f'style="rounded,filled", fillcolor="{_CLUSTER_FILLS[min(cnode.depth, 2)]}", color="{fam.border}", '
                          f'labeljust=l, fontsize=10];')
             emit(cid, indent + "  ")
             lines.append(f"{indent}}}")
@@ -162,7 +163,7 @@ def _edge_attributes(src: LayerNode | None, dst: LayerNode | None) -> str:
     group = src or dst
     if group is None:
         return ""
-    return f' [penwidth=2, label=" ×{len(group.members)}", fontcolor="#9a3412"]'
+    return f' [penwidth=2, label=" ×{group.config.get("repeats", len(group.members))}", fontcolor="#9a3412"]'
 
 
 def _node_line(node: LayerNode, name: str, view: View, options: LabelOptions, is_output: bool) -> str:

@@ -26,7 +26,7 @@ from enum import Enum
 
 from inspector.graph import LayerNode, ModelGraph, NodeKind
 from inspector.renderers.dot import dot_binary, run_dot, view_to_dot, xml_escape
-from inspector.renderers.layout import clip_to_box, layered_layout
+from inspector.renderers.layout import Layout, clip_to_box, layered_layout
 from inspector.renderers.style import (
     FAMILIES,
     LabelOptions,
@@ -38,7 +38,7 @@ from inspector.renderers.style import (
 )
 from inspector.renderers.view import View, check_rankdir, prepare
 
-__all__ = ["LayoutEngine", "to_html", "builtin_svg", "node_sizes"]
+__all__ = ["LayoutEngine", "to_html", "builtin_svg", "node_sizes", "cluster_boxes"]
 
 
 class LayoutEngine(str, Enum):
@@ -63,6 +63,32 @@ def node_sizes(view: View, options: LabelOptions) -> dict[str, tuple[float, floa
     return sizes
 
 
+def cluster_boxes(graph: ModelGraph, lay: Layout, *, margin: float = 8.0,
+                  label: float = 14.0) -> dict[str, tuple[float, float, float, float]]:
+    """``(x0, y0, x1, y1)`` of each expanded nested model: around its layers and inner boxes, in cluster order.
+
+    Each box holds its children's boxes plus a margin and room for its label on top, so
+    nested boxes never cross.
+    """
+    own: dict[str, list[tuple[float, float, float, float]]] = {c: [] for c in graph.clusters}
+    for n in graph.nodes:
+        if n.parent in own:
+            b = lay.nodes[n.id]
+            own[n.parent].append((b.x - b.width / 2, b.y - b.height / 2, b.x + b.width / 2, b.y + b.height / 2))
+    boxes: dict[str, tuple[float, float, float, float]] = {}
+    for cid in sorted(graph.clusters, key=lambda c: -graph.clusters[c].depth):
+        inside = own[cid]
+        if not inside:
+            continue
+        box = (min(b[0] for b in inside) - margin, min(b[1] for b in inside) - margin - label,
+               max(b[2] for b in inside) + margin, max(b[3] for b in inside) + margin)
+        boxes[cid] = box
+        parent = graph.clusters[cid].parent
+        if parent in own:
+            own[parent].append(box)
+    return {c: boxes[c] for c in graph.clusters if c in boxes}
+
+
 def builtin_svg(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None) -> str:
     """The view drawn as SVG with the built-in layout (no Graphviz); node groups have ``id="n<i>"``."""
     options = options or LabelOptions()
@@ -81,22 +107,7 @@ def builtin_svg(view: View, *, rankdir: str = "TB", options: LabelOptions | None
            f'<text x="0" y="{-top / 2:.1f}" font-size="13" font-weight="bold">{xml_escape(abbreviate(view.source.name))}'
            f' <tspan font-weight="normal" font-size="11">{format_count(view.source.total_params)} params</tspan></text>']
     # clusters: the bounding box of everything inside each expanded nested model
-    members: dict[str, list[str]] = {c: [] for c in g.clusters}
-    for n in g.nodes:
-        parent = n.parent
-        while parent in members:
-            members[parent].append(n.id)
-            parent = g.clusters[parent].parent
-    for i, (cid, ids) in enumerate(members.items()):
-        if not ids:
-            continue
-        boxes = [lay.nodes[m] for m in ids]
-        depth = g.clusters[cid].depth
-        margin = 10.0 + 4.0 * max(0, 3 - depth)
-        x0 = min(b.x - b.width / 2 for b in boxes) - margin
-        y0 = min(b.y - b.height / 2 for b in boxes) - margin - 12
-        x1 = max(b.x + b.width / 2 for b in boxes) + margin
-        y1 = max(b.y + b.height / 2 for b in boxes) + margin
+    for i, (cid, (x0, y0, x1, y1)) in enumerate(cluster_boxes(g, lay).items()):
         cnode = g.clusters[cid]
         out.append(f'<g id="cluster_{i}" class="cluster"><title>{xml_escape(cid)}</title>'
                    f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" rx="8" '
@@ -234,6 +245,7 @@ table.ki td{border-top:1px solid #f3f4f6;padding:2px 4px;vertical-align:top;word
 table.ki td:first-child{color:#6b7280;white-space:nowrap;word-break:normal}
 #ki-tip{position:fixed;display:none;max-width:420px;background:#111827;color:#f9fafb;padding:6px 8px;
  border-radius:6px;font-size:12px;pointer-events:none;z-index:3}
+#ki-tip h2{font-size:13px;margin:0 0 4px}
 #ki-tip table.ki td{border-color:#374151}
 #ki-tip table.ki td:first-child{color:#9ca3af}
 g.node{cursor:pointer}
@@ -254,10 +266,19 @@ _SCRIPT = r"""
   if (!svg) { return; }
   var base = svg.viewBox && svg.viewBox.baseVal && svg.viewBox.baseVal.width ? svg.viewBox.baseVal : null;
   var home = base ? [base.x, base.y, base.width, base.height] : [0, 0, 1000, 1000];
-  var view = home.slice();
   svg.removeAttribute("width");
   svg.removeAttribute("height");
   function apply() { svg.setAttribute("viewBox", view.join(" ")); }
+  function readable() {
+    // a tall or wide graph fitted whole would be unreadable: start at its top, at most 1:1
+    var r = canvas.getBoundingClientRect();
+    if (!r.width || !r.height) { return home.slice(); }
+    var fit = Math.max(home[2] / r.width, home[3] / r.height);
+    var s = Math.min(fit, Math.max(home[2] / r.width, 1));
+    if (s >= fit) { return home.slice(); }
+    return [home[0] + (home[2] - r.width * s) / 2, home[1], r.width * s, r.height * s];
+  }
+  var view = readable();
   apply();
   function toSvg(clientX, clientY) {
     var r = svg.getBoundingClientRect();
@@ -274,18 +295,21 @@ _SCRIPT = r"""
   }, { passive: false });
   var drag = null;
   canvas.addEventListener("pointerdown", function (e) {
-    drag = { x: e.clientX, y: e.clientY, view: view.slice(), moved: false };
+    drag = { x: e.clientX, y: e.clientY, view: view.slice(), moved: false, active: true };
     canvas.classList.add("dragging");
   });
   window.addEventListener("pointermove", function (e) {
-    if (!drag) { return; }
+    if (!drag || !drag.active) { return; }
     var scale = toSvg(e.clientX, e.clientY)[2];
     var dx = e.clientX - drag.x, dy = e.clientY - drag.y;
     if (Math.abs(dx) + Math.abs(dy) > 3) { drag.moved = true; }
     view = [drag.view[0] - dx * scale, drag.view[1] - dy * scale, view[2], view[3]];
     apply();
   });
-  window.addEventListener("pointerup", function () { canvas.classList.remove("dragging"); setTimeout(function () { drag = null; }, 0); });
+  window.addEventListener("pointerup", function () {
+    canvas.classList.remove("dragging");
+    if (drag) { drag.active = false; }  // kept until the next press so a drag does not count as a click
+  });
   function table(d) {
     var t = document.createElement("table");
     t.className = "ki";

@@ -27,7 +27,7 @@ from typing import Any
 
 from inspector.graph import ModelGraph, NodeKind
 from inspector.renderers.dot import xml_escape
-from inspector.renderers.html import node_sizes
+from inspector.renderers.html import cluster_boxes, node_sizes
 from inspector.renderers.layout import clip_to_box, layered_layout
 from inspector.renderers.style import (
     FAMILIES,
@@ -43,6 +43,7 @@ from inspector.renderers.view import check_rankdir, prepare
 __all__ = ["graph_figure", "NODE_TRACE"]
 
 NODE_TRACE = "layers"
+_MAX_HEIGHT = 1600  # pixels; taller graphs open on their top part
 
 
 def graph_figure(graph: ModelGraph, *, rankdir: str = "TB", expand_depth: int | None = None,
@@ -83,21 +84,7 @@ def graph_figure(graph: ModelGraph, *, rankdir: str = "TB", expand_depth: int | 
     shapes: list[dict[str, Any]] = []
     annotations: list[dict[str, Any]] = []
     # clusters first so they sit under the nodes
-    members: dict[str, list[str]] = {c: [] for c in g.clusters}
-    for n in g.nodes:
-        parent = n.parent
-        while parent in members:
-            members[parent].append(n.id)
-            parent = g.clusters[parent].parent
-    for cid, ids in members.items():
-        if not ids:
-            continue
-        boxes = [lay.nodes[m] for m in ids]
-        margin = 10.0 + 4.0 * max(0, 3 - g.clusters[cid].depth)
-        x0 = min(b.x - b.width / 2 for b in boxes) - margin
-        x1 = max(b.x + b.width / 2 for b in boxes) + margin
-        y0 = min(b.y - b.height / 2 for b in boxes) - margin - 12
-        y1 = max(b.y + b.height / 2 for b in boxes) + margin
+    for cid, (x0, y0, x1, y1) in cluster_boxes(g, lay).items():
         shapes.append(dict(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, layer="below",
                            line=dict(color=FAMILIES["model"].border, dash="dash", width=1),
                            fillcolor="rgba(240,253,250,0.5)"))
@@ -145,7 +132,7 @@ def graph_figure(graph: ModelGraph, *, rankdir: str = "TB", expand_depth: int | 
                          name="edges", showlegend=False)]
     if ax:
         traces.append(go.Scatter(x=ax, y=ay, mode="markers", hoverinfo="skip", name="arrows", showlegend=False,
-                                 marker=dict(symbol="triangle-up", size=7, color="#6b7280", angle=angles,
+                                 marker=dict(symbol="triangle-up", size=9, color="#6b7280", angle=angles,
                                              standoff=0)))
     ties = view.ties()
     if ties:
@@ -179,7 +166,8 @@ def graph_figure(graph: ModelGraph, *, rankdir: str = "TB", expand_depth: int | 
 
     fig = go.Figure(data=traces)
     src = view.source
-    height = int(min(2400, max(420, lay.height + 80)))
+    height = int(min(_MAX_HEIGHT, max(420, lay.height + 80)))
+    visible = height - 60  # a tall graph opens on its top at about 1:1, readable; pan down to see more
     fig.update_layout(
         title=dict(text=xml_escape(f"{abbreviate(src.name, 80)} · {format_count(src.total_params)} params"),
                    font=dict(size=14)),
@@ -189,7 +177,7 @@ def graph_figure(graph: ModelGraph, *, rankdir: str = "TB", expand_depth: int | 
         hoverlabel=dict(align="left", bgcolor="white", font=dict(size=11)),
         meta={"node_trace": NODE_TRACE, "rankdir": rankdir, "crossings": lay.crossings},
     )
-    fig.update_xaxes(visible=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(visible=False, showgrid=False, zeroline=False, autorange="reversed", scaleanchor="x",
-                     scaleratio=1)
+    fig.update_xaxes(visible=False, showgrid=False, zeroline=False, range=[-20, lay.width + 20])
+    fig.update_yaxes(visible=False, showgrid=False, zeroline=False, range=[min(lay.height, visible) + 20, -20],
+                     scaleanchor="x", scaleratio=1)
     return fig

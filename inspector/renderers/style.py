@@ -38,9 +38,11 @@ __all__ = [
     "format_shapes",
     "format_count",
     "MAX_TEXT",
+    "MAX_NAME",
 ]
 
 MAX_TEXT = 160  # characters of any one label line; keeps every label far below Graphviz's 16,384
+MAX_NAME = 72  # characters of a layer name in a label (the full name is in the details)
 
 
 @dataclass(frozen=True)
@@ -201,8 +203,8 @@ def label_lines(node: LayerNode, options: LabelOptions = LabelOptions(), *,
     ``collapsed_layers`` is the number of layers hidden inside a nested model
     that is drawn collapsed.
     """
-    lines = [LabelLine(abbreviate(node.name), "title")]
-    repeats = len(node.members)
+    lines = [LabelLine(abbreviate(node.name, MAX_NAME), "title")]
+    repeats = node.config.get("repeats", len(node.members))
     cls = node.class_name
     if node.kind == NodeKind.GROUP:
         cls = f"×{repeats} {cls}"
@@ -237,7 +239,8 @@ def badges(node: LayerNode, *, collapsed_layers: int = 0) -> list[str]:
     if collapsed_layers:
         out.append(f"▸ {collapsed_layers} layers inside")
     if node.kind == NodeKind.GROUP and node.config.get("block_layers"):
-        out.append(f"{node.config['block_layers']} layers per block")
+        out.append(abbreviate(f"{node.config['block_layers']} layers per block: {node.config.get('classes', '')}",
+                              MAX_TEXT))
     return out
 
 
