@@ -1,0 +1,781 @@
+"""The command line: ``keras-inspector summary | graph | activations | project | app``.
+
+Every sub-command is a thin shell around the library: parse the arguments, call
+one or two public functions of :mod:`inspector`, write the result.  Importing
+this module is cheap (no TensorFlow): the heavy imports happen inside the
+command that needs them, so ``--help`` and ``--version`` answer at once.
+
+Exit codes (:class:`ExitCode`): 0 success, 1 an unexpected error (a bug: one
+line, and the traceback with ``--debug``), 2 a usage error (argparse), 3 an
+:class:`~inspector.errors.InspectorError` — a problem with the user's files or
+arguments, explained on stderr with what was received and what to do.
+
+``--trust`` is the only way to run code stored in a model file (Lambda layers,
+custom classes); without it ``summary`` and ``graph`` fall back to the static
+view of the file and the commands that must run the model refuse it.
+
+Example:
+    >>> parser = build_parser()
+    >>> args = parser.parse_args(["graph", "model.keras", "-o", "model.svg", "--rankdir", "lr"])
+    >>> args.command, args.rankdir, [p.name for p in args.output]
+    ('graph', 'LR', ['model.svg'])
+    >>> main(["summary", "no/such/model.keras", "--quiet"])
+    3
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from enum import Enum
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from inspector import __version__
+from inspector.errors import InputDataError, InspectorError, MissingDependencyError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ExitCode", "TableFormat", "GraphFormat", "build_parser", "main"]
+
+PROG = "keras-inspector"
+# a table cell longer than this is cut in the human-readable views (csv/json keep everything)
+_MAX_CELL = 60
+
+
+class ExitCode(int, Enum):
+    """The process exit status of :func:`main`."""
+
+    OK = 0
+    UNEXPECTED = 1  # a bug: please report it with the --debug traceback
+    USAGE = 2  # argparse's own status for bad flags
+    INSPECTOR_ERROR = 3  # an InspectorError: bad file, bad data, limit hit, missing tool
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
+
+
+class TableFormat(str, Enum):
+    """How ``summary`` (and ``activations --stats``) print a table."""
+
+    TABLE = "table"  # aligned text; rich-formatted when stdout is a terminal
+    CSV = "csv"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
+class GraphFormat(str, Enum):
+    """Output formats of ``graph``, chosen by the output file's suffix."""
+
+    SVG = "svg"
+    PNG = "png"
+    PDF = "pdf"
+    DOT = "dot"
+    JSON = "json"
+    HTML = "html"
+
+
+class _ActivationFormat(str, Enum):
+    NPY = "npy"
+    NPZ = "npz"
+
+
+class _ProjectionFormat(str, Enum):
+    CSV = "csv"
+    HTML = "html"
+
+
+# =============================================================================== parser
+_EXAMPLES = {
+    "summary": """\
+examples:
+  keras-inspector summary model.keras
+  keras-inspector summary model.h5 --format csv > layers.csv
+  keras-inspector summary model.keras --format json | jq .total_params""",
+    "graph": """\
+examples:
+  keras-inspector graph model.keras -o model.svg
+  keras-inspector graph model.keras -o model.png --rankdir LR --expand-depth 1
+  keras-inspector graph model.keras -o graph.json -o graph.html   (one load, two files)
+
+The format follows the suffix: .svg .png .pdf (Graphviz `dot` program), .dot,
+.json (node-link document), .html (one standalone interactive page).""",
+    "activations": """\
+examples:
+  keras-inspector activations model.keras --layer 3 --input X.npy -o layer3.npy
+  keras-inspector activations model.keras --layer dense --layer generator/dense_2 --input X.npz -o acts.npz
+  keras-inspector activations model.keras --layer all --input X.csv --stats
+
+--layer takes an index into model.layers, a layer name, a nested path
+(generator/dense_2), a node id (dense@1 for the second call of a shared layer),
+or `all`; repeat it for several layers.  .npy holds one layer's output, .npz one
+array per node id.""",
+    "project": """\
+examples:
+  keras-inspector project model.keras --layer word_embedding -o coords.csv
+  keras-inspector project model.keras --layer word_embedding --method pca --dims 3 -o plot.html
+  keras-inspector project model.keras --layer hidden --input X.npy -o hidden.html
+
+Without --input the rows of an Embedding layer's weight matrix are projected;
+with --input, the layer's activations on that data (one point per sample).""",
+    "app": """\
+examples:
+  keras-inspector app
+  keras-inspector app model.keras --port 8600
+
+Starts the Streamlit app (python -m streamlit run app/main.py); with MODEL the
+app opens on that file.  --trust lets the app run code from model files
+(KERAS_INSPECTOR_ALLOW_TRUST=1): only for files you wrote yourself.""",
+}
+
+_DESCRIPTION = """\
+See inside saved Keras models (.keras, legacy .h5) from the command line.
+
+No code from a model file runs unless you pass --trust; without it, models with
+Lambda layers or custom classes are shown from their config (static view).
+
+exit codes: 0 success, 1 unexpected error (a bug), 2 usage error,
+            3 the file, data or arguments were refused (message on stderr)"""
+
+
+def _global_options(parser: argparse.ArgumentParser, *, on_subcommand: bool) -> None:
+    # Accepted before and after the sub-command; on the sub-command the default is
+    # SUPPRESS so an absent flag does not overwrite one given before it.
+    default: Any = argparse.SUPPRESS if on_subcommand else False
+    group = parser.add_argument_group("global options")
+    group.add_argument("-q", "--quiet", action="store_true", default=default,
+                       help="no progress bars and no notes on stderr (errors are still shown)")
+    group.add_argument("--debug", action="store_true", default=default,
+                       help="show full tracebacks and library warnings")
+    group.add_argument("--trust", action="store_true", default=default,
+                       help="allow code stored in the model file to run (Lambda layers, custom classes); "
+                            "only for files you wrote yourself")
+
+
+def _suffix_type(enum: type[Enum], what: str) -> Callable[[str], Path]:
+    """An argparse type: a path whose suffix names one of ``enum``'s values."""
+    allowed = ", ".join("." + m.value for m in enum)  # type: ignore[attr-defined]
+
+    def parse(text: str) -> Path:
+        path = Path(text)
+        if path.suffix.lower().lstrip(".") not in {m.value for m in enum}:  # type: ignore[attr-defined]
+            raise argparse.ArgumentTypeError(
+                f"{what} {text!r} has an unsupported suffix {path.suffix or '(none)'!r}; use one of {allowed}")
+        return path
+
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number ≥ 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number ≥ 0, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {value}")
+    return value
+
+
+def _layer_spec(text: str) -> int | str:
+    """``"3"``/``"-1"`` → an index into ``model.layers``; anything else is a name, path or node id."""
+    stripped = text.strip()
+    if not stripped:
+        raise argparse.ArgumentTypeError("a layer cannot be empty")
+    try:
+        return int(stripped)
+    except ValueError:
+        return stripped
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``keras-inspector`` (all sub-commands).
+
+    Example:
+        >>> build_parser().parse_args(["summary", "m.keras", "--format", "CSV"]).format
+        'csv'
+    """
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog=PROG, description=_DESCRIPTION, formatter_class=formatter,
+                                     epilog="Run `keras-inspector COMMAND --help` for a command's options "
+                                            "and examples.")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    _global_options(parser, on_subcommand=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text, epilog=_EXAMPLES[name],
+                                  formatter_class=formatter)
+        _global_options(sub, on_subcommand=True)
+        return sub
+
+    model_help = "model file: .keras or legacy .h5"
+
+    summary = command("summary", "Print the layer table of a model, with parameter totals.")
+    summary.add_argument("model", metavar="MODEL", help=model_help)
+    summary.add_argument("--format", type=str.lower, choices=[f.value for f in TableFormat], default="table",
+                         help="table (default; coloured in a terminal), csv and json (every column, for "
+                              "scripts), markdown")
+
+    graph = command("graph", "Draw the model's graph to a file; the format follows the suffix.")
+    graph.add_argument("model", metavar="MODEL", help=model_help)
+    graph.add_argument("-o", "--output", type=_suffix_type(GraphFormat, "output file"), action="append",
+                       required=True, metavar="FILE",
+                       help="output file (.svg .png .pdf .dot .json .html); repeat for several")
+    graph.add_argument("--rankdir", type=str.upper, choices=["TB", "LR", "BT", "RL"], default="TB",
+                       help="direction of the drawing: TB top to bottom (default), LR left to right")
+    graph.add_argument("--expand-depth", type=_non_negative_int, default=None, metavar="N",
+                       help="draw nested models open to this depth (default: all; 0: every nested model is "
+                            "one box)")
+    graph.add_argument("--no-fold", dest="fold", action="store_false",
+                       help="draw every repeated parallel branch instead of folding it into one ×N node")
+
+    activations = command("activations", "Save the outputs of layers on your data (and/or their statistics).")
+    activations.add_argument("model", metavar="MODEL", help=model_help)
+    activations.add_argument("--layer", type=_layer_spec, action="append", required=True, metavar="LAYER",
+                             help="index, name, nested path, node id, or `all`; repeatable")
+    activations.add_argument("--input", required=True, metavar="DATA",
+                             help="input data: .npy (one input), .npz (one array per model input name) or .csv")
+    activations.add_argument("-o", "--output", type=_suffix_type(_ActivationFormat, "output file"),
+                             metavar="FILE", help="where to save the activations: .npy (one layer) or .npz")
+    activations.add_argument("--stats", action="store_true",
+                             help="print per-layer statistics (mean, std, min, max, zero and dead fractions)")
+    activations.add_argument("--per-channel", action="store_true",
+                             help="with --stats: one row per channel (last axis) instead of per layer")
+    activations.add_argument("--format", type=str.lower, choices=[f.value for f in TableFormat], default="table",
+                             help="format of the --stats table (default: table)")
+    activations.add_argument("--training", action="store_true",
+                             help="run Dropout, BatchNormalization, … as in training (the model is not changed)")
+    activations.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+                             help="samples per forward pass (default: the largest up to 32 that fits the "
+                                  "memory limit)")
+
+    project = command("project", "Project an embedding (or a layer's activations) to 2-D/3-D with UMAP or PCA.")
+    project.add_argument("model", metavar="MODEL", help=model_help)
+    project.add_argument("--layer", required=True, metavar="LAYER",
+                         help="Embedding layer name (or any layer with --input)")
+    project.add_argument("--method", choices=["umap", "pca"], default="umap", help="default: umap")
+    project.add_argument("--dims", type=int, choices=[2, 3], default=2, help="output dimensions (default: 2)")
+    project.add_argument("--input", metavar="DATA",
+                         help="project the layer's activations on this data (.npy/.npz/.csv) instead of "
+                              "embedding weights")
+    project.add_argument("-o", "--output", type=_suffix_type(_ProjectionFormat, "output file"), required=True,
+                         metavar="FILE", help="coords.csv (one row per point) or plot.html (standalone plotly page)")
+
+    app = command("app", "Start the Streamlit app, optionally opened on MODEL.")
+    app.add_argument("model", metavar="MODEL", nargs="?", help=model_help + " to open first (optional)")
+    app.add_argument("--port", type=_port, default=8501, help="port to serve on (default: 8501)")
+    app.add_argument("--no-browser", action="store_true",
+                     help="do not open a browser (always the case when not run from a terminal)")
+    return parser
+
+
+# =============================================================================== main
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``keras-inspector`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code.
+
+    Example:
+        >>> main(["--version"])  # doctest: +SKIP
+        keras-inspector 0.1.0
+        0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version (0) and usage errors (2)
+        return int(e.code) if isinstance(e.code, int) else int(ExitCode.USAGE)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        with _warnings_shown(debug=args.debug):
+            _COMMANDS[args.command](args)
+    except InspectorError as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {e}", file=sys.stderr)
+        return int(ExitCode.INSPECTOR_ERROR)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # the reader went away (`keras-inspector summary m.keras | head`): nothing left to say
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return int(ExitCode.UNEXPECTED)
+    except Exception as e:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        if args.debug:
+            traceback.print_exc()
+            print(f"error: unexpected {type(e).__name__} (a bug in keras-inspector; please report it with the "
+                  "traceback above)", file=sys.stderr)
+        else:
+            message = " ".join(str(e).split())
+            message = message if len(message) < 300 else message[:300] + "…"
+            print(f"error: unexpected {type(e).__name__}: {message}\n"
+                  "  This is a bug in keras-inspector; run the same command with --debug for the traceback and "
+                  "please report it.", file=sys.stderr)
+        return int(ExitCode.UNEXPECTED)
+    return int(ExitCode.OK)
+
+
+@contextlib.contextmanager
+def _warnings_shown(*, debug: bool) -> Iterator[None]:
+    """Warnings as one ``warning: …`` line each; deprecation chatter from libraries only with --debug."""
+
+    def show(message: Any, category: type[Warning], filename: str, lineno: int, file: IO[str] | None = None,
+             line: str | None = None) -> None:
+        text = " ".join(str(message).split())
+        print(f"warning: {text}" + (f" ({category.__name__}, {filename}:{lineno})" if debug else ""),
+              file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        if not debug:
+            for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+                warnings.simplefilter("ignore", category)
+        yield
+
+
+def _note(args: argparse.Namespace, text: str) -> None:
+    """Information for a person at the terminal: stderr, so stdout stays clean for pipes."""
+    if not args.quiet:
+        print(text, file=sys.stderr)
+
+
+def _progress(args: argparse.Namespace) -> bool | None:
+    """The library's ``progress=``: None draws a tqdm bar when stderr is a terminal, False none."""
+    return False if args.quiet else None
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr(args: argparse.Namespace) -> Iterator[None]:
+    """Silence what TensorFlow's C++ side prints while it is imported (absl, oneDNN and CUDA notes).
+
+    ``TF_CPP_MIN_LOG_LEVEL`` no longer covers the lines absl writes before it is
+    initialised, so file descriptor 2 points at /dev/null for the import only.
+    """
+    if args.debug or "tensorflow" in sys.modules:
+        yield
+        return
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # stderr replaced by an object without a descriptor
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    try:
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _import_keras(args: argparse.Namespace) -> None:
+    with _quiet_native_stderr(args):
+        import keras  # noqa: F401 - imported here so its native start-up noise is hidden
+
+
+def _check_output(path: Path) -> Path:
+    """Fail before the slow work when the output cannot be written."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputDataError("The output folder does not exist.", received=str(path),
+                             fix=f"Create the folder first (mkdir -p {folder}) or write somewhere else.")
+    if path.is_dir():
+        raise InputDataError("The output path is a folder, not a file.", received=str(path),
+                             fix="Give a file name, such as out/model.svg.")
+    return path
+
+
+def _write(path: Path, content: bytes | str) -> None:
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    try:
+        path.write_bytes(data)
+    except OSError as e:
+        raise InspectorError("The output file could not be written.", received=f"{path}: {e.strerror or e}",
+                             fix="Check the folder exists and is writable, and that the disk is not full.") from e
+
+
+def _library(name: str) -> Any:
+    """A public function of :mod:`inspector`, or a clear error if this installation lacks it."""
+    import inspector
+
+    try:
+        return getattr(inspector, name)
+    except (ImportError, AttributeError) as e:
+        raise MissingDependencyError(
+            f"This installation of keras-inspector has no inspector.{name}, which this command needs.",
+            received=f"{type(e).__name__}: {e}",
+            fix="Update keras-inspector (pip install -U keras-inspector), or reinstall it from a complete "
+                "checkout (pip install -e .).") from e
+
+
+def _read_model_file(args: argparse.Namespace) -> Any:
+    """The validated model file (fast, no TensorFlow): a missing or broken file fails before the slow import."""
+    from inspector.files import read_model_file
+
+    return read_model_file(args.model)
+
+
+def _load_model(args: argparse.Namespace) -> Any:
+    load_model = _library("load_model")
+    model_file = _read_model_file(args)
+    _import_keras(args)
+    return load_model(model_file, trust=args.trust)
+
+
+def _build_graph(args: argparse.Namespace) -> Any:
+    build_graph = _library("build_graph")
+    model_file = _read_model_file(args)
+    _import_keras(args)
+    graph = build_graph(model_file, trust=args.trust)
+    for warning in graph.warnings:
+        _note(args, f"note: {warning}")
+    return graph
+
+
+def _load_data(args: argparse.Namespace) -> Any:
+    from inspector.inputs import load_data_file
+
+    return load_data_file(args.input)
+
+
+# =============================================================================== summary
+def _summary(args: argparse.Namespace) -> None:
+    fmt = TableFormat(args.format)
+    graph = _build_graph(args)
+    frame = _library("summary_frame")(graph)
+    totals = _totals(frame.attrs)
+    if fmt is TableFormat.JSON:
+        document = {"model": frame.attrs.get("name"), "source": frame.attrs.get("source"),
+                    **{k: frame.attrs.get(k) for k in ("total_params", "trainable_params", "non_trainable_params",
+                                                       "total_bytes")},
+                    "warnings": list(graph.warnings), "layers": _records(frame)}
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    if fmt is TableFormat.CSV:
+        sys.stdout.write(frame.to_csv(index=False))
+        return
+    view = frame[["id", "class_name", "output_shape", "params", "connected_to"]].rename(columns={
+        "id": "Layer", "class_name": "Type", "output_shape": "Output shape", "params": "Params",
+        "connected_to": "Connected to"})
+    title = f"Model: {frame.attrs.get('name', '')}" + (" (static view)" if frame.attrs.get("source") == "static"
+                                                      else "")
+    _print_table(view, fmt, title=title, footer=totals)
+
+
+def _totals(attrs: dict[str, Any]) -> str:
+    from inspector.limits import format_bytes
+
+    total = int(attrs.get("total_params") or 0)
+    size = attrs.get("total_bytes")
+    size_text = f" ({format_bytes(size)})" if size else ""
+    return (f"Total params: {total:,}{size_text} | Trainable: {int(attrs.get('trainable_params') or 0):,} | "
+            f"Non-trainable: {int(attrs.get('non_trainable_params') or 0):,}")
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain JSON values (numpy scalars and NaN become int/float/None)."""
+    return json.loads(frame.to_json(orient="records", force_ascii=False))
+
+
+# =============================================================================== tables
+def _print_table(frame: pd.DataFrame, fmt: TableFormat, *, title: str = "", footer: str = "") -> None:
+    """Print ``frame`` as text: rich in a terminal, aligned plain text when piped, or csv/json/markdown."""
+    if fmt is TableFormat.CSV:
+        sys.stdout.write(frame.to_csv(index=False))
+        return
+    if fmt is TableFormat.JSON:
+        print(json.dumps(_records(frame), indent=2, ensure_ascii=False))
+        return
+    cells = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
+    headers = [str(c) for c in frame.columns]
+    numeric = [_is_numeric_column(frame[c]) for c in frame.columns]
+    if fmt is TableFormat.MARKDOWN:
+        print(_markdown(headers, cells, numeric, title=title, footer=footer))
+    elif sys.stdout.isatty():
+        _rich_table(headers, cells, numeric, title=title, footer=footer)
+    else:
+        print(_plain_table(headers, cells, numeric, title=title, footer=footer))
+
+
+def _cell(value: Any) -> str:
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") in "iu"):
+        return f"{int(value):,}"
+    if isinstance(value, float) or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "f"):
+        return f"{float(value):.6g}"
+    text = " ".join(str(value).split())
+    return text if len(text) <= _MAX_CELL else text[:_MAX_CELL - 1] + "…"
+
+
+def _is_numeric_column(column: Any) -> bool:
+    return getattr(column.dtype, "kind", "") in "iuf"
+
+
+def _plain_table(headers: list[str], cells: list[list[str]], numeric: list[bool], *, title: str = "",
+                 footer: str = "") -> str:
+    """An aligned text table (numbers right-aligned), no colour.
+
+    Example:
+        >>> print(_plain_table(["Layer", "Params"], [["dense", "40"], ["out", "4"]], [False, True],
+        ...                    footer="Total params: 44"))
+        Layer  Params
+        -----  ------
+        dense      40
+        out         4
+        <BLANKLINE>
+        Total params: 44
+    """
+    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(headers)]
+
+    def line(values: list[str]) -> str:
+        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    lines = [title] if title else []
+    lines += [line(headers), "  ".join("-" * w for w in widths)] + [line(row) for row in cells]
+    if footer:
+        lines += ["", footer]
+    return "\n".join(lines)
+
+
+def _markdown(headers: list[str], cells: list[list[str]], numeric: list[bool], *, title: str = "",
+              footer: str = "") -> str:
+    """A GitHub-flavoured markdown table (pipes in cells escaped).
+
+    Example:
+        >>> print(_markdown(["Layer", "Params"], [["a|b", "4"]], [False, True]))
+        | Layer | Params |
+        | --- | ---: |
+        | a\\|b | 4 |
+    """
+    def row(values: list[str]) -> str:
+        return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+
+    lines = [f"**{title}**", ""] if title else []
+    lines += [row(headers), "| " + " | ".join("---:" if n else "---" for n in numeric) + " |"]
+    lines += [row(r) for r in cells]
+    if footer:
+        lines += ["", footer]
+    return "\n".join(lines)
+
+
+def _rich_table(headers: list[str], cells: list[list[str]], numeric: list[bool], *, title: str = "",
+                footer: str = "") -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title or None, title_justify="left", header_style="bold")
+    for header, num in zip(headers, numeric, strict=True):
+        table.add_column(header, justify="right" if num else "left", overflow="fold")
+    for row in cells:
+        table.add_row(*row)
+    console = Console()
+    console.print(table)
+    if footer:
+        console.print(footer, style="bold", highlight=False)
+
+
+# =============================================================================== graph
+def _graph(args: argparse.Namespace) -> None:
+    outputs = [(_check_output(path), GraphFormat(path.suffix.lower().lstrip("."))) for path in args.output]
+    renderers = {fmt: _library(_RENDERER[fmt]) for _, fmt in outputs}
+    fold_repeats = _library("fold_repeats") if GraphFormat.JSON in renderers and args.fold else None
+    graph = _build_graph(args)
+    drawing = {"rankdir": args.rankdir, "expand_depth": args.expand_depth, "fold": args.fold}
+    for path, fmt in outputs:
+        render = renderers[fmt]
+        if fmt in (GraphFormat.SVG, GraphFormat.PNG, GraphFormat.PDF):
+            content: bytes | str = render(graph, fmt.value, **drawing)
+        elif fmt is GraphFormat.JSON:
+            # the machine-readable graph: folded like the drawings unless --no-fold; nested graphs stay nested
+            data = fold_repeats(graph) if fold_repeats is not None else graph
+            content = json.dumps(render(data), indent=1, ensure_ascii=False) + "\n"
+        else:
+            content = render(graph, **drawing)
+        _write(path, content)
+        _note(args, f"wrote {path}")
+
+
+_RENDERER = {GraphFormat.SVG: "render", GraphFormat.PNG: "render", GraphFormat.PDF: "render",
+             GraphFormat.DOT: "to_dot", GraphFormat.JSON: "to_json", GraphFormat.HTML: "to_html"}
+
+
+# =============================================================================== activations
+def _activations(args: argparse.Namespace) -> None:
+    parser_hint = "keras-inspector activations --help"
+    if args.output is None and not args.stats:
+        raise InputDataError("Nothing to do: give -o FILE to save the activations, --stats to print their "
+                             "statistics, or both.", received=" ".join(sys.argv[1:]) or "no -o and no --stats",
+                             fix=f"Add -o acts.npz or --stats (see {parser_hint}).")
+    layers: Any = args.layer
+    if any(spec == "all" for spec in layers):
+        layers = "all"
+    output = _check_output(args.output) if args.output is not None else None
+    if output is not None and output.suffix.lower() == ".npy" and (layers == "all" or len(layers) > 1):
+        raise InputDataError("A .npy file holds one array, but several layers were asked for.",
+                             received=f"-o {output} with --layer {' --layer '.join(map(str, args.layer))}",
+                             fix=f"Write them to {output.with_suffix('.npz')} (one array per node id), or ask "
+                                 "for one layer.")
+    data = _load_data(args)
+    model = _load_model(args)
+    if output is not None:
+        values = _library("inspect_layers")(model, layers, data, training=args.training,
+                                            batch_size=args.batch_size, progress=_progress(args))
+        arrays = _flatten_outputs(values)
+        _save_arrays(output, arrays)
+        described = ", ".join(f"{key} {tuple(a.shape)} {a.dtype}" for key, a in list(arrays.items())[:6])
+        more = f", … ({len(arrays)} arrays)" if len(arrays) > 6 else ""
+        _note(args, f"wrote {output}: {described}{more}")
+    if args.stats:
+        stats = _library("activation_stats")(model, layers, data, batch_size=args.batch_size,
+                                             per_channel=args.per_channel, training=args.training,
+                                             progress=_progress(args))
+        for message in stats.attrs.get("input_warnings", []) or []:
+            _note(args, f"note: {message}")
+        mode = "training" if args.training else "inference"
+        _print_table(stats, TableFormat(args.format), title=f"Activation statistics ({mode} mode)")
+
+
+def _flatten_outputs(values: dict[str, Any]) -> dict[str, Any]:
+    """``{node_id: array or list of arrays}`` → ``{key: array}``; a layer's k-th output is ``node_id:k``.
+
+    Example:
+        >>> import numpy as np
+        >>> sorted(_flatten_outputs({"d": np.zeros(2), "split": [np.zeros(1), np.ones(1)]}))
+        ['d', 'split:0', 'split:1']
+    """
+    import numpy as np
+
+    arrays: dict[str, Any] = {}
+    for node_id, value in values.items():
+        if isinstance(value, (list, tuple)):
+            for k, item in enumerate(value):
+                arrays[f"{node_id}:{k}"] = np.asarray(item)
+        else:
+            arrays[node_id] = np.asarray(value)
+    return arrays
+
+
+def _save_arrays(path: Path, arrays: dict[str, Any]) -> None:
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    if path.suffix.lower() == ".npy":
+        if len(arrays) != 1:
+            raise InputDataError("A .npy file holds one array, but this layer has several outputs.",
+                                 received=f"outputs {', '.join(arrays)}",
+                                 fix=f"Write them to {path.with_suffix('.npz')} instead.")
+        np.save(buffer, next(iter(arrays.values())), allow_pickle=False)
+    else:
+        np.savez(buffer, **arrays)
+    _write(path, buffer.getvalue())
+
+
+# =============================================================================== project
+def _project(args: argparse.Namespace) -> None:
+    output = _check_output(args.output)
+    data = _load_data(args) if args.input else None
+    function = _library("project_activations" if args.input else "project_embedding")
+    model = _load_model(args)
+    options = {"method": args.method, "n_components": args.dims, "progress": _progress(args)}
+    if data is not None:
+        projection = function(model, args.layer, data, **options)
+    else:
+        projection = function(model, args.layer, **options)
+    if output.suffix.lower() == ".csv":
+        _write(output, projection.to_csv())
+    else:
+        figure = projection.figure()
+        _write(output, figure.to_html(include_plotlyjs=True, full_html=True))
+    _note(args, f"wrote {output} ({args.method.upper()}, {args.dims} dimensions)")
+
+
+# =============================================================================== app
+def _app_script() -> Path:
+    """Path of the Streamlit app's entry point, ``app/main.py`` next to the package.
+
+    Raises:
+        MissingDependencyError: the app is not there (an installation without the app folder).
+    """
+    import inspector
+
+    script = Path(inspector.__file__).resolve().parents[1] / "app" / "main.py"
+    if not script.is_file():
+        raise MissingDependencyError(
+            "The Streamlit app is not part of this installation.", received=f"no file at {script}",
+            fix="Install keras-inspector from a checkout of its repository (pip install -e .), which includes "
+                "the app/ folder.")
+    return script
+
+
+def _app(args: argparse.Namespace) -> None:
+    script = _app_script()
+    env = dict(os.environ)
+    env.pop("KERAS_INSPECTOR_PRELOAD", None)
+    env.pop("KERAS_INSPECTOR_ALLOW_TRUST", None)
+    if args.model:
+        model = Path(args.model).expanduser().resolve()
+        if not model.is_file():
+            raise InputDataError("No model file at this path.", received=str(args.model),
+                                 fix="Check the path, or start the app without a model and upload one.")
+        env["KERAS_INSPECTOR_PRELOAD"] = str(model)
+    if args.trust:
+        env["KERAS_INSPECTOR_ALLOW_TRUST"] = "1"
+    headless = args.no_browser or not sys.stdin.isatty()
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),
+               "--server.headless", "true" if headless else "false", "--browser.gatherUsageStats", "false"]
+    _note(args, f"starting the app on http://localhost:{args.port} (Ctrl-C to stop)")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        # become the server: signals (Ctrl-C, a supervisor's SIGTERM) reach Streamlit directly, no orphan
+        os.execve(sys.executable, command, env)
+    import subprocess
+
+    completed = subprocess.run(command, env=env, check=False)  # pragma: no cover - Windows
+    if completed.returncode:  # pragma: no cover
+        raise InspectorError("The Streamlit app stopped with an error.", received=f"exit code {completed.returncode}",
+                             fix="Read the messages above; run `python -m streamlit run app/main.py` to debug.")
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "summary": _summary,
+    "graph": _graph,
+    "activations": _activations,
+    "project": _project,
+    "app": _app,
+}
