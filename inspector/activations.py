@@ -18,6 +18,9 @@ Compiled or eager
     seconds on a large model, so by default (``compiled=None``) the first call
     of a given request runs eagerly and a repeated request — or one with many
     batches, or a stream — is compiled.  Pass ``compiled=True/False`` to choose.
+    Both give the same numbers up to float rounding, except that TensorFlow's
+    fused compiled kernels (e.g. conv + relu) may turn a NaN into 0 where the
+    eager pass keeps it, as ``model.predict`` and ``model(x)`` also differ.
 
 Training mode without side effects
     ``training=True`` (or ``Mode.TRAINING``) runs Dropout, batch-statistics
@@ -509,8 +512,8 @@ class _Runner:
         self.training = mode is Mode.TRAINING
         self.per_channel = per_channel
         self.specs = specs
-        # training mode threads the state the pass updates (seed generators, moving statistics) from batch
-        # to batch, never into the model; inference mode discards any update
+        # every update the pass makes is captured by a StatelessScope and never reaches the model; training
+        # mode threads the captured seed state from batch to batch
         self.state_vars = _state_variables(model) if self.training else []
         self.plan = plan
         self.compiled = compiled
@@ -577,10 +580,13 @@ class _Runner:
 
 
 def _state_variables(model: Any) -> list[Any]:
+    """The random-seed state of the model's layers: threaded from batch to batch so every batch draws fresh
+    dropout masks.  Other state (BatchNorm moving statistics) is deliberately *not* threaded: every batch
+    sees the model's own values, exactly as a call of the model would."""
     seen: set[int] = set()
     out = []
     for v in model.non_trainable_variables:
-        if id(v) not in seen:
+        if id(v) not in seen and str(getattr(v, "name", "")).endswith("seed_generator_state"):
             seen.add(id(v))
             out.append(v)
     return out
