@@ -1,0 +1,1 @@
+"""The Streamlit app of Keras Inspector: a thin skin over the ``inspector`` library."""

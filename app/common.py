@@ -1,0 +1,244 @@
+"""The sidebar (model source, facts, search), model loading and the caches every page shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+import inspector
+from app import state
+from inspector import app_support
+from inspector.errors import InspectorError
+from inspector.limits import format_bytes, get_limits
+
+PAGES = {
+    "overview": "views/overview.py",
+    "graph": "views/graph.py",
+    "layer": "views/layer.py",
+    "activations": "views/activations.py",
+    "embeddings": "views/embeddings.py",
+}
+
+
+# --------------------------------------------------------------------------- library parts landing later
+def library(*names: str) -> tuple[Any, ...] | None:
+    """The named ``inspector`` functions, or ``None`` when a part of the library is not there yet."""
+    try:
+        return tuple(getattr(inspector, name) for name in names)
+    except (ImportError, AttributeError):
+        return None
+
+
+def not_available(feature: str, names: tuple[str, ...]) -> None:
+    """Say plainly that a page's library part has not landed (no fake data)."""
+    try:
+        for name in names:
+            getattr(inspector, name)
+        detail = ""
+    except (ImportError, AttributeError) as e:
+        detail = f" ({type(e).__name__}: {e})"
+    st.info(f"{feature} is not available yet: this version of the inspector library has no "
+            f"{', '.join('inspector.' + n for n in names)}{detail}.")
+
+
+# --------------------------------------------------------------------------- caches
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _open_model(sha256: str, trust: bool, name: str, _data: bytes) -> app_support.OpenedModel:
+    # keyed by the file's hash; the bytes themselves are not hashed again
+    return app_support.open_model(_data, name=name, trust=trust)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def summary(sha256: str, trusted: bool, _graph: inspector.ModelGraph) -> Any:
+    """The summary table of the loaded model (cached by file hash)."""
+    return inspector.summary_frame(_graph)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def warnings(sha256: str, trusted: bool, _opened: app_support.OpenedModel) -> list[str]:
+    """Warnings about the loaded model (static view, opaque layers, NaN weights)."""
+    return app_support.model_warnings(_opened)
+
+
+def cache_key(opened: app_support.OpenedModel) -> tuple[str, bool]:
+    """What identifies a loaded model in every cache: its file hash and whether it was trusted."""
+    return opened.sha256, opened.trusted
+
+
+# --------------------------------------------------------------------------- current model
+def current() -> app_support.OpenedModel | None:
+    """The model shown: the last one that opened without error."""
+    return st.session_state.get(state.LOADED)
+
+
+def current_source() -> dict[str, str]:
+    """Where the shown model came from: ``kind`` ("sample", "upload", "preload"), ``label``, ``slug``."""
+    return st.session_state.get(state.LOADED_SOURCE) or {}
+
+
+def current_sample() -> Any:
+    """The :class:`inspector.Sample` shown, or ``None`` for an uploaded or preloaded file."""
+    source = current_source()
+    if source.get("kind") != "sample":
+        return None
+    try:
+        return inspector.get_sample(source["slug"])
+    except InspectorError:
+        return None
+
+
+def require_model() -> app_support.OpenedModel:
+    """The shown model; stops the page with a message when none could be opened."""
+    opened = current()
+    if opened is None:
+        st.info("No model is open. Upload a .keras or .h5 file in the sidebar, or pick a sample model.")
+        st.stop()
+    return opened
+
+
+def require_runnable(opened: app_support.OpenedModel, what: str) -> None:
+    """Stop the page, saying why, when the model is only a static view (no Keras model to run)."""
+    if opened.can_run:
+        return
+    reason = opened.static_reason.splitlines()[0] if opened.static_reason else "The model could not be loaded."
+    hint = ("Tick \"Trust this file\" in the sidebar if you wrote it yourself." if app_support.trust_allowed()
+            else "Trusting files is off on this server (start it with KERAS_INSPECTOR_ALLOW_TRUST=1 to allow it, "
+                 "only for files you wrote yourself).")
+    st.warning(f"**{what} are unavailable for this model**: it is shown as a static view. {reason} "
+               f"Running it would execute code from the file. {hint}")
+    st.stop()
+
+
+def search_text() -> str:
+    """The sidebar's layer search text."""
+    return st.session_state.get(state.SEARCH, "") or ""
+
+
+def select_layer(node_id: str, page: str | None = None) -> None:
+    """Make ``node_id`` the selected layer, optionally opening a page."""
+    st.session_state[state.SELECTED_LAYER] = node_id
+    if page:
+        st.switch_page(PAGES[page])
+
+
+# --------------------------------------------------------------------------- sidebar
+def _want(kind: str) -> None:
+    st.session_state[state.WANTED_SOURCE] = kind
+
+
+def sidebar() -> None:
+    """Draw the sidebar, open the chosen model, and show errors and the static-view banner above the page."""
+    limit = get_limits().max_upload_bytes
+    trust_allowed = app_support.trust_allowed()
+    preload = app_support.preload_path()
+    side = st.sidebar
+    side.title("Keras Inspector")
+    uploaded = side.file_uploader(
+        "Upload a model (.keras, .h5)", type=["keras", "h5", "hdf5"], key=state.UPLOAD, on_change=_want,
+        args=("upload",), max_upload_size=app_support.upload_limit_mb(limit),
+        help="Opened safely: no code from the file runs" + (" unless you trust it." if trust_allowed else "."))
+    side.caption(f"Limit {format_bytes(limit)} per file.")
+    try:
+        samples = inspector.list_samples()
+    except InspectorError as e:
+        samples = []
+        side.error(str(e))
+    titles = {s.slug: s.title for s in samples}
+    slug = None
+    if samples:
+        slug = side.selectbox("Or explore a sample model", list(titles), format_func=titles.get, key=state.SAMPLE,
+                              on_change=_want, args=("sample",))
+    trust = False
+    if trust_allowed:
+        trust = side.checkbox("Trust this file (runs its code)", key=state.TRUST,
+                              help="Only for files you wrote yourself: Lambda layers and custom classes run code.")
+
+    wanted = st.session_state.get(state.WANTED_SOURCE) or ("preload" if preload else "sample")
+    if wanted == "upload" and uploaded is not None:
+        token = ("upload", uploaded.file_id, trust)
+        source = {"kind": "upload", "label": uploaded.name, "slug": ""}
+
+        def read() -> tuple[str, bytes]:
+            return uploaded.name, uploaded.getvalue()
+    elif wanted == "preload" and preload is not None:
+        token = ("preload", str(preload), trust)
+        source = {"kind": "preload", "label": preload.name, "slug": ""}
+
+        def read() -> tuple[str, bytes]:
+            return preload.name, app_support.read_model_bytes(preload)
+    elif slug is not None:
+        sample = next(s for s in samples if s.slug == slug)
+        token = ("sample", slug, trust)
+        source = {"kind": "sample", "label": sample.title, "slug": slug}
+
+        def read() -> tuple[str, bytes]:
+            return f"{sample.slug}/{sample.path.name}", app_support.read_model_bytes(sample.path)
+    else:
+        token, source, read = None, {}, None
+
+    ss = st.session_state
+    if read is not None and token != ss.get(state.LOADED_TOKEN) and token != ss.get(state.FAILED_TOKEN):
+        try:
+            with st.spinner(f"Opening {source['label']}…"):
+                name, data = read()
+                opened = _open_model(app_support.file_digest(data), trust, name, data)
+        except InspectorError as e:
+            ss[state.FAILED_TOKEN], ss[state.FAILED_MESSAGE] = token, str(e)
+        else:
+            ss[state.LOADED], ss[state.LOADED_TOKEN], ss[state.LOADED_SOURCE] = opened, token, source
+            ss.pop(state.FAILED_TOKEN, None)
+            ss.pop(state.FAILED_MESSAGE, None)
+            ss.pop(state.EMBEDDING_LAYER, None)
+            ss.pop(state.GRAPH_UNFOLD, None)
+            if ss.get(state.SELECTED_LAYER) not in {n.id for n, _ in opened.graph.walk()}:
+                ss.pop(state.SELECTED_LAYER, None)
+
+    opened = current()
+    if token is not None and token == ss.get(state.FAILED_TOKEN):
+        st.error(ss.get(state.FAILED_MESSAGE, "The model could not be opened."))
+        if opened is not None:
+            st.caption(f"Still showing the previous model: {current_source().get('label', opened.name)}.")
+
+    if opened is None:
+        return
+    side.divider()
+    facts = app_support.model_facts(opened.graph)
+    side.markdown(f"**{current_source().get('label', opened.name)}**")
+    side.markdown("\n".join(f"- {k}: `{v}`" for k, v in facts.items()))
+    if opened.trusted:
+        side.caption("Loaded with trust: code from the file ran.")
+    side.text_input("Search layers", key=state.SEARCH, placeholder="name or class, e.g. dense")
+    if not opened.can_run:
+        reason = opened.static_reason.splitlines()[0] if opened.static_reason else ""
+        st.warning(f"**Static view — no code from this file was run.** {reason} The graph and summary come from "
+                   "the file's config; some shapes may be unknown, and activations and embeddings are unavailable.")
+
+
+# --------------------------------------------------------------------------- results with a progress bar
+def remembered(store: str, key: tuple, compute: Any, *, keep: int = 4) -> Any:
+    """``compute()`` once per ``key``, kept in session state (not ``st.cache_data``: its progress bar must draw).
+
+    Only the last ``keep`` results of a store are kept, so large activations do not pile up.
+    """
+    results: dict = st.session_state.setdefault(store, {})
+    if key not in results:
+        results[key] = compute()
+        while len(results) > keep:
+            results.pop(next(iter(results)))
+    return results[key]
+
+
+def progress_bar(text: str) -> Any:
+    """A ``progress(done, total)`` callback drawing an ``st.progress`` bar (total ``None``: unknown)."""
+    bar = st.progress(0.0, text=text)
+
+    def update(done: float, total: Any = None) -> None:
+        if isinstance(total, str):  # projection callbacks pass (fraction, message)
+            bar.progress(min(1.0, max(0.0, float(done))), text=f"{text} {total}")
+            return
+        fraction = done / total if total else 0.0
+        bar.progress(min(1.0, max(0.0, float(fraction))), text=f"{text} {int(done)}/{total or '?'}")
+
+    update.bar = bar  # type: ignore[attr-defined]
+    return update

@@ -1,0 +1,32 @@
+"""Keras Inspector, the Streamlit app: ``streamlit run app/main.py``.
+
+The sidebar (model source, facts, layer search) is drawn here for every page;
+the pages are short scripts under ``app/views/`` (not ``pages/``: that name turns on Streamlit's old automatic multipage mode, which fights ``st.navigation``).  All computing happens in the
+``inspector`` library.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run app/main.py` puts app/ on sys.path; the pages import `app.*` from the repo root
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import streamlit as st  # noqa: E402
+
+from app import common  # noqa: E402
+
+st.set_page_config(page_title="Keras Inspector", page_icon="🔎", layout="wide")
+
+navigation = st.navigation([
+    st.Page(common.PAGES["overview"], title="Overview", icon="📋", default=True),
+    st.Page(common.PAGES["graph"], title="Graph", icon="🕸️"),
+    st.Page(common.PAGES["layer"], title="Layer", icon="🔬"),
+    st.Page(common.PAGES["activations"], title="Activations", icon="⚡"),
+    st.Page(common.PAGES["embeddings"], title="Embeddings", icon="🧭"),
+])
+common.sidebar()
+navigation.run()

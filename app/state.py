@@ -1,0 +1,55 @@
+"""Every ``st.session_state`` key the app uses, in one place.
+
+Widget keys end in ``_widget``; the others hold values that must outlive a page
+switch (Streamlit drops a widget's state when its page is not shown).
+"""
+
+from __future__ import annotations
+
+# the model: the last one that opened without error stays shown when a new one fails
+LOADED = "loaded_model"  # inspector.app_support.OpenedModel
+LOADED_TOKEN = "loaded_token"  # (kind, identity, trust) of the loaded source
+LOADED_SOURCE = "loaded_source"  # dict: kind ("sample" | "upload" | "preload"), label, slug
+FAILED_TOKEN = "failed_token"  # the source that failed last, so it is not retried every rerun
+FAILED_MESSAGE = "failed_message"
+WANTED_SOURCE = "wanted_source"  # "sample" | "upload" | "preload": which sidebar input the user touched last
+
+# sidebar widgets
+UPLOAD = "upload_widget"
+SAMPLE = "sample_widget"
+TRUST = "trust_widget"
+SEARCH = "search_widget"
+
+# selections shared between pages
+SELECTED_LAYER = "selected_layer"  # node id, set by Overview, Graph and Layer
+EMBEDDING_LAYER = "embedding_layer"  # node id of an Embedding, set by Layer's "Project" button
+
+# Graph page
+GRAPH_RANKDIR = "graph_rankdir_widget"
+GRAPH_DEPTH = "graph_depth_widget"
+GRAPH_FOLD = "graph_fold_widget"
+GRAPH_UNFOLD = "graph_unfold"  # group ids the user clicked open
+GRAPH_CHART_COUNT = "graph_chart_count"  # bumped after a click so the chart's selection resets
+
+# Overview / Layer pages
+SUMMARY_TABLE = "summary_table_widget"
+LAYER_PICK = "layer_pick_widget"
+
+# Activations page
+ACTIVATION_SOURCE = "activation_source_widget"
+ACTIVATION_DATA = "activation_data_widget"
+ACTIVATION_ROWS = "activation_rows_widget"
+ACTIVATION_LAYER = "activation_layer_widget"
+ACTIVATION_MODE = "activation_mode_widget"
+ACTIVATION_COMPARE = "activation_compare_widget"
+ACTIVATION_STATS = "activation_stats"  # {cache key: DataFrame} of "all layers" runs
+
+# Embeddings page
+EMBEDDING_SOURCE = "embedding_source_widget"
+EMBEDDING_PICK = "embedding_pick_widget"
+EMBEDDING_METHOD = "embedding_method_widget"
+EMBEDDING_DIMENSIONS = "embedding_dimensions_widget"
+EMBEDDING_METADATA = "embedding_metadata_widget"
+EMBEDDING_COLOUR = "embedding_colour_widget"
+EMBEDDING_SEARCH = "embedding_search_widget"
+PROJECTIONS = "projections"  # {cache key: Projection}

@@ -1,0 +1,113 @@
+"""Embeddings: project an Embedding layer's vectors, or a layer's activations, with UMAP or PCA."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import common, state
+from inspector import app_support
+from inspector.errors import InspectorError
+
+NAMES = ("embedding_layers", "project_embedding", "project_activations")
+ACTIVATION_ROWS = 500
+
+opened = common.require_model()
+graph = opened.graph
+st.title("Embeddings")
+parts = common.library(*NAMES)
+if parts is None:
+    common.not_available("The embedding projector", NAMES)
+    st.stop()
+embedding_layers, project_embedding, project_activations = parts
+common.require_runnable(opened, "Embeddings")
+model = opened.model
+sample = common.current_sample()
+
+try:
+    embeddings = [str(getattr(e, "id", e)) for e in embedding_layers(model)]
+except InspectorError as e:
+    st.error(str(e))
+    embeddings = []
+sources = (["Embedding layer"] if embeddings else []) + ["Layer activations"]
+if not embeddings:
+    st.caption("This model has no Embedding layer: project a layer's activations instead.")
+source = st.radio("Project", sources, horizontal=True, key=state.EMBEDDING_SOURCE)
+
+columns = st.columns(3)
+method = columns[0].radio("Method", ["umap", "pca"], horizontal=True, key=state.EMBEDDING_METHOD,
+                          format_func=str.upper)
+dimensions = columns[1].radio("Dimensions", [2, 3], horizontal=True, key=state.EMBEDDING_DIMENSIONS,
+                              format_func=lambda d: f"{d}-D")
+metadata_file = columns[2].file_uploader("Metadata (.csv, one row per point)", type=["csv"],
+                                         key=state.EMBEDDING_METADATA)
+try:
+    metadata = app_support.read_data_upload(metadata_file.name, metadata_file.getvalue()) if metadata_file else None
+except InspectorError as e:
+    st.error(str(e))
+    metadata = None
+options = dict(method=method, n_components=dimensions, seed=0)
+progress_key = (*common.cache_key(opened), method, dimensions, metadata_file.file_id if metadata_file else None)
+
+if source == "Embedding layer":
+    wanted = st.session_state.get(state.EMBEDDING_LAYER)
+    if wanted in embeddings and st.session_state.get(state.EMBEDDING_PICK) != wanted:
+        st.session_state[state.EMBEDDING_PICK] = wanted
+    layer = st.selectbox("Embedding layer", embeddings, key=state.EMBEDDING_PICK)
+    name = graph.node(layer).name if layer in {n.id for n, _ in graph.walk()} else layer
+    labels = sample.embedding_labels(name) if sample is not None else None
+
+    def compute():
+        progress = common.progress_bar(f"Projecting {layer}…")
+        try:
+            return project_embedding(model, layer, labels=labels, metadata=metadata, progress=progress, **options)
+        finally:
+            progress.bar.empty()
+    key = (*progress_key, "embedding", layer)
+else:
+    choices = app_support.node_choices(graph, common.search_text()) or app_support.node_choices(graph)
+    layer = st.selectbox("Layer", choices, key="embedding_activation_layer")
+    try:
+        if sample is not None:
+            data = app_support.first_rows(sample.load_inputs(), ACTIVATION_ROWS)
+            sample_labels = sample.load_labels()
+            labels = None if sample_labels is None else app_support.first_rows(sample_labels, ACTIVATION_ROWS)
+            st.caption(f"Activations of the sample's first {ACTIVATION_ROWS} bundled inputs, labelled by their "
+                       "targets.")
+        else:
+            data, labels = app_support.random_inputs(model, graph, samples=ACTIVATION_ROWS, seed=0), None
+            st.caption(f"Activations of {ACTIVATION_ROWS} random inputs matching the input specs.")
+    except InspectorError as e:
+        st.error(str(e))
+        st.stop()
+
+    def compute():
+        progress = common.progress_bar(f"Projecting the activations of {layer}…")
+        try:
+            return project_activations(model, layer, data, labels=labels, metadata=metadata, progress=progress,
+                                       **options)
+        finally:
+            progress.bar.empty()
+    key = (*progress_key, "activations", layer)
+
+try:
+    projection = common.remembered(state.PROJECTIONS, key, compute)
+except InspectorError as e:
+    st.error(str(e))
+    st.stop()
+
+colour_choices = [None, *app_support.projection_colour_columns(projection.frame)]
+colour = st.selectbox("Colour by", colour_choices, key=state.EMBEDDING_COLOUR,
+                      format_func=lambda c: "nothing" if c is None else c)
+try:
+    st.plotly_chart(projection.figure(color=colour), key="projection_figure")
+except InspectorError as e:
+    st.error(str(e))
+
+query = st.text_input("Nearest neighbours of (label or row number)", key=state.EMBEDDING_SEARCH)
+if query:
+    try:
+        st.dataframe(projection.neighbours(app_support.label_or_index(query), k=10), hide_index=True)
+    except InspectorError as e:
+        st.error(str(e))
+st.download_button("Download coordinates (.csv)", projection.to_csv(), file_name=f"{layer.replace('/', '_')}.csv",
+                   mime="text/csv", on_click="ignore")

@@ -1,0 +1,82 @@
+"""Layer: one node's facts, config, weights with statistics and histograms."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import common, state
+from inspector import app_support
+from inspector.errors import InspectorError
+
+MAX_HISTOGRAMS = 12
+
+opened = common.require_model()
+graph = opened.graph
+st.title("Layer")
+
+everything = app_support.node_choices(graph)
+choices = app_support.node_choices(graph, common.search_text()) or everything
+selected = st.session_state.get(state.SELECTED_LAYER)
+if selected in everything and selected not in choices:
+    choices = [selected, *choices]
+if not choices:
+    st.info("This model has no layers to show.")
+    st.stop()
+if selected in choices:
+    st.session_state[state.LAYER_PICK] = selected
+elif st.session_state.get(state.LAYER_PICK) not in choices:
+    st.session_state[state.LAYER_PICK] = choices[0]
+
+
+def _picked() -> None:
+    st.session_state[state.SELECTED_LAYER] = st.session_state[state.LAYER_PICK]
+
+
+node_id = st.selectbox("Layer", choices, key=state.LAYER_PICK, on_change=_picked,
+                       help="Filtered by the sidebar search; click a layer in the Graph page to open it here.")
+node = graph.node(node_id)
+st.header(f"{node.name} · {node.class_name}")
+
+facts = app_support.node_facts(graph, node_id)
+st.dataframe([{"fact": k, "value": v} for k, v in facts.items()], hide_index=True)
+
+if node.class_name == "Embedding":
+    if opened.can_run and st.button("Project this embedding", type="primary",
+                                    help="Open the Embeddings page with this layer's vectors."):
+        st.session_state[state.EMBEDDING_LAYER] = node_id
+        st.switch_page(common.PAGES["embeddings"])
+    elif not opened.can_run:
+        st.caption("Projecting this embedding needs the model loaded (not a static view).")
+
+with st.expander("Config (JSON)", expanded=len(node.config) < 12):
+    st.json(node.config or {}, expanded=True)
+
+st.subheader("Weights")
+try:
+    weights = app_support.weight_frame(graph, node_id, opened.model)
+except InspectorError as e:
+    st.error(str(e))
+    st.stop()
+if weights.empty:
+    st.caption("This layer has no weights.")
+    st.stop()
+st.dataframe(weights, hide_index=True)
+if not opened.can_run:
+    st.caption("Static view: the shapes come from the file; values are not read, so no statistics.")
+    st.stop()
+if node.kind.value == "model":
+    st.caption("A nested model: open its layers to see their weights.")
+    st.stop()
+
+names = list(weights["name"])
+if len(names) > MAX_HISTOGRAMS:
+    st.caption(f"Histograms of the first {MAX_HISTOGRAMS} of {len(names)} weights.")
+columns = st.columns(2)
+for i, name in enumerate(names[:MAX_HISTOGRAMS]):
+    try:
+        values = app_support.weight_values(opened.model, graph, node_id, name)
+    except InspectorError as e:
+        st.error(str(e))
+        continue
+    columns[i % 2].plotly_chart(app_support.histogram_figure(values, title=f"{name} {values.shape}"),
+                                key=f"weight_histogram_{i}")
