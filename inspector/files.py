@@ -328,7 +328,7 @@ def _keras_weight_shapes(blob: bytes, config: dict, received: str) -> dict[str, 
         with h5py.File(io.BytesIO(blob), "r") as f:
             _collect_keras_group(f, _model_layers(config), "", out)
             out[ALL_WEIGHTS] = _datasets_under(f)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+    except Exception as e:  # noqa: BLE001 - HDF5 is parsed by a C library; any failure means a bad file
         raise ModelFormatError("The weights inside the .keras file (model.weights.h5) cannot be read.",
                                received=f"{received}: {e}",
                                fix="The file is corrupted; re-save the model with model.save('model.keras').") from e
@@ -390,7 +390,7 @@ def _read_hdf5(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, 
 
     try:
         f = h5py.File(io.BytesIO(data), "r")
-    except (OSError, ValueError, RuntimeError) as e:
+    except Exception as e:  # noqa: BLE001 - HDF5 is parsed by a C library; any failure means a bad file
         raise ModelFormatError(
             "The HDF5 (.h5) file is damaged and cannot be opened (often a truncated upload or download).",
             received=f"{received}: {e}", fix="Copy or download the file again, or re-save it with model.save(...).") from e
@@ -418,7 +418,7 @@ def _read_hdf5(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, 
             weights[ALL_WEIGHTS] = tuple(_datasets_under(group))
         except InspectorError:
             raise
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+        except Exception as e:  # noqa: BLE001 - HDF5 is parsed by a C library; any failure means a bad file
             raise ModelFormatError("The HDF5 (.h5) file is damaged: its contents cannot be read.",
                                    received=f"{received}: {e}",
                                    fix="Copy or download the file again, or re-save it with model.save(...).") from e

@@ -45,7 +45,8 @@ def _fix_model(model: dict, notes: list[str]) -> None:
     if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
         return
     layers = inner["layers"]
-    if model.get("class_name") == "Sequential" and layers and layers[0].get("class_name") != "InputLayer":
+    if model.get("class_name") == "Sequential" and layers and isinstance(layers[0], dict) \
+            and layers[0].get("class_name") != "InputLayer":
         _add_sequential_input(inner, layers, notes)
     for layer in layers:
         if not isinstance(layer, dict):

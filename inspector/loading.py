@@ -28,7 +28,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from inspector.errors import InspectorError, LimitExceededError, ModelLoadError, UnsafeModelError
+from inspector.errors import (
+    InspectorError,
+    LimitExceededError,
+    ModelFormatError,
+    ModelLoadError,
+    UnsafeModelError,
+)
 from inspector.files import ModelFile, ModelSource, iter_layer_configs, read_model_file
 from inspector.graph import ModelGraph
 from inspector.legacy import normalize_config
@@ -80,7 +86,11 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
     if not trust:
         _refuse_code(model_file)
     _check_declared_sizes(model_file, limits)
-    config, notes = normalize_config(model_file.config)
+    try:
+        config, notes = normalize_config(model_file.config)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as e:
+        raise ModelFormatError("The model's architecture config is malformed.", received=_received(model_file),
+                               fix="Re-save the model with model.save(...).") from e
     data = _with_config(model_file, config) if notes else model_file.data
     model = _keras_load(data, model_file, trust)
     notes += _check_input_shapes(model, config)
@@ -203,7 +213,7 @@ def _keras_load(data: bytes, model_file: ModelFile, trust: bool) -> Any:
 def _explain_keras_failure(error: Exception, model_file: ModelFile, trust: bool) -> InspectorError:
     text = f"{type(error).__name__}: {error}"
     short = text if len(text) < 400 else text[:400] + "…"
-    received = _received(model_file)
+    received = f"{_received(model_file)}, written by Keras {model_file.keras_version or '(version not recorded)'}"
     static_hint = "The graph and parameter counts are still shown from the file's config (static view)."
     if "NotEqual" in text and model_file.format == "h5" and _has_masking_embedding(model_file.config):
         return ModelLoadError(
@@ -223,11 +233,11 @@ def _explain_keras_failure(error: Exception, model_file: ModelFile, trust: bool)
     if any(k in text.lower() for k in ("shape", "weight", "expected", "layer count", "mismatch")):
         return ModelLoadError(
             "The model's weights do not match its architecture, or a layer's arguments are not accepted by this "
-            "Keras version.", received=f"{received} (Keras {model_file.keras_version or 'version unknown'}: {short})",
+            "Keras version.", received=f"{received} ({short})",
             fix=f"Re-save the model with model.save('model.keras') from a current Keras. {static_hint}")
     return ModelLoadError(
         "Keras could not load this model.",
-        received=f"{received} (written by Keras {model_file.keras_version or 'version unknown'}: {short})",
+        received=f"{received} ({short})",
         fix=f"Re-save the model with a current Keras (model.save('model.keras')). {static_hint}")
 
 

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from inspector.errors import ModelFormatError
 from inspector.files import (
     ALL_WEIGHTS,
     ModelFile,
@@ -127,7 +128,21 @@ class _Context:
 
 
 def graph_from_config(config: dict, weights: dict[str, tuple[StoredWeight, ...]]) -> ModelGraph:
-    """Build a graph from a model config dict and stored weight shapes keyed by layer path."""
+    """Build a graph from a model config dict and stored weight shapes keyed by layer path.
+
+    The config comes from an untrusted file: anything it holds that this parser
+    cannot make sense of is a :class:`~inspector.errors.ModelFormatError`.
+    """
+    try:
+        return _graph_from_config(config, weights)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as e:
+        raise ModelFormatError(
+            "The model's architecture config is malformed: it does not describe layers the way Keras writes them.",
+            received=f"{type(e).__name__}: {str(e)[:200]}",
+            fix="The file is corrupted or was not written by Keras; re-save the model with model.save(...).") from e
+
+
+def _graph_from_config(config: dict, weights: dict[str, tuple[StoredWeight, ...]]) -> ModelGraph:
     ctx = _Context(weights)
     graph = _model_graph(config, ctx, prefix="", path_prefix="", parent=None, depth=0, shared_prefix=None,
                          trainable=True)
@@ -371,9 +386,9 @@ def _call_references(call: Any) -> Iterable[tuple[str, int, int, Shape | None]]:
 def _keras_tensors(obj: Any) -> Iterable[tuple[str, int, int, Shape | None]]:
     if isinstance(obj, dict):
         if obj.get("class_name") == "__keras_tensor__":
-            cfg = obj.get("config") or {}
-            history = cfg.get("keras_history") or []
-            if len(history) >= 3 and isinstance(history[0], str):
+            cfg = obj.get("config") if isinstance(obj.get("config"), dict) else {}
+            history = cfg.get("keras_history")
+            if isinstance(history, list) and len(history) >= 3 and isinstance(history[0], str):
                 yield history[0], _int(history[1]), _int(history[2]), _shape(cfg.get("shape"))
             return
         for key in obj:

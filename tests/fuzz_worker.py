@@ -1,0 +1,123 @@
+"""Fuzz worker: mutate valid model files and feed them to the loader, one JSON line per case.
+
+Run by tests/test_fuzz.py in a subprocess, so a hard crash (a segfault in a C
+library) is caught by the parent and pinned to the case that caused it.
+Usage: ``python tests/fuzz_worker.py SEED COUNT TIMEOUT FILE...``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import signal
+import sys
+import traceback
+import zipfile
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import inspector  # noqa: E402
+
+_VALUES = [None, -1, 0, 2**40, 1.5, "", "x" * 300, [], {}, [None], {"class_name": "Dense"}, True, "keras.layers"]
+
+
+class Hang(Exception):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise Hang()
+
+
+def mutate(data: bytes, rng: random.Random, others: list[bytes]) -> tuple[str, bytes]:
+    kind = rng.choice(["bitflip", "truncate", "splice", "config", "config", "config"])
+    buf = bytearray(data)
+    if kind == "bitflip":
+        for _ in range(rng.randint(1, 12)):
+            i = rng.randrange(len(buf))
+            buf[i] ^= 1 << rng.randrange(8)
+        return kind, bytes(buf)
+    if kind == "truncate":
+        return kind, bytes(buf[: rng.randrange(len(buf))])
+    if kind == "splice":
+        other = rng.choice(others)
+        start, length = rng.randrange(len(buf)), rng.randint(1, 4096)
+        src = rng.randrange(len(other))
+        buf[start:start + length] = other[src:src + length]
+        return kind, bytes(buf)
+    return kind, _mutate_config(data, rng)
+
+
+def _mutate_config(data: bytes, rng: random.Random) -> bytes:
+    """Change one value deep in the architecture config, keeping the container valid."""
+    if data[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            members = {n: z.read(n) for n in z.namelist()}
+        members["config.json"] = _mutate_json(members["config.json"], rng)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as z:
+            for name, payload in members.items():
+                z.writestr(name, payload)
+        return out.getvalue()
+    import h5py
+
+    buf = io.BytesIO(data)
+    with h5py.File(buf, "r+") as f:
+        f.attrs["model_config"] = _mutate_json(f.attrs["model_config"], rng)
+    return buf.getvalue()
+
+
+def _mutate_json(text, rng: random.Random) -> bytes:
+    config = json.loads(text)
+    slots = []
+
+    def collect(obj):
+        items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else []
+        for key, value in items:
+            slots.append((obj, key))
+            collect(value)
+
+    collect(config)
+    for _ in range(rng.randint(1, 3)):
+        if not slots:
+            break
+        obj, key = rng.choice(slots)
+        if isinstance(obj, dict) and rng.random() < 0.3:
+            obj.pop(key, None)
+        else:
+            obj[key] = rng.choice(_VALUES)
+    return json.dumps(config).encode()
+
+
+def main() -> None:
+    seed, count, timeout = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    originals = [open(p, "rb").read() for p in sys.argv[4:]]
+    rng = random.Random(seed)
+    signal.signal(signal.SIGALRM, _on_alarm)
+    for case in range(count):
+        base = rng.randrange(len(originals))
+        kind, data = mutate(originals[base], rng, originals)
+        print(json.dumps({"case": case, "start": True, "kind": kind, "base": base}), flush=True)
+        outcome = "ok"
+        signal.alarm(timeout)
+        try:
+            inspector.build_graph(data)
+            inspector.load_model(data)
+        except inspector.InspectorError as e:
+            outcome = type(e).__name__
+        except Hang:
+            outcome = "HANG"
+        except BaseException as e:  # noqa: BLE001 - the point is to report anything else
+            where = traceback.extract_tb(e.__traceback__)[-3:]
+            outcome = f"ESCAPED {type(e).__name__}: {str(e)[:300]} at " + " <- ".join(
+                f"{Path(f.filename).name}:{f.lineno}" for f in reversed(where))
+        finally:
+            signal.alarm(0)
+        print(json.dumps({"case": case, "kind": kind, "base": base, "outcome": outcome}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

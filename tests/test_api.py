@@ -1,0 +1,39 @@
+"""The public API: an exact __all__, every name resolves, and `import inspector` stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import inspector
+
+PUBLIC = {
+    "InspectorError", "ModelFormatError", "WeightsOnlyError", "SavedModelError", "UnsafeModelError",
+    "ModelLoadError", "LimitExceededError", "InputDataError", "LayerNotFoundError", "MissingDependencyError",
+    "ModelGraph", "LayerNode", "Edge", "NodeKind", "WeightInfo", "Source",
+    "Limits", "get_limits", "set_limits",
+    "load_model", "build_graph", "static_graph", "summary_frame",
+    "to_dot", "render", "to_json", "to_html", "graph_figure", "fold_repeats",
+    "Mode", "inspect_layer", "inspect_layers", "activation_stats", "compare_modes",
+    "Projection", "embedding_layers", "project_embedding", "project_activations",
+    "Sample", "list_samples", "get_sample",
+    "__version__",
+}
+
+
+def test_all_is_exact():
+    assert set(inspector.__all__) == PUBLIC
+    assert len(inspector.__all__) == len(PUBLIC)
+
+
+def test_every_public_name_resolves():
+    for name in inspector.__all__:
+        assert getattr(inspector, name) is not None, name
+
+
+def test_import_is_light():
+    code = ("import sys, inspector, inspector.graph, inspector.errors, inspector.files;"
+            "heavy = [m for m in ('tensorflow', 'keras', 'umap', 'plotly', 'graphviz', 'sklearn', 'streamlit')"
+            " if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
