@@ -25,11 +25,15 @@ Example:
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterable
 from enum import Enum
+from pathlib import Path
 
 from inspector.errors import InputDataError, InspectorError, LimitExceededError, MissingDependencyError
 from inspector.graph import LayerNode, ModelGraph, NodeKind
@@ -37,7 +41,7 @@ from inspector.renderers.style import FAMILIES, LabelOptions, abbreviate, family
 from inspector.renderers.view import View, check_rankdir, prepare
 
 __all__ = ["OutputFormat", "to_dot", "render", "view_to_dot", "html_label", "dot_binary", "run_dot", "xml_escape",
-           "INSTALL_HINT", "DEFAULT_TIMEOUT"]
+           "svg_plugin_folder", "INSTALL_HINT", "DEFAULT_TIMEOUT"]
 
 INSTALL_HINT = ("Install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) "
                 "or `conda install graphviz`; or use to_html() / graph_figure(), which need no Graphviz.")
@@ -54,6 +58,9 @@ class OutputFormat(str, Enum):
     PDF = "pdf"
 
 
+_CONTROL_CHARACTERS = dict.fromkeys(c for c in range(32) if chr(c) not in "\t\n")
+
+
 def xml_escape(text: str) -> str:
     """Text made safe inside XML/HTML (Graphviz HTML-like labels, SVG, HTML): control characters dropped.
 
@@ -61,7 +68,7 @@ def xml_escape(text: str) -> str:
         >>> xml_escape('a<"b">&\\x01c')
         'a&lt;&quot;b&quot;&gt;&amp;c'
     """
-    text = "".join(ch for ch in str(text) if ch >= " " or ch in "\t\n")
+    text = str(text).translate(_CONTROL_CHARACTERS)
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
             .replace("'", "&#39;"))
 
@@ -207,7 +214,7 @@ def html_label(node: LayerNode, options: LabelOptions | None = None, collapsed_l
 
 
 def _cluster_label(node: LayerNode) -> str:
-    text = f"<B>{xml_escape(abbreviate(node.name))}</B> <I>{xml_escape(abbreviate(node.class_name))}</I>"
+    text = f"<B>{xml_escape(abbreviate(node.name))}</B> · <I>{xml_escape(abbreviate(node.class_name))}</I>"
     if node.params:
         text += f" · {format_count(node.params)} params"
     if not node.trainable:
@@ -217,8 +224,9 @@ def _cluster_label(node: LayerNode) -> str:
 
 def _graph_label(view: View) -> str:
     src = view.source
-    text = f"<B>{xml_escape(abbreviate(src.name))}</B> <I>{xml_escape(abbreviate(src.class_name))}</I>"
-    text += f"<BR/>{format_count(src.total_params)} params ({format_count(src.trainable_params)} trainable"
+    text = f"<B>{xml_escape(abbreviate(src.name))}</B>"
+    text += f"<BR/><I>{xml_escape(abbreviate(src.class_name))}</I> · {format_count(src.total_params)} params " \
+            f"({format_count(src.trainable_params)} trainable"
     text += f", {format_count(src.non_trainable_params)} non-trainable)" if src.non_trainable_params else ")"
     groups = [n for n in view.graph.nodes if n.kind == NodeKind.GROUP]
     if groups:
@@ -231,6 +239,63 @@ def _graph_label(view: View) -> str:
 def dot_binary() -> str | None:
     """Path of the Graphviz ``dot`` program on ``PATH``, or ``None``."""
     return shutil.which("dot")
+
+
+_CORE_PLUGINS = ("libgvplugin_core", "libgvplugin_dot_layout")
+
+
+@functools.lru_cache(maxsize=4)
+def svg_plugin_folder(binary: str) -> str | None:
+    """A private Graphviz plugin folder holding only the core renderers and the dot layout, or ``None``.
+
+    Loading the pango plugin (fontconfig and the system fonts) is most of what
+    ``dot`` spends on a graph of a few hundred nodes.  Without it Graphviz sizes
+    text with its built-in metrics of the standard fonts (Helvetica here), exact
+    enough for SVG, where the browser draws the text: SVG renders about 3× faster.
+    PNG and PDF need cairo, so they use the plugins as installed.  The folder is
+    made once per process (private, removed at exit); ``None`` when the plugins
+    cannot be found or do not work, and then ``dot`` runs as installed.
+    """
+    if os.name == "nt" or os.environ.get("KERAS_INSPECTOR_GRAPHVIZ_PLUGINS") == "installed":
+        return None
+    for folder in _plugin_folders(binary):
+        found = [sorted(folder.glob(prefix + ".*")) for prefix in _CORE_PLUGINS]
+        if all(found):
+            break
+    else:
+        return None
+    target = Path(tempfile.mkdtemp(prefix="keras-inspector-graphviz-"))
+    atexit.register(shutil.rmtree, target, ignore_errors=True)
+    try:
+        for files in found:
+            for f in files:
+                (target / f.name).symlink_to(f)
+        env = {**os.environ, "GVBINDIR": str(target)}
+        subprocess.run([binary, "-c"], env=env, capture_output=True, timeout=30, check=True)
+        probe = subprocess.run([binary, "-Tsvg"], input=b"digraph { a -> b }", env=env, capture_output=True,
+                               timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return str(target) if probe.returncode == 0 and b"<svg" in probe.stdout else None
+
+
+def _plugin_folders(binary: str) -> list[Path]:
+    """Where the plugins of this ``dot`` may live: beside its libgvc, under its prefix, usual places."""
+    folders = []
+    ldd = shutil.which("ldd")
+    if ldd:
+        try:
+            listing = subprocess.run([ldd, binary], capture_output=True, text=True, timeout=10, check=False).stdout
+        except (OSError, subprocess.SubprocessError):
+            listing = ""
+        for line in listing.splitlines():
+            if "libgvc" in line and "=>" in line:
+                folders.append(Path(line.split("=>", 1)[1].split("(")[0].strip()).parent / "graphviz")
+    folders.append(Path(binary).resolve().parent.parent / "lib" / "graphviz")
+    folders += [Path(p) for p in ("/usr/lib/x86_64-linux-gnu/graphviz", "/usr/lib/aarch64-linux-gnu/graphviz",
+                                  "/usr/lib64/graphviz", "/usr/lib/graphviz", "/usr/local/lib/graphviz",
+                                  "/opt/homebrew/lib/graphviz")]
+    return [f for f in dict.fromkeys(folders) if f.is_dir()]
 
 
 def run_dot(source: str, format: str | OutputFormat = "svg", *, timeout: float | None = DEFAULT_TIMEOUT) -> bytes:
@@ -248,9 +313,13 @@ def run_dot(source: str, format: str | OutputFormat = "svg", *, timeout: float |
                                      "which is not installed.",
                                      received=f"no `dot` on PATH ({os.environ.get('PATH', '')[:200]})",
                                      fix=INSTALL_HINT)
+    env = None
+    if fmt == OutputFormat.SVG:
+        plugins = svg_plugin_folder(binary)
+        env = {**os.environ, "GVBINDIR": plugins} if plugins else None
     try:
         done = subprocess.run([binary, f"-T{fmt.value}"], input=source.encode("utf-8"), capture_output=True,
-                              timeout=timeout, check=False)
+                              timeout=timeout, check=False, env=env)
     except subprocess.TimeoutExpired as e:
         raise LimitExceededError(f"Graphviz did not finish laying out the graph within {timeout:g} s.",
                                  received=f"DOT text of {len(source):,} characters",
