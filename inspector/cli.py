@@ -395,7 +395,17 @@ def _quiet_native_stderr(args: argparse.Namespace) -> Iterator[None]:
         os.close(devnull)
 
 
-def _import_keras(args: argparse.Namespace) -> None:
+def _import_keras(args: argparse.Namespace, model_file: Any) -> None:
+    """Import Keras with its native start-up noise hidden — unless the model will not reach Keras at all.
+
+    An untrusted file that needs code is refused (or shown statically) before
+    Keras is involved, so importing TensorFlow for it would only cost seconds.
+    """
+    if not args.trust:
+        from inspector.static import unsafe_layers
+
+        if unsafe_layers(model_file.config):
+            return
     with _quiet_native_stderr(args):
         import keras  # noqa: F401 - imported here so its native start-up noise is hidden
 
@@ -442,17 +452,17 @@ def _read_model_file(args: argparse.Namespace) -> Any:
     return read_model_file(args.model)
 
 
-def _load_model(args: argparse.Namespace) -> Any:
+def _load_model(args: argparse.Namespace, model_file: Any = None) -> Any:
+    model_file = model_file if model_file is not None else _read_model_file(args)
     load_model = _library("load_model")
-    model_file = _read_model_file(args)
-    _import_keras(args)
+    _import_keras(args, model_file)
     return load_model(model_file, trust=args.trust)
 
 
 def _build_graph(args: argparse.Namespace) -> Any:
-    build_graph = _library("build_graph")
     model_file = _read_model_file(args)
-    _import_keras(args)
+    build_graph = _library("build_graph")
+    _import_keras(args, model_file)
     graph = build_graph(model_file, trust=args.trust)
     for warning in graph.warnings:
         _note(args, f"note: {warning}")
@@ -709,8 +719,9 @@ def _save_arrays(path: Path, arrays: dict[str, Any]) -> None:
 def _project(args: argparse.Namespace) -> None:
     output = _check_output(args.output)
     data = _load_data(args) if args.input else None
+    model_file = _read_model_file(args)
     function = _library("project_activations" if args.input else "project_embedding")
-    model = _load_model(args)
+    model = _load_model(args, model_file)
     options = {"method": args.method, "n_components": args.dims, "progress": _progress(args)}
     if data is not None:
         projection = function(model, args.layer, data, **options)
@@ -743,7 +754,6 @@ def _app_script() -> Path:
 
 
 def _app(args: argparse.Namespace) -> None:
-    script = _app_script()
     env = dict(os.environ)
     env.pop("KERAS_INSPECTOR_PRELOAD", None)
     env.pop("KERAS_INSPECTOR_ALLOW_TRUST", None)
@@ -753,6 +763,7 @@ def _app(args: argparse.Namespace) -> None:
             raise InputDataError("No model file at this path.", received=str(args.model),
                                  fix="Check the path, or start the app without a model and upload one.")
         env["KERAS_INSPECTOR_PRELOAD"] = str(model)
+    script = _app_script()
     if args.trust:
         env["KERAS_INSPECTOR_ALLOW_TRUST"] = "1"
     headless = args.no_browser or not sys.stdin.isatty()
