@@ -754,18 +754,21 @@ def _app_script() -> Path:
 
 
 def _app(args: argparse.Namespace) -> None:
+    from inspector.app_support import PRELOAD_ENVIRONMENT_VARIABLE, TRUST_ENVIRONMENT_VARIABLE
+
     env = dict(os.environ)
-    env.pop("KERAS_INSPECTOR_PRELOAD", None)
-    env.pop("KERAS_INSPECTOR_ALLOW_TRUST", None)
+    # only this command's flags decide: an inherited variable must not preload a file or allow trust
+    env.pop(PRELOAD_ENVIRONMENT_VARIABLE, None)
+    env.pop(TRUST_ENVIRONMENT_VARIABLE, None)
     if args.model:
         model = Path(args.model).expanduser().resolve()
         if not model.is_file():
             raise InputDataError("No model file at this path.", received=str(args.model),
                                  fix="Check the path, or start the app without a model and upload one.")
-        env["KERAS_INSPECTOR_PRELOAD"] = str(model)
+        env[PRELOAD_ENVIRONMENT_VARIABLE] = str(model)
     script = _app_script()
     if args.trust:
-        env["KERAS_INSPECTOR_ALLOW_TRUST"] = "1"
+        env[TRUST_ENVIRONMENT_VARIABLE] = "1"
     headless = args.no_browser or not sys.stdin.isatty()
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),
                "--server.headless", "true" if headless else "false", "--browser.gatherUsageStats", "false"]

@@ -417,16 +417,19 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
-def test_app_serves_with_a_preloaded_model(models, tmp_path):
+@pytest.mark.parametrize("trust", [False, True], ids=["untrusted", "trusted"])
+def test_app_serves_with_a_preloaded_model(models, tmp_path, trust):
     if not (REPO / "app" / "main.py").exists():
         stderr = refused(run_cli("app", models["sequential_mlp"]))
         assert "app" in stderr
         return
     port = _free_port()
     log = (tmp_path / "app.log").open("w")
+    # an inherited permission must not leak into the server: only --trust grants it
+    env = {**os.environ, "KERAS_INSPECTOR_ALLOW_TRUST": "1"}
     process = subprocess.Popen([sys.executable, "-m", "inspector", "app", str(models["sequential_mlp"]),
-                                "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True)
+                                "--port", str(port), *(["--trust"] if trust else [])], stdout=log,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
     try:
         deadline = time.monotonic() + 90
         status = ""
@@ -443,7 +446,7 @@ def test_app_serves_with_a_preloaded_model(models, tmp_path):
         if environ.exists():
             variables = dict(v.split("=", 1) for v in environ.read_text().split("\0") if "=" in v)
             assert variables["KERAS_INSPECTOR_PRELOAD"] == str(models["sequential_mlp"].resolve())
-            assert "KERAS_INSPECTOR_ALLOW_TRUST" not in variables
+            assert variables.get("KERAS_INSPECTOR_ALLOW_TRUST") == ("1" if trust else None)
     finally:
         process.terminate()
         try:
