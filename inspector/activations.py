@@ -418,8 +418,13 @@ def _make_plan(catalog: _Catalog, wanted: set[str], need_outputs: bool) -> _Plan
     return _Plan(catalog, steps, need_outputs)
 
 
-def _execute(plan: _Plan, flat_inputs: list[Any], training: bool, record: dict[str, list[Any]]) -> list[Any] | None:
-    """Run the plan on backend tensors, storing requested outputs in ``record``; the graph outputs if needed."""
+def _execute(plan: _Plan, flat_inputs: list[Any], training: bool, record: dict[str, Any],
+             transform: Callable[[list[Any]], Any] | None = None) -> list[Any] | None:
+    """Run the plan on backend tensors, storing requested outputs in ``record``; the graph outputs if needed.
+
+    ``transform`` reduces a requested node's outputs as soon as they exist, so an eager pass does not keep
+    every activation alive until the end.
+    """
     from keras import tree
 
     values = {id(t): v for t, v in zip(plan.catalog.owner.inputs, flat_inputs, strict=True)}
@@ -430,14 +435,14 @@ def _execute(plan: _Plan, flat_inputs: list[Any], training: bool, record: dict[s
         else:
             args, kwargs = node.arguments.fill_in(values)
             if step.sub is not None:
-                outs = _execute_nested(step.sub, args, kwargs, training, record)
+                outs = _execute_nested(step.sub, args, kwargs, training, record, transform)
             else:
                 op = node.operation
                 if "training" in getattr(op, "_call_context_args", ()):  # as Functional.call does
                     kwargs["training"] = training
                 outs = tree.flatten(op(*args, **kwargs))
         if step.record:
-            record[step.entry.id] = list(outs or [])
+            record[step.entry.id] = transform(list(outs or [])) if transform else list(outs or [])
         if outs is not None:
             for t, v in zip(node.outputs, outs, strict=True):
                 values[id(t)] = v
@@ -446,8 +451,8 @@ def _execute(plan: _Plan, flat_inputs: list[Any], training: bool, record: dict[s
     return [values[id(t)] for t in plan.catalog.owner.outputs]
 
 
-def _execute_nested(plan: _Plan, args: tuple, kwargs: dict, training: bool,
-                    record: dict[str, list[Any]]) -> list[Any] | None:
+def _execute_nested(plan: _Plan, args: tuple, kwargs: dict, training: bool, record: dict[str, Any],
+                    transform: Callable[[list[Any]], Any] | None) -> list[Any] | None:
     from keras import backend, tree
 
     owner = plan.catalog.owner
@@ -458,31 +463,66 @@ def _execute_nested(plan: _Plan, args: tuple, kwargs: dict, training: bool,
         for x, m in zip(flat, tree.flatten(mask), strict=False):
             if m is not None:
                 backend.set_keras_mask(x, m)
-    return _execute(plan, flat, training, record)
+    return _execute(plan, flat, training, record, transform)
 
 
 # ------------------------------------------------------------------------------- reductions
 def _batch_stats(t: Any, per_channel: bool) -> tuple[Any, ...]:
-    """Per-channel (or whole-output) statistics of one batch, in float64, inside the pass."""
+    """Statistics of one batch of one output, computed inside the pass with few passes over the data.
+
+    Sums are taken per sample in the activation's precision (float32), then across the batch in float64;
+    the squared deviations are taken from the float32-rounded mean and corrected exactly
+    (``sum((x - m')**2) = sum((x - m)**2) + n (m - m')**2``).  Returns ``(count, mean, m2, min, max, zeros,
+    alive, finite)`` per channel; ``alive`` is per unit (nonzero in some sample), and ``finite`` is false
+    where a NaN/Inf (or a float32 overflow) reached the sums — such batches are recomputed exactly, in
+    float64, from the values (:func:`_exact_batch_stats`).
+    """
     from keras import ops
 
-    x = ops.cast(t, "float64")
     shape = tuple(t.shape)
+    x = t if _dtype_name(t.dtype) in ("float32", "float64") else ops.cast(t, "float32")
     channels = shape[-1] if per_channel and len(shape) >= 2 and shape[-1] is not None else 1
-    flat = ops.reshape(x, (-1, channels))
-    finite = ops.isfinite(flat)
-    n_finite = ops.sum(ops.cast(finite, "float64"), axis=0)
-    zero = ops.zeros_like(flat)
-    mean = ops.sum(ops.where(finite, flat, zero), axis=0) / ops.maximum(n_finite, 1.0)
-    deviation = ops.where(finite, flat - mean, zero)
-    m2 = ops.sum(deviation * deviation, axis=0)
-    low = ops.min(ops.where(finite, flat, np.inf), axis=0)
-    high = ops.max(ops.where(finite, flat, -np.inf), axis=0)
-    zeros = ops.sum(ops.cast(ops.equal(flat, 0.0), "float64"), axis=0)
-    nans = ops.sum(ops.cast(ops.isnan(flat), "float64"), axis=0)
-    infs = ops.sum(ops.cast(ops.isinf(flat), "float64"), axis=0)
-    alive = ops.any(ops.not_equal(x, 0.0), axis=0)  # per unit: nonzero (or NaN) in some sample of the batch
-    return n_finite, mean, m2, low, high, zeros, nans, infs, alive
+    units = shape[1:]
+    if all(d is not None for d in units):
+        rows = ops.reshape(x, (-1, int(np.prod(units, dtype=np.int64)) // channels, channels))
+    else:
+        rows = ops.reshape(x, (ops.shape(x)[0], -1, channels))
+    dims = ops.shape(rows)
+    count = ops.cast(dims[0], "float64") * ops.cast(dims[1], "float64")
+    total = ops.sum(ops.cast(ops.sum(rows, axis=1), "float64"), axis=0)
+    mean = total / ops.maximum(count, 1.0)
+    rounded = ops.cast(mean, x.dtype)
+    m2 = ops.sum(ops.cast(ops.sum(ops.square(rows - rounded), axis=1), "float64"), axis=0)
+    shift = mean - ops.cast(rounded, "float64")
+    m2 = m2 - count * shift * shift
+    low = ops.cast(ops.min(rows, axis=(0, 1)), "float64")
+    high = ops.cast(ops.max(rows, axis=(0, 1)), "float64")
+    nonzero = ops.not_equal(rows, 0)
+    zeros = count - ops.sum(ops.cast(ops.sum(ops.cast(nonzero, x.dtype), axis=1), "float64"), axis=0)
+    alive = ops.any(nonzero, axis=0)
+    finite = ops.logical_and(ops.isfinite(total), ops.isfinite(m2))
+    return count, mean, m2, low, high, zeros, alive, finite
+
+
+def _exact_batch_stats(a: np.ndarray, per_channel: bool) -> tuple[np.ndarray, ...]:
+    """The same statistics in float64 from the values, NaN/Inf excluded from mean/std/min/max and counted.
+
+    Returns ``(n_finite, mean, m2, min, max, zeros, nans, infs, alive)`` per channel.
+    """
+    channels = a.shape[-1] if per_channel and a.ndim >= 2 else 1
+    rows = a.reshape(len(a), -1, channels).astype(np.float64)
+    finite = np.isfinite(rows)
+    n_finite = finite.sum(axis=(0, 1)).astype(np.float64)
+    clean = np.where(finite, rows, 0.0)
+    mean = clean.sum(axis=(0, 1)) / np.maximum(n_finite, 1.0)
+    deviation = np.where(finite, rows - mean, 0.0)
+    m2 = (deviation * deviation).sum(axis=(0, 1))
+    low = np.where(finite, rows, np.inf).min(axis=(0, 1))
+    high = np.where(finite, rows, -np.inf).max(axis=(0, 1))
+    zeros = (rows == 0).sum(axis=(0, 1)).astype(np.float64)
+    nans = np.isnan(rows).sum(axis=(0, 1)).astype(np.float64)
+    infs = np.isinf(rows).sum(axis=(0, 1)).astype(np.float64)
+    return n_finite, mean, m2, low, high, zeros, nans, infs, (rows != 0).any(axis=0)
 
 
 def _mode_difference(inference: Any, training: Any) -> tuple[Any, ...]:
@@ -535,14 +575,13 @@ class _Runner:
                 reference = {}
                 _execute(self.plan, flat_inputs, False, reference)
             record = {}
-            _execute(self.plan, flat_inputs, self.training, record)
+            reduce = (lambda outs: [_batch_stats(t, self.per_channel) if _numeric(_dtype_name(t.dtype)) else ()
+                                    for t in outs]) if self.kind == "stats" else None
+            _execute(self.plan, flat_inputs, self.training, record, reduce)
             new_state = [scope.get_current_value(v) for v in self.state_vars]
         new_state = [s if n is None else n for n, s in zip(new_state, state, strict=True)]
-        if self.kind == "values":
+        if self.kind in ("values", "stats"):
             result: Any = [record[i] for i in self.ids]
-        elif self.kind == "stats":
-            result = [[_batch_stats(t, self.per_channel) if _numeric(_dtype_name(t.dtype)) else ()
-                       for t in record[i]] for i in self.ids]
         else:
             result = [[_mode_difference(a, b) if _numeric(_dtype_name(a.dtype)) else ()
                        for a, b in zip(reference[i], record[i], strict=True)] for i in self.ids]
@@ -697,7 +736,11 @@ class _Request:
 
     # ------------------------------------------------------------------ the loop
     def _batches(self) -> Iterator[Any]:
-        """Reduced results of each batch, in order, with progress reported and errors explained."""
+        """Reduced results of each batch, in order, with progress reported and errors explained.
+
+        Sets ``self.batch`` and ``self.batch_state`` (the inputs and the state the batch started from) so a
+        batch can be run again (see :meth:`stats`).
+        """
         total = self.stream.n_batches
         report = _progress_reporter(self.progress, total)
         state = self.runner.initial_state()
@@ -705,6 +748,7 @@ class _Request:
         try:
             iterator = iter(self.stream)
             for batch in iterator:
+                self.batch, self.batch_state = batch, state
                 try:
                     result, state = self.runner(batch, state)
                 except InspectorError:
@@ -797,32 +841,50 @@ class _Request:
         for result in self._batches():
             if totals is None:
                 totals = [[_Running() if parts else None for parts in outputs] for outputs in result]
-            for acc_row, outputs in zip(totals, result, strict=True):
-                for acc, parts in zip(acc_row, outputs, strict=True):
-                    if acc is not None:
-                        acc.add([_to_numpy(p) for p in parts])
+            numbers = [[[_to_numpy(p) for p in parts] for parts in outputs] for outputs in result]
+            exact = self._exact_where_nonfinite(numbers)
+            for i, (acc_row, outputs) in enumerate(zip(totals, numbers, strict=True)):
+                for k, (acc, parts) in enumerate(zip(acc_row, outputs, strict=True)):
+                    if acc is None:
+                        continue
+                    if (i, k) in exact:
+                        acc.add(*exact[i, k])
+                    else:
+                        count, mean, m2, low, high, zeros, alive, _ = parts
+                        nothing = np.zeros_like(mean)
+                        acc.add(np.broadcast_to(count, mean.shape), mean, m2, low, high, zeros, nothing, nothing,
+                                alive)
         rows = []
         for entry, accs in zip(self.entries, totals or [[None] * len(e.outputs) for e in self.entries], strict=True):
             for k, acc in enumerate(accs):
-                shape = entry.outputs[k][0] if k < len(entry.outputs) else None
-                base = {"layer": entry.id, "output": k, "class_name": entry.class_name, "shape": format_shape(shape)}
                 if acc is None:
                     continue
+                base = {"layer": entry.id, "output": k, "class_name": entry.class_name,
+                        "shape": format_shape(entry.outputs[k][0] if k < len(entry.outputs) else None)}
                 for channel, numbers in enumerate(acc.rows()):
-                    row = dict(base)
-                    if self.per_channel:
-                        row["channel"] = channel
-                    row.update(numbers)
-                    rows.append(row)
+                    rows.append({**base, **({"channel": channel} if self.per_channel else {}), **numbers})
         columns = ["layer", "output", "class_name", "shape", *(["channel"] if self.per_channel else []), "count",
                    "mean", "std", "min", "max", "zero_fraction", "dead_fraction", "nan_count", "inf_count"]
         frame = pd.DataFrame(rows, columns=columns)
         frame.attrs["input_warnings"] = list(self.stream.warnings)
         frame.attrs["samples"] = self.stream.n_samples
         frame.attrs["mode"] = self.mode.value
-        skipped = [e.id for e, accs in zip(self.entries, totals or [], strict=False) if any(a is None for a in accs)]
-        frame.attrs["skipped_non_numeric"] = skipped
+        frame.attrs["skipped_non_numeric"] = [e.id for e, accs in zip(self.entries, totals or [], strict=False)
+                                              if any(a is None for a in accs)]
         return frame
+
+    def _exact_where_nonfinite(self, numbers: list[list[list[np.ndarray]]]) -> dict[tuple[int, int], tuple]:
+        """Exact float64 statistics for the outputs whose batch held NaN/Inf (the lean sums cannot tell)."""
+        bad = [(i, k) for i, outputs in enumerate(numbers) for k, parts in enumerate(outputs)
+               if parts and not np.all(parts[-1])]
+        if not bad:
+            return {}
+        ids = sorted({self.ids[i] for i, _ in bad}, key=self.ids.index)
+        runner = _runner(self.model, self.catalog, ids, "values", self.mode, False, self.specs,
+                         self.runner.compiled, None)  # compiled alike: fused kernels treat NaN alike
+        values, _ = runner(self.batch, self.batch_state)  # same inputs, same starting seed state
+        by_id = dict(zip(ids, values, strict=True))
+        return {(i, k): _exact_batch_stats(_to_numpy(by_id[self.ids[i]][k]), self.per_channel) for i, k in bad}
 
     def comparison(self) -> Any:
         import pandas as pd
@@ -859,14 +921,16 @@ class _Request:
 
 
 class _Running:
-    """Running statistics of one output, merged batch by batch (Chan et al.'s parallel algorithm)."""
+    """Running statistics of one output, merged batch by batch with Chan et al.'s parallel algorithm."""
 
     def __init__(self) -> None:
         self.n: np.ndarray | None = None
 
-    def add(self, parts: list[np.ndarray]) -> None:
-        n_b, mean_b, m2_b, low, high, zeros, nans, infs = (np.asarray(p, dtype=np.float64) for p in parts[:8])
-        alive = np.asarray(parts[8], dtype=bool)
+    def add(self, n_b: Any, mean_b: Any, m2_b: Any, low: Any, high: Any, zeros: Any, nans: Any, infs: Any,
+            alive: Any) -> None:
+        n_b, mean_b, m2_b, low, high, zeros, nans, infs = (np.array(v, dtype=np.float64, ndmin=1) for v in (
+            n_b, mean_b, m2_b, low, high, zeros, nans, infs))
+        alive = np.asarray(alive, dtype=bool)
         if self.n is None:
             self.n, self.mean, self.m2 = n_b, mean_b, m2_b
             self.low, self.high, self.zeros, self.nans, self.infs, self.alive = low, high, zeros, nans, infs, alive
@@ -885,11 +949,11 @@ class _Running:
             self.alive = np.zeros((0,), bool)
 
     def rows(self) -> list[dict[str, float]]:
+        """One dict of statistics per channel."""
         assert self.n is not None
         channels = len(self.n)
         if self.alive.size and self.alive.size % channels == 0:
-            dead = 1.0 - self.alive.reshape(-1, channels).mean(axis=0) if channels > 1 else np.array(
-                [1.0 - self.alive.mean()])
+            dead = 1.0 - self.alive.reshape(-1, channels).mean(axis=0)
         else:
             dead = np.full(channels, np.nan)
         count = self.n + self.nans + self.infs
