@@ -364,8 +364,29 @@ def _note(args: argparse.Namespace, text: str) -> None:
 
 
 def _progress(args: argparse.Namespace) -> bool | None:
-    """The library's ``progress=``: None draws a tqdm bar when stderr is a terminal, False none."""
+    """``progress=`` for :mod:`inspector.activations`: None draws a tqdm bar when stderr is a terminal."""
     return False if args.quiet else None
+
+
+@contextlib.contextmanager
+def _fraction_bar(args: argparse.Namespace, description: str) -> Iterator[Callable[[float, str], None] | None]:
+    """A ``progress(fraction, message)`` callback drawing a tqdm bar, or None when quiet or not a terminal."""
+    if args.quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, desc=description, leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
+
+    def report(fraction: float, message: str) -> None:
+        bar.n = round(100 * min(max(float(fraction), 0.0), 1.0))
+        bar.set_description(message[:50] or description, refresh=False)
+        bar.refresh()
+
+    try:
+        yield report
+    finally:
+        bar.close()
 
 
 @contextlib.contextmanager
@@ -722,11 +743,12 @@ def _project(args: argparse.Namespace) -> None:
     model_file = _read_model_file(args)
     function = _library("project_activations" if args.input else "project_embedding")
     model = _load_model(args, model_file)
-    options = {"method": args.method, "n_components": args.dims, "progress": _progress(args)}
-    if data is not None:
-        projection = function(model, args.layer, data, **options)
-    else:
-        projection = function(model, args.layer, **options)
+    with _fraction_bar(args, args.method.upper()) as progress:
+        options = {"method": args.method, "n_components": args.dims, "progress": progress}
+        if data is not None:
+            projection = function(model, args.layer, data, **options)
+        else:
+            projection = function(model, args.layer, **options)
     if output.suffix.lower() == ".csv":
         _write(output, projection.to_csv())
     else:

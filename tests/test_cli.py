@@ -13,6 +13,7 @@ several outputs per run, and the variants (formats, flags, errors) call
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 import os
@@ -393,6 +394,55 @@ def test_activations_explain_a_wrong_layer_and_wrong_data(models, capsys):
     code, _, err = run_main(capsys, "activations", models["sequential_mlp"], "--layer", "hidden",
                             "--input", models["x_abs.npy"], "--stats")
     assert code == 3 and "(4, 3)" in err and "(None, 8)" in err  # received vs expected shape
+
+
+# ------------------------------------------------------------------------------ project
+needs_projection = pytest.mark.skipif(
+    importlib.util.find_spec("inspector.projection") is None,
+    reason="inspector.project_embedding / inspector.project_activations absent (inspector/projection.py)")
+
+
+@needs_projection
+def test_project_embedding_with_umap_to_a_standalone_html_page(models, tmp_path):
+    out = tmp_path / "plot.html"
+    result = ok(run_cli("project", models["masking"], "--layer", "embed", "--dims", "3", "-o", out))
+    assert f"wrote {out} (UMAP, 3 dimensions)" in result.stderr
+    html = out.read_text()
+    assert html.lstrip().lower().startswith("<html") or html.lstrip().lower().startswith("<!doctype html")
+    assert '"type":"scatter3d"' in html.replace(" ", ""), "a 3-D scatter"
+    external = re.findall(r"<script[^>]*\bsrc=[^>]*>", html)
+    assert external == [] and len(html) > 1_000_000  # plotly.js is inlined: the page works offline
+
+
+@needs_projection
+def test_project_embedding_with_pca_to_csv(models, tmp_path, capsys):
+    out = tmp_path / "coords.csv"
+    code, _, err = run_main(capsys, "project", models["masking"], "--layer", "embed", "--method", "pca",
+                            "--dims", "3", "-o", out)
+    assert code == 0, err
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["index", "label", "x", "y", "z", "is_padding"]
+    assert [int(r["index"]) for r in rows] == list(range(20))  # Embedding(20, 4): one point per index
+    assert rows[0]["is_padding"] == "True" and rows[1]["is_padding"] == "False"  # mask_zero
+
+
+@needs_projection
+def test_project_activations_from_an_input_file(models, tmp_path, capsys):
+    out = tmp_path / "hidden.csv"
+    code, _, err = run_main(capsys, "project", models["sequential_mlp"], "--layer", "hidden", "--method", "pca",
+                            "--input", models["x_mlp.npy"], "-o", out)
+    assert code == 0, err
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 10 and {"x", "y", "label"} <= set(rows[0])
+    assert {r["label"] for r in rows} <= {"0", "1", "2"}  # labelled by the predicted class of 3
+
+
+@needs_projection
+def test_project_refuses_a_layer_that_is_not_an_embedding(models, tmp_path, capsys):
+    code, _, err = run_main(capsys, "project", models["sequential_mlp"], "--layer", "hidden", "-o",
+                            tmp_path / "c.csv")
+    assert code == 3 and err.startswith("error: ") and "Traceback" not in err
+    assert not (tmp_path / "c.csv").exists()
 
 
 # ------------------------------------------------------------------------------ sample models
