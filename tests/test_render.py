@@ -501,6 +501,24 @@ def test_1600_branches_render_quickly(big: ModelGraph) -> None:
     assert elapsed < 10, f"{elapsed:.1f} s"
 
 
+@needs_dot
+def test_svg_with_core_plugins_matches_the_installed_graphviz(monkeypatch: pytest.MonkeyPatch) -> None:
+    from inspector.renderers.dot import dot_binary, svg_plugin_folder
+
+    folder = svg_plugin_folder(dot_binary())
+    assert folder is not None and (Path(folder) / "config6a").exists()
+    fast = svg_root(render(multi_in_out(), "svg"))
+    monkeypatch.setenv("KERAS_INSPECTOR_GRAPHVIZ_PLUGINS", "installed")
+    assert svg_plugin_folder(dot_binary()) is None
+    slow = svg_root(render(multi_in_out(), "svg"))
+
+    def texts(root: ET.Element) -> list[str]:
+        return [t.text or "" for t in root.iter(f"{SVG_NS}text")]
+
+    assert texts(fast) == texts(slow)
+    assert len([g for g in fast.iter(f"{SVG_NS}g") if g.get("class") == "edge"]) == len(multi_in_out().edges)
+
+
 def test_missing_dot_binary_gives_install_hint(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no `dot` anywhere
     with pytest.raises(MissingDependencyError) as info:

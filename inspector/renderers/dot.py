@@ -244,7 +244,6 @@ def dot_binary() -> str | None:
 _CORE_PLUGINS = ("libgvplugin_core", "libgvplugin_dot_layout")
 
 
-@functools.lru_cache(maxsize=4)
 def svg_plugin_folder(binary: str) -> str | None:
     """A private Graphviz plugin folder holding only the core renderers and the dot layout, or ``None``.
 
@@ -254,10 +253,17 @@ def svg_plugin_folder(binary: str) -> str | None:
     enough for SVG, where the browser draws the text: SVG renders about 3× faster.
     PNG and PDF need cairo, so they use the plugins as installed.  The folder is
     made once per process (private, removed at exit); ``None`` when the plugins
-    cannot be found or do not work, and then ``dot`` runs as installed.
+    cannot be found or do not work, and then ``dot`` runs as installed; set the
+    environment variable ``KERAS_INSPECTOR_GRAPHVIZ_PLUGINS=installed`` to always
+    run it as installed (system fonts measured by pango).
     """
     if os.name == "nt" or os.environ.get("KERAS_INSPECTOR_GRAPHVIZ_PLUGINS") == "installed":
         return None
+    return _make_plugin_folder(binary)
+
+
+@functools.lru_cache(maxsize=4)
+def _make_plugin_folder(binary: str) -> str | None:
     for folder in _plugin_folders(binary):
         found = [sorted(folder.glob(prefix + ".*")) for prefix in _CORE_PLUGINS]
         if all(found):
