@@ -207,8 +207,10 @@ def _explain(error: BaseException) -> str:
         return "dot crashed: assertion in the ortho edge router (trapezoid.c)"
     if "16384" in text:
         return "dot error: an HTML label longer than 16,384 characters"
+    if code and code.group(1) == "-6":
+        return "dot crashed (SIGABRT: a Graphviz assertion)"
     if code:
-        return f"dot failed with code {code.group(1)}: " + _one_line(text.split("stderr:")[-1], 50)
+        return f"dot failed with exit code {code.group(1)}"
     return _one_line(f"{type(error).__name__}: {text}")
 
 
