@@ -441,6 +441,10 @@ def test_nested_clusters_per_depth() -> None:
 def test_highlight_follows_folds_and_collapses(big: ModelGraph) -> None:
     assert prepare(big, highlight="emb_77").highlighted == {"emb_0[x1600]"}
     assert prepare(nested_two_levels(), expand_depth=0, highlight="encoder/block/bn").highlighted == {"encoder"}
+    cluster = to_dot(nested_two_levels(), highlight="encoder")
+    assert re.search(r'graph \[id="cluster_0".*color="#dc2626", penwidth=3.5', cluster)
+    assert any(s.line.color == "#dc2626" for s in graph_figure(nested_two_levels(), highlight="encoder").layout.shapes)
+    assert 'stroke="#dc2626"' in to_html(nested_two_levels(), highlight="encoder/block", engine="builtin")
     dot = to_dot(chain(), highlight=["conv", "probs"])
     assert dot.count('penwidth=3.5, color="#dc2626"') == 2
     with pytest.raises(LayerNotFoundError, match="no_such_layer"):

@@ -143,8 +143,9 @@ def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None
             fam = FAMILIES["model"]
             lines.append(f"{indent}subgraph cluster_{cluster_index[cid]} {{")
             lines.append(f'{indent}  graph [id="cluster_{cluster_index[cid]}", label=<{_cluster_label(cnode)}>, '
-                         f'style="rounded,filled", fillcolor="{_CLUSTER_FILLS[min(cnode.depth, 2)]}", color="{fam.border}", '
-                         f'labeljust=l, fontsize=10];')
+                         f'style="rounded,filled", fillcolor="{_CLUSTER_FILLS[min(cnode.depth, 2)]}", '
+                         + ('color="#dc2626", penwidth=3.5, ' if cid in view.highlighted else f'color="{fam.border}", ')
+                         + "labeljust=l, fontsize=10];")
             emit(cid, indent + "  ")
             lines.append(f"{indent}}}")
 

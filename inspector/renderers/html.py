@@ -109,9 +109,11 @@ def builtin_svg(view: View, *, rankdir: str = "TB", options: LabelOptions | None
     # clusters: the bounding box of everything inside each expanded nested model
     for i, (cid, (x0, y0, x1, y1)) in enumerate(cluster_boxes(g, lay).items()):
         cnode = g.clusters[cid]
+        stroke, width = ("#dc2626", 3.5) if cid in view.highlighted else (FAMILIES["model"].border, 1)
         out.append(f'<g id="cluster_{i}" class="cluster"><title>{xml_escape(cid)}</title>'
                    f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" rx="8" '
-                   f'fill="#f0fdfa" fill-opacity="0.6" stroke="{FAMILIES["model"].border}" stroke-dasharray="4 3"/>'
+                   f'fill="#f0fdfa" fill-opacity="0.6" stroke="{stroke}" stroke-width="{width}" '
+                   'stroke-dasharray="4 3"/>'
                    f'<text x="{x0 + 6:.1f}" y="{y0 + 12:.1f}" font-size="10" fill="#0f766e">'
                    f'{xml_escape(abbreviate(cnode.name))} · {xml_escape(abbreviate(cnode.class_name))}</text></g>')
     for k, (src, dst, points) in enumerate(lay.edges):

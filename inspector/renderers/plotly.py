@@ -86,7 +86,8 @@ def graph_figure(graph: ModelGraph, *, rankdir: str = "TB", expand_depth: int | 
     # clusters first so they sit under the nodes
     for cid, (x0, y0, x1, y1) in cluster_boxes(g, lay).items():
         shapes.append(dict(type="rect", x0=x0, x1=x1, y0=y0, y1=y1, layer="below",
-                           line=dict(color=FAMILIES["model"].border, dash="dash", width=1),
+                           line=dict(color="#dc2626" if cid in view.highlighted else FAMILIES["model"].border,
+                                     dash="dash", width=3.5 if cid in view.highlighted else 1),
                            fillcolor="rgba(240,253,250,0.5)"))
         cnode = g.clusters[cid]
         annotations.append(dict(x=x0 + 4, y=y0 + 2, xanchor="left", yanchor="top", showarrow=False,
