@@ -80,6 +80,7 @@ __all__ = [
     "problem_layers",
     "projection_colour_columns",
     "label_or_index",
+    "sample_embedding_metadata",
     "random_inputs",
     "read_data_upload",
 ]
@@ -674,7 +675,7 @@ def problem_layers(stats: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(str(v) for v in stats.loc[bad, "layer"]))
 
 
-_COORDINATE_COLUMNS = ("x", "y", "z", "index", "point")
+_COORDINATE_COLUMNS = ("x", "y", "z", "index", "is_padding")
 
 
 def projection_colour_columns(frame: pd.DataFrame) -> list[str]:
@@ -682,21 +683,37 @@ def projection_colour_columns(frame: pd.DataFrame) -> list[str]:
 
     Example:
         >>> import pandas as pd
-        >>> projection_colour_columns(pd.DataFrame(columns=["index", "x", "y", "label", "group"]))
+        >>> projection_colour_columns(pd.DataFrame(columns=["index", "label", "x", "y", "is_padding", "group"]))
         ['label', 'group']
     """
     return [str(c) for c in frame.columns if str(c).lower() not in _COORDINATE_COLUMNS]
 
 
-def label_or_index(query: str) -> int | str:
-    """The neighbour search text as a row number (all digits) or a label.
+def label_or_index(query: str, labels: Sequence[Any] = ()) -> int | str:
+    """The neighbour search text as a label when some point has it, else as an index (all digits).
 
     Example:
-        >>> label_or_index(" 12 "), label_or_index("great")
-        (12, 'great')
+        >>> label_or_index(" 12 "), label_or_index("great"), label_or_index("1", ["0", "1"])
+        (12, 'great', '1')
     """
     text = query.strip()
+    if text in {str(label) for label in labels}:
+        return text
     return int(text) if text.isdigit() else text
+
+
+def sample_embedding_metadata(groups: Sequence[Any] | None) -> pd.DataFrame | None:
+    """A sample's hidden group per vocabulary index as a metadata table to colour the projection by.
+
+    Example:
+        >>> sample_embedding_metadata(["a", "b"])["group"].tolist()
+        ['a', 'b']
+    """
+    if groups is None:
+        return None
+    import pandas as pd
+
+    return pd.DataFrame({"group": [str(g) for g in groups]})
 
 
 # --------------------------------------------------------------------------- input data

@@ -24,13 +24,16 @@ model = opened.model
 sample = common.current_sample()
 
 try:
-    embeddings = [str(getattr(e, "id", e)) for e in embedding_layers(model)]
+    table = embedding_layers(model, labels=sample.metadata.get("embedding_labels") if sample else None)
 except InspectorError as e:
     st.error(str(e))
-    embeddings = []
+    st.stop()
+embeddings = [str(layer) for layer in table["layer"]]
 sources = (["Embedding layer"] if embeddings else []) + ["Layer activations"]
 if not embeddings:
     st.caption("This model has no Embedding layer: project a layer's activations instead.")
+if st.session_state.get(state.EMBEDDING_LAYER) in embeddings:
+    st.session_state[state.EMBEDDING_SOURCE] = "Embedding layer"  # arrived from Layer's "Project" button
 source = st.radio("Project", sources, horizontal=True, key=state.EMBEDDING_SOURCE)
 
 columns = st.columns(3)
@@ -39,22 +42,26 @@ method = columns[0].radio("Method", ["umap", "pca"], horizontal=True, key=state.
 dimensions = columns[1].radio("Dimensions", [2, 3], horizontal=True, key=state.EMBEDDING_DIMENSIONS,
                               format_func=lambda d: f"{d}-D")
 metadata_file = columns[2].file_uploader("Metadata (.csv, one row per point)", type=["csv"],
-                                         key=state.EMBEDDING_METADATA)
+                                         key=state.EMBEDDING_METADATA,
+                                         help="Any columns, to colour by; a 'label' column names the points.")
 try:
     metadata = app_support.read_data_upload(metadata_file.name, metadata_file.getvalue()) if metadata_file else None
 except InspectorError as e:
     st.error(str(e))
     metadata = None
 options = dict(method=method, n_components=dimensions, seed=0)
-progress_key = (*common.cache_key(opened), method, dimensions, metadata_file.file_id if metadata_file else None)
+key = (*common.cache_key(opened), method, dimensions, metadata_file.file_id if metadata_file else None)
 
 if source == "Embedding layer":
-    wanted = st.session_state.get(state.EMBEDDING_LAYER)
-    if wanted in embeddings and st.session_state.get(state.EMBEDDING_PICK) != wanted:
+    wanted = st.session_state.pop(state.EMBEDDING_LAYER, None)
+    if wanted in embeddings:
         st.session_state[state.EMBEDDING_PICK] = wanted
     layer = st.selectbox("Embedding layer", embeddings, key=state.EMBEDDING_PICK)
+    st.dataframe(table[table["layer"] == layer], hide_index=True)
     name = graph.node(layer).name if layer in {n.id for n, _ in graph.walk()} else layer
     labels = sample.embedding_labels(name) if sample is not None else None
+    if metadata is None and sample is not None:
+        metadata = app_support.sample_embedding_metadata(sample.embedding_groups(name))
 
     def compute():
         progress = common.progress_bar(f"Projecting {layer}…")
@@ -62,20 +69,23 @@ if source == "Embedding layer":
             return project_embedding(model, layer, labels=labels, metadata=metadata, progress=progress, **options)
         finally:
             progress.bar.empty()
-    key = (*progress_key, "embedding", layer)
+    key = (*key, "embedding", layer)
 else:
     choices = app_support.node_choices(graph, common.search_text()) or app_support.node_choices(graph)
-    layer = st.selectbox("Layer", choices, key="embedding_activation_layer")
+    selected = st.session_state.get(state.SELECTED_LAYER)
+    layer = st.selectbox("Layer", choices, key="embedding_activation_layer",
+                         index=choices.index(selected) if selected in choices else len(choices) - 1)
     try:
         if sample is not None:
             data = app_support.first_rows(sample.load_inputs(), ACTIVATION_ROWS)
             sample_labels = sample.load_labels()
             labels = None if sample_labels is None else app_support.first_rows(sample_labels, ACTIVATION_ROWS)
-            st.caption(f"Activations of the sample's first {ACTIVATION_ROWS} bundled inputs, labelled by their "
-                       "targets.")
+            st.caption(f"Activations of the sample's first {ACTIVATION_ROWS} bundled inputs, labelled by "
+                       + ("their targets." if labels is not None else "the predicted class."))
         else:
             data, labels = app_support.random_inputs(model, graph, samples=ACTIVATION_ROWS, seed=0), None
-            st.caption(f"Activations of {ACTIVATION_ROWS} random inputs matching the input specs.")
+            st.caption(f"Activations of {ACTIVATION_ROWS} random inputs matching the input specs, labelled by the "
+                       "predicted class.")
     except InspectorError as e:
         st.error(str(e))
         st.stop()
@@ -87,7 +97,7 @@ else:
                                        **options)
         finally:
             progress.bar.empty()
-    key = (*progress_key, "activations", layer)
+    key = (*key, "activations", layer)
 
 try:
     projection = common.remembered(state.PROJECTIONS, key, compute)
@@ -95,18 +105,21 @@ except InspectorError as e:
     st.error(str(e))
     st.stop()
 
+st.caption(repr(projection))
 colour_choices = [None, *app_support.projection_colour_columns(projection.frame)]
 colour = st.selectbox("Colour by", colour_choices, key=state.EMBEDDING_COLOUR,
-                      format_func=lambda c: "nothing" if c is None else c)
+                      format_func=lambda c: "automatic" if c is None else c)
 try:
     st.plotly_chart(projection.figure(color=colour), key="projection_figure")
 except InspectorError as e:
     st.error(str(e))
 
-query = st.text_input("Nearest neighbours of (label or row number)", key=state.EMBEDDING_SEARCH)
+query = st.text_input("Nearest neighbours of (a label, or an index)", key=state.EMBEDDING_SEARCH,
+                      placeholder=str(projection.frame["label"].iloc[0]) if len(projection.frame) else "")
 if query:
     try:
-        st.dataframe(projection.neighbours(app_support.label_or_index(query), k=10), hide_index=True)
+        target = app_support.label_or_index(query, projection.frame["label"])
+        st.dataframe(projection.neighbours(target, k=10), hide_index=True)
     except InspectorError as e:
         st.error(str(e))
 st.download_button("Download coordinates (.csv)", projection.to_csv(), file_name=f"{layer.replace('/', '_')}.csv",

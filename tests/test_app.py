@@ -1,0 +1,434 @@
+"""The Streamlit app, driven headless with ``streamlit.testing.v1.AppTest``, and its helpers in ``inspector.app_support``.
+
+Every page runs for every bundled sample and for uploaded files; a broken upload
+shows an error while the previous model stays.  A page whose library part has
+not landed must say so instead of showing anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import inspector
+from inspector import app_support
+from inspector.errors import InputDataError, InspectorError, LayerNotFoundError, ModelFormatError
+from inspector.limits import Limits
+
+REPO = Path(__file__).resolve().parents[1]
+MAIN = str(REPO / "app" / "main.py")
+TIMEOUT = 120  # the first run imports TensorFlow
+SAMPLES = [s.slug for s in inspector.list_samples()]
+PAGES = ("views/overview.py", "views/graph.py", "views/layer.py", "views/activations.py", "views/embeddings.py")
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def _has(*names: str) -> bool:
+    try:
+        for name in names:
+            getattr(inspector, name)
+    except (ImportError, AttributeError):
+        return False
+    return True
+
+
+HAS_PROJECTOR = _has("embedding_layers", "project_embedding", "project_activations")
+
+
+# ------------------------------------------------------------------ helpers
+def new_app(**session: object):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
+    for key, value in session.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def open_sample(slug: str):
+    at = new_app()
+    at.sidebar.selectbox(key="sample_widget").set_value(slug).run()
+    return at
+
+
+def texts(elements) -> list[str]:
+    return [str(e.value) for e in elements]
+
+
+def assert_clean(at) -> None:
+    assert not at.exception, texts(at.exception)
+
+
+def charts(at) -> list[dict]:
+    """The plotly figures on the page as JSON dicts."""
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def array(value: object) -> np.ndarray:
+    """A plotly JSON array: a list, or ``{"dtype", "bdata"[, "shape"]}`` (base64, plotly ≥ 6)."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return flat.reshape([int(d) for d in str(shape).split(",")]) if shape else flat
+    return np.asarray(value, dtype=object)
+
+
+def upload(at, name: str, data: bytes):
+    at.sidebar.get("file_uploader")[0].set_value((name, data, "application/octet-stream"))
+    return at.run()
+
+
+def graph_of(slug: str):
+    return inspector.build_graph(inspector.get_sample(slug).path)
+
+
+# ------------------------------------------------------------------ configuration
+def test_upload_limit_in_config_matches_library_limit() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["maxUploadSize"] * 2**20 == Limits().max_upload_bytes
+    assert config["server"]["maxUploadSize"] == app_support.upload_limit_mb(Limits().max_upload_bytes)
+    assert config["server"]["headless"] is True
+    assert config["browser"]["gatherUsageStats"] is False
+
+
+def test_pages_are_not_in_a_pages_folder() -> None:
+    # a pages/ folder beside main.py turns on Streamlit's automatic multipage mode, which fights st.navigation
+    assert not (REPO / "app" / "pages").exists()
+    for page in PAGES:
+        assert (REPO / "app" / page).is_file()
+
+
+# ------------------------------------------------------------------ the app
+def test_opens_on_the_default_sample() -> None:
+    at = new_app()
+    assert_clean(at)
+    first = inspector.list_samples()[0]
+    graph = graph_of(first.slug)
+    assert at.title[0].value == f"Overview · {graph.name}"
+    assert at.metric[0].label == "Parameters" and at.metric[0].value == f"{graph.total_params:,}"
+    assert at.sidebar.selectbox(key="sample_widget").value == first.slug
+    assert at.sidebar.get("file_uploader")[0].proto.max_upload_size_mb == 500
+    assert any("500.0 MiB" in c for c in texts(at.sidebar.caption))
+    summary = at.dataframe[1].value
+    assert list(summary["id"]) == [n.id for n, _ in graph.walk()]
+    assert [b.proto.label for b in at.get("download_button")] == ["Download CSV"]
+    assert not at.error and not at.warning
+
+
+@pytest.mark.parametrize("slug", SAMPLES)
+def test_every_page_for_every_sample(slug: str) -> None:
+    sample = inspector.get_sample(slug)
+    graph = graph_of(slug)
+    static = sample.trusted_only
+    at = open_sample(slug)
+    assert_clean(at)
+    assert at.title[0].value == f"Overview · {graph.name}"
+    assert at.metric[0].value == f"{graph.total_params:,}"
+    banner = [w for w in texts(at.warning) if w.startswith("**Static view")]
+    assert bool(banner) == static
+    if static:
+        assert any("cannot be understood without running code" in w for w in texts(at.warning))
+
+    at.switch_page("views/graph.py").run()
+    assert_clean(at)
+    figure = charts(at)[0]
+    layers = next(t for t in figure["data"] if t.get("name") == "layers")
+    drawn = {str(row[0]) for row in layers["customdata"]}
+    assert drawn
+    assert drawn <= {n.id for n, _ in graph.walk()} | set(graph.expanded().clusters) | {
+        i for i in drawn if "[x" in i}
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert {"DOT", "JSON", "HTML"} <= set(labels)
+    assert ({"SVG", "PNG"} <= set(labels)) == app_support.graphviz_available()
+
+    at.switch_page("views/layer.py").run()
+    assert_clean(at)
+    picked = at.selectbox(key="layer_pick_widget").value
+    assert picked == app_support.node_choices(graph)[0]
+    assert at.header[0].value.startswith(graph.node(picked).name)
+
+    at.switch_page("views/activations.py").run()
+    assert_clean(at)
+    if static:
+        assert any("Activations are unavailable" in w for w in texts(at.warning))
+        assert not charts(at)
+    else:
+        assert at.radio(key="activation_source_widget").value == "Sample inputs"
+        histogram = charts(at)[0]
+        assert array(histogram["data"][0]["y"]).sum() > 0
+        assert [b.proto.label for b in at.get("download_button")] == ["Download .npy"]
+
+    at.switch_page("views/embeddings.py").run()
+    assert_clean(at)
+    if not HAS_PROJECTOR:
+        assert any("not available yet" in i for i in texts(at.info)) or static
+    elif static:
+        assert any("Embeddings are unavailable" in w for w in texts(at.warning))
+    else:
+        has_embedding = any(n.class_name == "Embedding" for n, _ in graph.walk())
+        expected = "Embedding layer" if has_embedding else "Layer activations"
+        assert at.radio(key="embedding_source_widget").value == expected
+        projection = charts(at)[0]
+        points = sum(len(array(t["x"])) for t in projection["data"])
+        if has_embedding:
+            first = next(n for n, _ in graph.walk() if n.class_name == "Embedding")
+            assert points == first.config["input_dim"]
+        else:
+            assert points == len(next(iter(sample.load_inputs().values())))
+        assert "Download coordinates (.csv)" in [b.proto.label for b in at.get("download_button")]
+
+
+def test_search_filters_the_summary_and_the_layer_list() -> None:
+    at = new_app()
+    at.sidebar.text_input(key="search_widget").set_value("emb_").run()
+    assert_clean(at)
+    summary = at.dataframe[1].value
+    assert len(summary) == 6 and all(i.startswith("emb_") for i in summary["id"])
+    assert any("6 of" in c for c in texts(at.caption))
+    at.switch_page("views/layer.py").run()
+    assert at.selectbox(key="layer_pick_widget").options == [f"emb_{c}" for c in (
+        "activity_category", "char_1", "char_2", "char_7", "char_10", "group_1")]
+
+
+def test_selected_layer_opens_in_layer_page_with_weight_histograms() -> None:
+    at = open_sample("otto_mlp")
+    at.session_state["selected_layer"] = "hidden"
+    at.switch_page("views/layer.py").run()
+    assert_clean(at)
+    assert at.selectbox(key="layer_pick_widget").value == "hidden"
+    weights = at.dataframe[1].value
+    assert list(weights["name"]) == ["kernel", "bias"]
+    assert list(weights["shape"]) == ["(93, 100)", "(100,)"]
+    assert weights["nan"].tolist() == [0, 0]
+    assert weights["min"][0] <= weights["mean"][0] <= weights["max"][0]
+    histograms = charts(at)
+    assert len(histograms) == 2 and array(histograms[0]["data"][0]["y"]).sum() == 93 * 100
+    # picking another layer in the page changes the shared selection
+    at.selectbox(key="layer_pick_widget").set_value("logits").run()
+    assert at.session_state["selected_layer"] == "logits"
+
+
+def test_embedding_layer_has_a_project_button() -> None:
+    at = new_app(selected_layer="emb_group_1")
+    at.switch_page("views/layer.py").run()
+    assert_clean(at)
+    assert at.selectbox(key="layer_pick_widget").value == "emb_group_1"
+    button = next(b for b in at.button if b.label == "Project this embedding")
+    button.click().run()
+    assert_clean(at)
+    assert at.title[0].value == "Embeddings"
+    if HAS_PROJECTOR:
+        assert at.selectbox(key="embedding_pick_widget").value == "emb_group_1"
+        assert "emb_group_1 (80 x" in texts(at.caption)[0]
+
+
+@pytest.mark.skipif(not HAS_PROJECTOR, reason="inspector.projection has not landed")
+def test_embedding_projection_colours_searches_and_switches_to_pca_3d() -> None:
+    at = new_app()
+    at.session_state["embedding_layer"] = "emb_group_1"
+    at.switch_page("views/embeddings.py").run()
+    assert_clean(at)
+    assert at.selectbox(key="embedding_pick_widget").value == "emb_group_1"
+    assert "group" in at.selectbox(key="embedding_colour_widget").options
+    at.selectbox(key="embedding_colour_widget").set_value("group").run()
+    legend = sorted(t["name"] for t in charts(at)[0]["data"])
+    assert legend == ["latent group 1 (-2.0)", "latent group 2 (+2.0)"]
+    at.text_input(key="embedding_search_widget").set_value("group 7").run()
+    neighbours = at.dataframe[-1].value
+    assert len(neighbours) == 10 and "group 7" not in neighbours["label"].tolist()
+    at.text_input(key="embedding_search_widget").set_value("no such label").run()
+    assert "No projected point has the label" in at.error[0].value
+    at.radio(key="embedding_method_widget").set_value("pca").run()
+    at.radio(key="embedding_dimensions_widget").set_value(3).run()
+    assert_clean(at)
+    assert charts(at)[0]["data"][0]["type"] == "scatter3d"
+
+
+def test_upload_opens_the_file_and_a_broken_one_keeps_the_previous_model() -> None:
+    at = new_app()
+    sample = inspector.get_sample("tanh_hinge")
+    at = upload(at, "hinge.keras", sample.path.read_bytes())
+    assert_clean(at)
+    assert at.title[0].value == f"Overview · {graph_of('tanh_hinge').name}"
+    assert "**hinge.keras**" in texts(at.sidebar.markdown)
+
+    at = upload(at, "broken.keras", b"this is not a model")
+    assert_clean(at)
+    assert len(at.error) == 1 and "not a Keras model file" in at.error[0].value
+    assert at.title[0].value == f"Overview · {graph_of('tanh_hinge').name}"
+    assert any("Still showing the previous model" in c for c in texts(at.caption))
+    at.switch_page("views/activations.py").run()  # the previous model still runs
+    assert_clean(at)
+    assert at.radio(key="activation_source_widget").options == ["Upload data", "Random data"]
+
+    # a truncated .keras: the error names the damage, the app carries on
+    at.switch_page("views/overview.py").run()
+    data = sample.path.read_bytes()
+    at = upload(at, "cut.keras", data[: len(data) // 2])
+    assert len(at.error) == 1 and at.title[0].value == f"Overview · {graph_of('tanh_hinge').name}"
+
+    # choosing a sample afterwards clears the error
+    at.sidebar.selectbox(key="sample_widget").set_value("otto_mlp").run()
+    assert not at.error and at.title[0].value == f"Overview · {graph_of('otto_mlp').name}"
+
+
+def test_legacy_h5_upload() -> None:
+    sample = inspector.get_sample("otto_mlp")
+    at = upload(new_app(), "otto.h5", sample.h5_path.read_bytes())
+    assert_clean(at)
+    assert at.metric[0].value == f"{graph_of('otto_mlp').total_params:,}"
+    assert not at.error
+
+
+def test_untrusted_lambda_upload_is_a_static_view_and_trust_is_off() -> None:
+    at = upload(new_app(), "lambda.keras", inspector.get_sample("lambda_merge").path.read_bytes())
+    assert_clean(at)
+    assert any(w.startswith("**Static view") for w in texts(at.warning))
+    assert not at.sidebar.checkbox, "no trust checkbox unless the server allows trust"
+    at.switch_page("views/activations.py").run()
+    assert any("KERAS_INSPECTOR_ALLOW_TRUST=1" in w for w in texts(at.warning))
+
+
+def test_trust_checkbox_when_the_server_allows_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KERAS_INSPECTOR_ALLOW_TRUST", "1")
+    at = open_sample("lambda_merge")
+    assert any(w.startswith("**Static view") for w in texts(at.warning))
+    at.sidebar.checkbox(key="trust_widget").check().run()
+    assert_clean(at)
+    assert not any(w.startswith("**Static view") for w in texts(at.warning))
+    assert any("code from the file ran" in c for c in texts(at.sidebar.caption))
+    at.switch_page("views/activations.py").run()
+    assert_clean(at)
+    assert charts(at), "a trusted Lambda model runs"
+
+
+def test_preload_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KERAS_INSPECTOR_PRELOAD", str(inspector.get_sample("nested_gan").path))
+    at = new_app()
+    assert_clean(at)
+    assert at.title[0].value == f"Overview · {graph_of('nested_gan').name}"
+    monkeypatch.setenv("KERAS_INSPECTOR_PRELOAD", "/no/such/model.keras")
+    at = new_app()
+    assert "No model file at this path" in at.error[0].value
+
+
+def test_activations_random_data_compare_and_all_layer_stats() -> None:
+    at = open_sample("otto_mlp")
+    at.switch_page("views/activations.py").run()
+    at.radio(key="activation_source_widget").set_value("Random data").run()
+    at.selectbox(key="activation_layer_widget").set_value("hidden").run()
+    at.checkbox(key="activation_compare_widget").check().run()
+    assert_clean(at)
+    assert [c["layout"]["title"]["text"] for c in charts(at)[:3]] == ["inference", "training", "training − inference"]
+    assert at.dataframe[-1].value["layer"].tolist() == ["hidden", "logits", "softmax"]  # compare_modes table
+    next(b for b in at.button if b.label == "Compute statistics of all layers").click().run()
+    assert_clean(at)
+    stats = next(d.value for d in at.dataframe if "dead_fraction" in d.value)
+    assert stats["layer"].tolist() == ["hidden", "logits", "softmax"]
+    assert (stats["nan_count"] == 0).all()
+
+
+def test_activation_data_upload_errors_are_shown() -> None:
+    at = open_sample("otto_mlp")
+    at.switch_page("views/activations.py").run()
+    at.radio(key="activation_source_widget").set_value("Upload data").run()
+    assert_clean(at)
+    at.main.get("file_uploader")[0].set_value(("x.npy", app_support.npy_bytes(np.zeros((4, 5))),
+                                           "application/octet-stream"))
+    at.run()
+    assert_clean(at)
+    assert any("expects (None, 93)" in e for e in texts(at.error))
+    at.main.get("file_uploader")[0].set_value(("x.npy", app_support.npy_bytes(np.ones((7, 93), "float32")),
+                                           "application/octet-stream"))
+    at.run()
+    assert_clean(at) and not at.error
+    assert "hidden: output shape (7, 100)" in texts(at.caption)[-1] or any(
+        "output shape (7," in c for c in texts(at.caption))
+
+
+# ------------------------------------------------------------------ inspector.app_support
+def test_open_model_falls_back_to_the_static_view() -> None:
+    lambda_bytes = inspector.get_sample("lambda_merge").path.read_bytes()
+    opened = app_support.open_model(lambda_bytes, name="l.keras")
+    assert not opened.can_run and opened.graph.source == inspector.Source.STATIC
+    assert opened.graph.warnings[0].startswith("Static view") and "trust" in opened.static_reason
+    assert opened.sha256 == app_support.file_digest(lambda_bytes)
+    trusted = app_support.open_model(lambda_bytes, name="l.keras", trust=True)
+    assert trusted.can_run and trusted.graph.source == inspector.Source.KERAS
+    with pytest.raises(ModelFormatError):
+        app_support.open_model(b"nope")
+
+
+def test_weight_frame_matches_the_keras_weights() -> None:
+    opened = app_support.open_model(inspector.get_sample("nested_gan").path.read_bytes())
+    node_id = "generator/g_dense_1"
+    frame = app_support.weight_frame(opened.graph, node_id, opened.model)
+    layer = opened.model.get_layer("generator").get_layer("g_dense_1")
+    kernel = np.asarray(layer.kernel.numpy())
+    row = frame.iloc[0]
+    assert row["name"] == "kernel" and row["size"] == kernel.size
+    assert np.isclose(row["mean"], kernel.mean()) and np.isclose(row["max"], kernel.max())
+    assert np.array_equal(app_support.weight_values(opened.model, opened.graph, node_id, "kernel"), kernel)
+    static = app_support.weight_frame(opened.graph, node_id)  # static view: shapes only
+    assert static["shape"].tolist() == frame["shape"].tolist() and static["mean"].isna().all()
+    with pytest.raises(LayerNotFoundError):
+        app_support.weight_frame(opened.graph, "nope", opened.model)
+    with pytest.raises(LayerNotFoundError):
+        app_support.weight_values(opened.model, opened.graph, node_id, "nope")
+
+
+def test_nan_weights_are_warned_about() -> None:
+    opened = app_support.open_model(inspector.get_sample("tanh_hinge").path.read_bytes())
+    assert app_support.model_warnings(opened) == []
+    kernel = opened.model.get_layer("hidden").kernel
+    original = kernel.numpy()
+    try:
+        broken = original.copy()
+        broken[0, :2] = np.nan
+        kernel.assign(broken)
+        assert app_support.nonfinite_weights(opened.model) == [("hidden", "kernel", 2, 0)]
+        assert "holds 2 NaN" in app_support.model_warnings(opened)[0]
+    finally:
+        kernel.assign(original)
+
+
+def test_random_inputs_respect_embedding_vocabularies() -> None:
+    opened = app_support.open_model(inspector.get_sample("entity_embeddings").path.read_bytes())
+    data = app_support.random_inputs(opened.model, opened.graph, samples=500, seed=1)
+    vocab = {n.id: n.config["input_dim"] for n in opened.graph.nodes if n.class_name == "Embedding"}
+    for name, values in data.items():
+        assert values.shape == (500, 1) and values.dtype == np.int32
+        assert 0 <= values.min() and values.max() < vocab[f"emb_{name}"]
+    assert inspector.inspect_layer(opened.model, "outcome", data).shape == (500, 1)
+
+
+def test_read_data_upload_refuses_pickles_and_unknown_types() -> None:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(InspectorError):
+        app_support.read_data_upload("evil.npy", buffer.getvalue())
+    with pytest.raises(InputDataError):
+        app_support.read_data_upload("x.txt", b"1,2")
+    frame = app_support.read_data_upload("m.csv", b"label,group\na,1\nb,2\n")
+    assert frame["label"].tolist() == ["a", "b"]
+
+
+def test_activation_figures() -> None:
+    maps = np.arange(2 * 4 * 4 * 3, dtype="float32").reshape(2, 4, 4, 3)
+    assert app_support.is_image_activation(maps)
+    figure = app_support.feature_map_figure(maps, sample=1)
+    assert len(figure.data) == 3 and np.array_equal(np.asarray(figure.data[2].z), maps[1, :, :, 2])
+    with pytest.raises(InputDataError):
+        app_support.feature_map_figure(maps, sample=2)
+    assert app_support.heatmap_figure(maps).data[0].z.shape == (2, 48)
+    assert sum(app_support.histogram_figure(maps).data[0].y) == maps.size
+    assert app_support.activation_frame(maps).shape == (2, 48)
+    assert np.array_equal(np.load(__import__("io").BytesIO(app_support.npy_bytes(maps))), maps)
