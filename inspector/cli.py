@@ -281,6 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     project.add_argument("--input", metavar="DATA",
                          help="project the layer's activations on this data (.npy/.npz/.csv) instead of "
                               "embedding weights")
+    project.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+                         help="with --input: samples per forward pass")
     project.add_argument("-o", "--output", type=_suffix_type(_ProjectionFormat, "output file"), required=True,
                          metavar="FILE", help="coords.csv (one row per point) or plot.html (standalone plotly page)")
 
@@ -625,14 +627,21 @@ def _markdown(headers: list[str], cells: list[list[str]], numeric: list[bool], *
 def _rich_table(headers: list[str], cells: list[list[str]], numeric: list[bool], *, title: str = "",
                 footer: str = "") -> None:
     from rich.console import Console
+    from rich.measure import Measurement
     from rich.table import Table
 
+    console = Console()
     table = Table(title=title or None, title_justify="left", header_style="bold")
-    for header, num in zip(headers, numeric, strict=True):
-        table.add_column(header, justify="right" if num else "left", overflow="fold")
+    for i, (header, num) in enumerate(zip(headers, numeric, strict=True)):
+        longest = max([len(row[i]) for row in cells], default=0)
+        # numbers are never split across lines; text may wrap once it has a readable width
+        table.add_column(header.replace("_", " "), justify="right" if num else "left", no_wrap=num,
+                         min_width=longest if num else min(longest, 24), overflow="fold")
     for row in cells:
         table.add_row(*row)
-    console = Console()
+    narrowest = Measurement.get(console, console.options.update(width=100_000), table).minimum
+    if narrowest > console.width:  # wider than the terminal: keep cells whole rather than squash them to nothing
+        console = Console(width=narrowest)
     console.print(table)
     if footer:
         console.print(footer, style="bold", highlight=False)
@@ -746,7 +755,7 @@ def _project(args: argparse.Namespace) -> None:
     with _fraction_bar(args, args.method.upper()) as progress:
         options = {"method": args.method, "n_components": args.dims, "progress": progress}
         if data is not None:
-            projection = function(model, args.layer, data, **options)
+            projection = function(model, args.layer, data, batch_size=args.batch_size, **options)
         else:
             projection = function(model, args.layer, **options)
     if output.suffix.lower() == ".csv":
