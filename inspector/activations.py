@@ -489,19 +489,32 @@ def _batch_stats(t: Any, per_channel: bool) -> tuple[Any, ...]:
         rows = ops.reshape(x, (ops.shape(x)[0], -1, channels))
     dims = ops.shape(rows)
     count = ops.cast(dims[0], "float64") * ops.cast(dims[1], "float64")
-    total = ops.sum(ops.cast(ops.sum(rows, axis=1), "float64"), axis=0)
+
+    def across_batch(per_sample: Any) -> Any:  # (batch, channels) partial sums -> float64 totals
+        return ops.sum(ops.cast(per_sample, "float64"), axis=0)
+
+    total = across_batch(ops.sum(rows, axis=1))
     mean = total / ops.maximum(count, 1.0)
     rounded = ops.cast(mean, x.dtype)
-    m2 = ops.sum(ops.cast(ops.sum(ops.square(rows - rounded), axis=1), "float64"), axis=0)
     shift = mean - ops.cast(rounded, "float64")
-    m2 = m2 - count * shift * shift
-    low = ops.cast(ops.min(rows, axis=(0, 1)), "float64")
-    high = ops.cast(ops.max(rows, axis=(0, 1)), "float64")
-    nonzero = ops.not_equal(rows, 0)
-    zeros = count - ops.sum(ops.cast(ops.sum(ops.cast(nonzero, x.dtype), axis=1), "float64"), axis=0)
-    alive = ops.any(nonzero, axis=0)
+    m2 = across_batch(ops.sum(_squared_difference(rows, rounded), axis=1)) - count * shift * shift
+    # per unit over the batch: gives min/max and "alive" (nonzero in some sample) from two reductions
+    unit_max, unit_min = ops.max(rows, axis=0), ops.min(rows, axis=0)
+    low, high = ops.cast(ops.min(unit_min, axis=0), "float64"), ops.cast(ops.max(unit_max, axis=0), "float64")
+    alive = ops.logical_or(ops.greater(unit_max, 0), ops.less(unit_min, 0))
+    nonzero = across_batch(ops.sum(ops.square(ops.sign(rows)), axis=1))  # float arithmetic beats bool ops here
     finite = ops.logical_and(ops.isfinite(total), ops.isfinite(m2))
-    return count, mean, m2, low, high, zeros, alive, finite
+    return count, mean, m2, low, high, count - nonzero, alive, finite
+
+
+def _squared_difference(a: Any, b: Any) -> Any:
+    import keras
+
+    if keras.backend.backend() == "tensorflow":  # one fused pass instead of two
+        import tensorflow as tf
+
+        return tf.math.squared_difference(a, b)
+    return keras.ops.square(a - b)
 
 
 def _exact_batch_stats(a: np.ndarray, per_channel: bool) -> tuple[np.ndarray, ...]:
