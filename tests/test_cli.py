@@ -222,6 +222,35 @@ def test_activations_needs_an_output_or_stats(tmp_path):
     assert "--stats" in stderr and "-o" in stderr
 
 
+def test_debug_shows_the_traceback_of_a_refusal(tmp_path):
+    result = run_cli("summary", tmp_path / "nope.keras", "--debug")
+    assert result.returncode == 3
+    assert "Traceback" in result.stderr and "ModelFormatError" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-3].startswith("error: No model file")
+
+
+def test_an_unexpected_error_exits_1_with_one_line_and_a_hint(monkeypatch, capsys):
+    import inspector.cli as cli
+
+    def broken_command(args):  # a bug inside a command: something that is not an InspectorError
+        raise KeyError("layer_count")
+
+    monkeypatch.setitem(cli._COMMANDS, "summary", broken_command)
+    code, out, err = run_main(capsys, "summary", "m.keras")
+    assert (code, out) == (1, "")
+    assert "Traceback" not in err and "unexpected KeyError: 'layer_count'" in err and "--debug" in err
+    code, _, err = run_main(capsys, "summary", "m.keras", "--debug")
+    assert code == 1 and "Traceback" in err and "broken_command" in err
+
+
+def test_the_console_script_is_installed():
+    script = Path(sys.executable).with_name("keras-inspector")
+    if not script.exists():
+        pytest.skip(f"no console script next to {sys.executable} (package not installed with pip)")
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("keras-inspector ")
+
+
 # ------------------------------------------------------------------------------ summary
 def test_summary_table_when_piped_is_plain_text_with_totals(models):
     import keras
