@@ -59,6 +59,14 @@ def _fix_model(model: dict, notes: list[str]) -> None:
                 del cfg[key]
                 notes.append(f"Dropped {key}={_DEFAULTS[key]!r} from {layer.get('class_name')} {cfg.get('name')!r} "
                              "(tf.keras 2 wrote it; Keras 3 rejects it).")
+        if layer.get("class_name") != "InputLayer" and cfg.pop("batch_input_shape", None) is not None:
+            notes.append(f"Dropped batch_input_shape from {cfg.get('name')!r}: the model's InputLayer already "
+                         "declares it (Keras 3 rejects it on other layers).")
+        if layer.get("class_name") == "BatchNormalization" and isinstance(cfg.get("axis"), list) \
+                and len(cfg["axis"]) == 1:
+            cfg["axis"] = cfg["axis"][0]
+            notes.append(f"Turned BatchNormalization {cfg.get('name')!r} axis=[{cfg['axis']}] into {cfg['axis']} "
+                         "(tf.keras 2 wrote a list; Keras 3 wants an integer).")
         if layer.get("class_name") in ("Sequential", "Functional", "Model"):
             _fix_model(layer, notes)
 

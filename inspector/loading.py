@@ -114,6 +114,7 @@ def build_graph(model_or_source: Any, *, expand_nested: bool = True, trust: bool
         >>> g.total_params == model.count_params()  # doctest: +SKIP
         True
     """
+    from inspector.shape_inference import infer_shapes
     from inspector.static import graph_from_config
 
     if isinstance(model_or_source, ModelGraph):
@@ -129,7 +130,11 @@ def build_graph(model_or_source: Any, *, expand_nested: bool = True, trust: bool
     try:
         model = load_model(model_file, trust=trust, limits=limits)
     except (UnsafeModelError, ModelLoadError) as e:
-        graph = graph_from_config(model_file.config, model_file.weights)
+        try:
+            config = normalize_config(model_file.config)[0]
+        except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError):
+            config = model_file.config  # the static parser has its own, stricter, error for this
+        graph = infer_shapes(graph_from_config(config, model_file.weights))
         reason = f"Static view (no code run, some shapes unknown): {e.what}"
         return replace(graph if expand_nested else replace(graph, nested={}), warnings=(reason, *graph.warnings))
     return build_graph(model, expand_nested=expand_nested)

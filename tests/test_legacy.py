@@ -97,3 +97,14 @@ def test_normalize_bare_list_sequential_and_tf2_arguments():
     assert layers[0]["config"]["batch_shape"] == [None, 8, 8, 3]
     assert "groups" not in layers[1]["config"] and "time_major" not in layers[2]["config"]
     assert len(notes) == 4
+
+
+def test_static_view_infers_shapes_keras_2_did_not_record(real_models):
+    """The Teachable Machine file (tf.keras 2.4, MobileNetV2 nested twice) does not load in Keras 3;
+    its static view still gets every shape, computed by Keras's shape arithmetic without building it."""
+    graph = inspector.build_graph(real_models / "2nithing_keras_model.h5")
+    assert graph.source == Source.STATIC
+    unknown = [n.id for n, _ in graph.walk() if not n.output_shapes or None in n.output_shapes]
+    assert unknown == []
+    assert graph.node("sequential_1/model1").output_shapes == ((None, 7, 7, 1280),)
+    assert graph.nodes[-1].output_shapes == ((None, 2),)

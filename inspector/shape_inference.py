@@ -1,0 +1,90 @@
+"""Filling in the shapes a static graph lacks, with Keras's own shape arithmetic and no model built.
+
+Old configs (Keras 1/2) record only the input shapes.  For every layer that is a
+built-in Keras class (never an opaque one: those were refused by the safety
+scan), the layer object is created from its config — which allocates no weights
+— and asked for ``compute_output_shape`` of its known input shapes.  Layers that
+cannot answer (old argument names, opaque code, unknown inputs) keep unknown
+shapes, and so does everything downstream of them.
+
+Example:
+    >>> from inspector.static import graph_from_config
+    >>> cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+    ...     {"class_name": "Dense", "config": {"name": "d", "units": 2, "batch_input_shape": [None, 3]}}]}}
+    >>> infer_shapes(graph_from_config(cfg, {})).node("d").output_shapes  # doctest: +SKIP
+    ((None, 2),)
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+from typing import Any
+
+from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape
+
+__all__ = ["infer_shapes"]
+
+
+def infer_shapes(graph: ModelGraph, input_shapes: dict[str, Shape | None] | None = None) -> ModelGraph:
+    """A copy of a static graph with every output shape Keras can compute filled in."""
+    known: dict[str, tuple[Shape | None, ...]] = {}
+    nodes: list[LayerNode] = []
+    nested = dict(graph.nested)
+    incoming: dict[str, list[Edge]] = {}
+    for e in graph.edges:
+        incoming.setdefault(e.dst, []).append(e)
+    for node in graph.nodes:
+        edges = sorted(incoming.get(node.id, []), key=lambda e: e.dst_index)
+        inputs = tuple(_pick(known.get(e.src), e.src_index) or e.shape for e in edges) or node.input_shapes
+        outputs = node.output_shapes
+        if node.kind == NodeKind.INPUT and input_shapes and not _complete(outputs):
+            outputs = (input_shapes.get(node.id),)
+        elif node.id in nested:
+            sub = nested[node.id]
+            seeds = {i: s for i, s in zip(sub.inputs, inputs, strict=False)}
+            sub = nested[node.id] = infer_shapes(sub, seeds)
+            outputs = tuple(_output_of(sub, o) for o in sub.outputs)
+        elif node.kind == NodeKind.LAYER and not node.opaque and not _complete(outputs) and _complete(inputs):
+            outputs = _compute(node, inputs) or outputs
+        known[node.id] = outputs
+        nodes.append(replace(node, input_shapes=inputs if _complete(inputs) else node.input_shapes,
+                             output_shapes=outputs))
+    edges = tuple(e if e.shape is not None else replace(e, shape=_pick(known.get(e.src), e.src_index))
+                  for e in graph.edges)
+    return replace(graph, nodes=tuple(nodes), edges=edges, nested=nested)
+
+
+def _compute(node: LayerNode, inputs: tuple[Shape | None, ...]) -> tuple[Shape | None, ...] | None:
+    import keras
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            layer = keras.saving.deserialize_keras_object(
+                {"module": "keras.layers", "class_name": node.class_name, "config": node.config},
+                safe_mode=True)
+            result = layer.compute_output_shape(inputs[0] if len(inputs) == 1 else list(inputs))
+    except Exception:  # noqa: BLE001 - a layer that cannot say its shape keeps it unknown
+        return None
+    return _as_shapes(result)
+
+
+def _as_shapes(result: Any) -> tuple[Shape | None, ...] | None:
+    if isinstance(result, (tuple, list)) and all(d is None or isinstance(d, int) for d in result):
+        return (tuple(result),)
+    if isinstance(result, (tuple, list)) and all(isinstance(r, (tuple, list)) for r in result):
+        return tuple(tuple(r) for r in result)
+    return None
+
+
+def _pick(shapes: tuple[Shape | None, ...] | None, index: int) -> Shape | None:
+    return shapes[index] if shapes and index < len(shapes) else None
+
+
+def _output_of(graph: ModelGraph, node_id: str) -> Shape | None:
+    return next((n.output_shapes[0] for n in graph.nodes if n.id == node_id and n.output_shapes), None)
+
+
+def _complete(shapes: tuple[Shape | None, ...]) -> bool:
+    return bool(shapes) and all(s is not None for s in shapes)
