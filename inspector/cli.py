@@ -312,6 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _warnings_shown(debug=args.debug):
             _COMMANDS[args.command](args)
+        sys.stdout.flush()  # a closed pipe shows up here, not as noise at interpreter exit
     except InspectorError as e:
         if args.debug:
             traceback.print_exc()

@@ -140,6 +140,14 @@ def test_top_level_help_lists_commands_and_exit_codes():
     assert "exit codes" in result.stdout
 
 
+def test_cli_public_names():
+    import inspector.cli as cli
+
+    assert cli.__all__ == ["ExitCode", "TableFormat", "GraphFormat", "build_parser", "main"]
+    assert [int(code) for code in cli.ExitCode] == [0, 1, 2, 3, 130]
+    assert all(callable(getattr(cli, name)) for name in cli.__all__)
+
+
 def test_importing_the_cli_does_not_import_tensorflow():
     code = ("import sys, inspector.cli, inspector.__main__; "
             "print(sorted(m for m in ('tensorflow', 'keras', 'pandas', 'streamlit') if m in sys.modules))")
