@@ -81,3 +81,63 @@ def test_trusting_the_lambda_file_does_run_it(corpus):
     model.predict(np.zeros((1, 3), "float32"), verbose=0)
     assert (folder / MARKER_NAME).exists()
     (folder / MARKER_NAME).unlink()
+
+
+# ------------------------------------------------------------------ the same files through the CLI
+def _cli(*args: str, cwd=None):
+    import subprocess
+
+    return subprocess.run([sys.executable, "-m", "inspector", *args], capture_output=True, text=True, timeout=300,
+                          cwd=cwd)
+
+
+def test_cli_shows_hostile_models_statically_and_refuses_to_run_them(corpus, tmp_path):
+    import numpy as np
+
+    folder, cases = corpus
+    lambda_file = str(cases["lambda bytecode (.keras)"].path)
+    summary = _cli("summary", lambda_file, "--format", "csv")
+    assert summary.returncode == 0, summary.stderr
+    assert "evil" in summary.stdout and "Traceback" not in summary.stderr
+    graph = _cli("graph", str(cases["layer naming os.system"].path), "-o", str(tmp_path / "g.json"))
+    assert graph.returncode == 0, graph.stderr
+    data = tmp_path / "x.npy"
+    np.save(data, np.zeros((2, 3), "float32"))
+    run = _cli("activations", lambda_file, "--layer", "evil", "--input", str(data), "-o", str(tmp_path / "a.npy"))
+    assert run.returncode == 3 and "trust" in run.stderr.lower() and "Traceback" not in run.stderr
+    huge = _cli("summary", str(cases["absurd Dense units"].path))
+    assert huge.returncode == 3 and "max_declared_dim" in huge.stderr
+    assert not (folder / MARKER_NAME).exists()
+
+
+# ------------------------------------------------------------------ hostile data files
+def test_pickled_npy_and_npz_are_refused_and_never_run(tmp_path):
+    import numpy as np
+
+    from inspector.inputs import load_data_file
+
+    marker = tmp_path / MARKER_NAME
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    payload = np.array([Evil()], dtype=object)
+    np.save(tmp_path / "evil.npy", payload, allow_pickle=True)
+    np.savez(tmp_path / "evil.npz", x=payload)
+    for name in ("evil.npy", "evil.npz"):
+        with pytest.raises(inspector.InputDataError):
+            load_data_file(tmp_path / name)
+    assert not marker.exists()
+
+
+def test_npy_header_claiming_terabytes_is_refused_before_reading(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "huge.npy"
+    with open(path, "wb") as f:  # a valid header for 2**40 float64s, and no data at all
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False, "shape": (2**40,)})
+    from inspector.inputs import load_data_file
+
+    with pytest.raises(inspector.LimitExceededError, match="max_data_bytes"):
+        load_data_file(path)
