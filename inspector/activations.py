@@ -184,9 +184,11 @@ def activation_stats(model: Any, layers: Any, X: Any, *, batch_size: int | None 
     with ddof=0), ``zero_fraction`` (values exactly zero), ``dead_fraction``
     (units — positions of a sample's output — that are zero for *every* sample),
     ``nan_count`` and ``inf_count``.  Each batch is reduced inside the forward
-    pass in float64 and batches are merged with Chan's parallel algorithm, so
-    the result does not depend on the batch size beyond rounding.
-    ``df.attrs["input_warnings"]`` lists NaN/Inf found in ``X``.
+    pass (per-sample partial sums, totals in float64; a batch whose values hold
+    NaN/Inf is recomputed exactly in float64) and batches are merged with Chan's
+    parallel algorithm, so the result does not depend on the batch size beyond
+    rounding.  ``df.attrs`` holds ``samples``, ``mode``, ``input_warnings``
+    (NaN/Inf found in ``X``) and ``skipped_non_numeric`` (string outputs).
 
     Example:
         >>> import keras, numpy as np  # doctest: +SKIP
@@ -653,11 +655,11 @@ def _runner(model: Any, catalog: _Catalog, ids: list[str], kind: str, mode: Mode
     """The runner of this request, compiled or not (see "Compiled or eager" in the module docstring)."""
     import keras
 
-    key = (id(model), tuple(ids), kind, mode, per_channel, specs)
+    key = (id(model), id(catalog.owner), tuple(ids), kind, mode, per_channel, specs)
     with _RUNNER_LOCK:
         runner = _RUNNERS.get(key)
-        if runner is not None and runner.model_ref() is not model:  # the id now belongs to another model
-            runner = None
+        if runner is not None and (runner.model_ref() is not model or runner.plan.catalog.owner is not catalog.owner):
+            runner = None  # the id now belongs to another model, or a Sequential was rebuilt (add/pop)
         if runner is None:
             plan = _make_plan(catalog, set(ids), need_outputs=False)
             runner = _Runner(model, plan, ids, kind, mode, per_channel, specs, compiled=False)

@@ -218,6 +218,25 @@ def test_multi_output_layer_returns_a_list():
         _close(a, b)
 
 
+def test_masks_propagate_as_in_the_model():
+    model = zoo.masking()
+    tokens = np.array([[3, 4, 0, 0, 0, 0, 0], [1, 2, 3, 4, 5, 6, 7]], dtype="int32")
+    reference = _submodel(model, model.get_layer("pool").output).predict(tokens, verbose=0)
+    for compiled in (False, True):
+        _close(inspect_layer(model, "pool", tokens, compiled=compiled), reference)
+
+
+def test_string_inputs():
+    words = keras.Input((1,), dtype="string", name="word")
+    ids = keras.layers.StringLookup(vocabulary=["cat", "dog"], name="lookup")(words)
+    model = keras.Model(words, keras.layers.Embedding(3, 2, name="embed")(ids))
+    X = np.array([["dog"], ["cat"], ["emu"]])
+    for compiled in (False, True):
+        np.testing.assert_array_equal(inspect_layer(model, "lookup", X, compiled=compiled)[:, 0], [2, 1, 0])
+    stats = activation_stats(model, "all", X)
+    assert stats["layer"].tolist() == ["lookup", "embed"] and stats["count"].tolist() == [3, 6]
+
+
 def test_node_ids_are_the_graph_ids():
     for model in (zoo.nested_3_levels(), zoo.shared_layer(), nested_after_a_layer()[0], branching_functional()):
         graph_ids = [n.id for n, _ in inspector.build_graph(model).walk() if n.kind != inspector.NodeKind.INPUT]
@@ -332,6 +351,17 @@ def test_streams_for_inspect_layers_are_concatenated():
     streamed = inspect_layers(model, "all", (X[i:i + 6] for i in range(0, 20, 6)))
     for name, array in inspect_layers(model, "all", X).items():
         _close(streamed[name], array)
+
+
+def test_a_rebuilt_sequential_is_not_served_from_the_cache():
+    model = keras.Sequential([keras.Input((3,), name="x"), keras.layers.Dense(2, name="a")])
+    X = RNG.random((4, 3), dtype=np.float32)
+    for _ in range(2):  # the second call compiles and caches
+        inspect_layers(model, "all", X)
+    model.add(keras.layers.Dense(5, name="b"))
+    got = inspect_layers(model, "all", X)
+    assert list(got) == ["a", "b"] and got["b"].shape == (4, 5)
+    _close(got["b"], model(X))
 
 
 def test_untraceable_layer_falls_back_to_eager():
