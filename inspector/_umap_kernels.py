@@ -35,11 +35,12 @@ def hash_key(seed: int, epoch: int) -> np.uint64:
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def smallest_per_row(gram: np.ndarray, base_sq: np.ndarray, k: int, skip_diagonal: bool, out: np.ndarray) -> None:
+def smallest_per_row(gram: np.ndarray, base_sq: np.ndarray, k: int, self_offset: int, out: np.ndarray) -> None:
     """Column indices of the k smallest ``base_sq[j] - 2 * gram[r, j]`` of each row, ascending.
 
-    ``skip_diagonal`` leaves out column r of row r (the point itself).  Ties keep
-    the lower column, so the result is deterministic.
+    Row r's own point is column ``self_offset + r`` and is left out (``self_offset
+    < 0``: nothing left out).  Ties keep the lower column, so the result is
+    deterministic; rows with fewer than k other columns end in -1.
     """
     m, c = gram.shape
     best_d = np.empty(k, dtype=np.float32)
@@ -49,13 +50,14 @@ def smallest_per_row(gram: np.ndarray, base_sq: np.ndarray, k: int, skip_diagona
             best_d[t] = np.inf
             best_i[t] = -1
         worst = np.float32(np.inf)
+        own = self_offset + r if self_offset >= 0 else -1
         for j in range(c):
             v = base_sq[j] - 2.0 * gram[r, j]
-            if v < worst:
-                if skip_diagonal and j == r:
+            if v < worst or best_i[k - 1] < 0:
+                if j == own:
                     continue
                 p = k - 1
-                while p > 0 and best_d[p - 1] > v:
+                while p > 0 and (best_i[p - 1] < 0 or best_d[p - 1] > v):
                     best_d[p] = best_d[p - 1]
                     best_i[p] = best_i[p - 1]
                     p -= 1

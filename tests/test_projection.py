@@ -453,3 +453,23 @@ def test_project_activations_labels_predictions_and_sampling():
         project_activations(model, "hidden", X, labels=y[:10], method="pca")
     with pytest.raises(InspectorError):
         project_activations(model, "nope", X, method="pca")
+
+
+def test_projection_pickles_for_caching():
+    import pickle
+
+    p = project_matrix(np.random.default_rng(0).normal(size=(20, 4)), method="pca", labels=list("ab") * 10)
+    back = pickle.loads(pickle.dumps(p))
+    pd.testing.assert_frame_equal(back.frame, p.frame)
+    assert back.method is Method.PCA and back.params == p.params
+    pd.testing.assert_frame_equal(back.neighbours(3), p.neighbours(3))
+
+
+def test_duplicate_heavy_data_gets_valid_neighbours():
+    # 9,000 identical rows make one giant k-means cell, searched in blocks of queries
+    X = np.zeros((9_500, 8), dtype=np.float32)
+    X[9_000:] = np.random.default_rng(0).normal(size=(500, 8))
+    found = _umap.nearest_neighbours(X, 10, seed=0)
+    assert found.shape == (9_500, 10)
+    assert all(len(set(row)) == 10 for row in found[:: 97])  # distinct neighbours, never itself
+    assert all(i not in found[i] for i in range(0, 9_500, 97))
