@@ -360,8 +360,8 @@ def _split_inputs(data: Any, specs: tuple[InputSpec, ...], prefix: str, received
         keys = [str(k) for k in data]
         missing = [n for n in names if n not in keys]
         if missing:
-            if len(specs) == 1 and len(data) == 1:
-                return list(data.values())  # an .npz with one array ('arr_0'): the single input
+            if len(specs) == 1 and keys == ["arr_0"]:
+                return list(data.values())  # np.savez(path, array): the single input, under numpy's default name
             raise InputDataError(f"{prefix}No data for input(s) {missing}.", received=received,
                                  fix=f"Key the dict by input name. {_fix(specs)}")
         by_name = {str(k): v for k, v in data.items()}

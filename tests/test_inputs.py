@@ -123,6 +123,13 @@ def test_bad_data_names_every_expected_input_and_what_was_received(data, needle)
     _expects_everything(info.value, TWO)
 
 
+def test_single_input_dict_needs_the_input_name_except_an_unnamed_npz(tmp_path: Path):
+    with pytest.raises(InputDataError, match=r"No data for input\(s\) \['meta'\]"):
+        prepare_arrays({"metadata": np.ones((2, 3))}, [META])
+    np.savez(tmp_path / "x.npz", np.ones((2, 3)))  # stored as 'arr_0'
+    assert prepare_arrays(tmp_path / "x.npz", [META])[0].shape == (2, 3)
+
+
 def test_non_integer_floats_are_refused_for_integer_inputs():
     with pytest.raises(InputDataError, match="expects integers"):
         prepare_arrays(np.array([[1.5], [2.0]]), [COLOR])
