@@ -125,6 +125,21 @@ def select_layer(node_id: str, page: str | None = None) -> None:
 # --------------------------------------------------------------------------- sidebar
 def _want(kind: str) -> None:
     st.session_state[state.WANTED_SOURCE] = kind
+    _keep()
+
+
+def _keep() -> None:
+    """Copy the sidebar widgets' values to keys that survive a page switch."""
+    for widget, kept in state.KEPT.items():
+        if widget in st.session_state:
+            st.session_state[kept] = st.session_state[widget]
+
+
+def _restore() -> None:
+    """Give the sidebar widgets back the values they had before a page switch dropped them."""
+    for widget, kept in state.KEPT.items():
+        if kept in st.session_state and st.session_state.get(widget) != st.session_state[kept]:
+            st.session_state[widget] = st.session_state[kept]
 
 
 def sidebar() -> None:
@@ -133,6 +148,7 @@ def sidebar() -> None:
     trust_allowed = app_support.trust_allowed()
     preload = app_support.preload_path()
     side = st.sidebar
+    _restore()
     side.title("Keras Inspector")
     uploaded = side.file_uploader(
         "Upload a model (.keras, .h5)", type=["keras", "h5", "hdf5"], key=state.UPLOAD, on_change=_want,
@@ -151,11 +167,14 @@ def sidebar() -> None:
                               on_change=_want, args=("sample",))
     trust = False
     if trust_allowed:
-        trust = side.checkbox("Trust this file (runs its code)", key=state.TRUST,
+        trust = side.checkbox("Trust this file (runs its code)", key=state.TRUST, on_change=_keep,
                               help="Only for files you wrote yourself: Lambda layers and custom classes run code.")
 
     wanted = st.session_state.get(state.WANTED_SOURCE) or ("preload" if preload else "sample")
-    if wanted == "upload" and uploaded is not None:
+    if wanted == "upload" and uploaded is None and current() is not None:
+        # the upload was cleared, or a page switch dropped the uploader's state: keep the model shown
+        token, source, read = None, {}, None
+    elif wanted == "upload" and uploaded is not None:
         token = ("upload", uploaded.file_id, trust)
         source = {"kind": "upload", "label": uploaded.name, "slug": ""}
 
@@ -208,7 +227,7 @@ def sidebar() -> None:
     side.markdown("\n".join(f"- {k}: `{v}`" for k, v in facts.items()))
     if opened.trusted:
         side.caption("Loaded with trust: code from the file ran.")
-    side.text_input("Search layers", key=state.SEARCH, placeholder="name or class, e.g. dense")
+    side.text_input("Search layers", key=state.SEARCH, placeholder="name or class, e.g. dense", on_change=_keep)
     if not opened.can_run:
         reason = opened.static_reason.splitlines()[0] if opened.static_reason else ""
         st.warning(f"**Static view — no code from this file was run.** {reason} The graph and summary come from "

@@ -1,8 +1,9 @@
 """Keras Inspector, the Streamlit app: ``streamlit run app/main.py``.
 
 The sidebar (model source, facts, layer search) is drawn here for every page;
-the pages are short scripts under ``app/views/`` (not ``pages/``: that name turns on Streamlit's old automatic multipage mode, which fights ``st.navigation``).  All computing happens in the
-``inspector`` library.
+the pages are short scripts under ``app/views/`` (not ``pages/``: that folder name
+turns on Streamlit's automatic multipage mode, which fights ``st.navigation``).
+All computing happens in the ``inspector`` library.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ import streamlit as st  # noqa: E402
 
 from app import common  # noqa: E402
 
-st.set_page_config(page_title="Keras Inspector", page_icon="🔎", layout="wide")
+st.set_page_config(page_title="Keras Inspector", page_icon=":material/search:", layout="wide")
 
 navigation = st.navigation([
-    st.Page(common.PAGES["overview"], title="Overview", icon="📋", default=True),
-    st.Page(common.PAGES["graph"], title="Graph", icon="🕸️"),
-    st.Page(common.PAGES["layer"], title="Layer", icon="🔬"),
-    st.Page(common.PAGES["activations"], title="Activations", icon="⚡"),
-    st.Page(common.PAGES["embeddings"], title="Embeddings", icon="🧭"),
+    st.Page(common.PAGES["overview"], title="Overview", icon=":material/table_chart:", default=True),
+    st.Page(common.PAGES["graph"], title="Graph", icon=":material/account_tree:"),
+    st.Page(common.PAGES["layer"], title="Layer", icon=":material/layers:"),
+    st.Page(common.PAGES["activations"], title="Activations", icon=":material/bolt:"),
+    st.Page(common.PAGES["embeddings"], title="Embeddings", icon=":material/scatter_plot:"),
 ])
 common.sidebar()
 navigation.run()

@@ -14,11 +14,13 @@ FAILED_TOKEN = "failed_token"  # the source that failed last, so it is not retri
 FAILED_MESSAGE = "failed_message"
 WANTED_SOURCE = "wanted_source"  # "sample" | "upload" | "preload": which sidebar input the user touched last
 
-# sidebar widgets
+# sidebar widgets, and the values they had: st.switch_page drops widget state, so each value is kept
+# under a second key and given back to its widget on the next run
 UPLOAD = "upload_widget"
 SAMPLE = "sample_widget"
 TRUST = "trust_widget"
 SEARCH = "search_widget"
+KEPT = {SAMPLE: "sample", TRUST: "trust", SEARCH: "search"}
 
 # selections shared between pages
 SELECTED_LAYER = "selected_layer"  # node id, set by Overview, Graph and Layer

@@ -83,6 +83,15 @@ def upload(at, name: str, data: bytes):
     return at.run()
 
 
+def send_selection(at, element, selection: dict):
+    """Run the app as if the browser had sent ``selection`` for a chart or table (AppTest has no API for it)."""
+    states = at._tree.get_widget_states()
+    widget = states.widgets.add()
+    widget.id = element.proto.id
+    widget.string_value = json.dumps({"selection": selection})
+    return at._run(states)
+
+
 def graph_of(slug: str):
     return inspector.build_graph(inspector.get_sample(slug).path)
 
@@ -214,6 +223,47 @@ def test_selected_layer_opens_in_layer_page_with_weight_histograms() -> None:
     assert at.session_state["selected_layer"] == "logits"
 
 
+def test_clicking_a_graph_node_opens_it_in_the_layer_page_after_an_upload() -> None:
+    at = upload(new_app(), "hinge.keras", inspector.get_sample("tanh_hinge").path.read_bytes())
+    at.switch_page("views/graph.py").run()
+    assert_clean(at)
+    chart = at.get("plotly_chart")[0]
+    ids = [str(row[0]) for row in next(t for t in charts(at)[0]["data"] if t.get("name") == "layers")["customdata"]]
+    assert ids == ["x", "hidden", "score"]
+    at = send_selection(at, chart, {"points": [{"curve_number": 3, "point_number": 1, "point_index": 1,
+                                                "customdata": ["hidden"]}],
+                                    "point_indices": [1], "box": [], "lasso": []})
+    assert_clean(at)
+    assert at.title[0].value == "Layer" and at.selectbox(key="layer_pick_widget").value == "hidden"
+    # the page switch kept the uploaded model (st.switch_page drops widget state, the upload included)
+    assert "**hinge.keras**" in texts(at.sidebar.markdown)
+    at.switch_page("views/graph.py").run()
+    highlighted = [s for s in charts(at)[0]["layout"]["shapes"] if s.get("line", {}).get("color") == "#dc2626"]
+    assert len(highlighted) == 1, "the selected layer is highlighted in the graph"
+
+
+def test_clicking_a_folded_group_unfolds_it() -> None:
+    at = new_app()
+    at.switch_page("views/graph.py").run()
+    layers = next(t for t in charts(at)[0]["data"] if t.get("name") == "layers")
+    groups = [str(row[0]) for row in layers["customdata"] if "[x" in str(row[0])]
+    assert groups, "the six parallel Embedding branches are folded"
+    at = send_selection(at, at.get("plotly_chart")[0], {"points": [{"customdata": [groups[1]]}],
+                                                        "point_indices": [1], "box": [], "lasso": []})
+    assert_clean(at)
+    assert at.title[0].value.startswith("Graph") and at.session_state["graph_unfold"] == [groups[1]]
+    unfolded = {str(row[0]) for row in next(t for t in charts(at)[0]["data"] if t.get("name") == "layers")[
+        "customdata"]}
+    assert groups[1] not in unfolded and "emb_group_1" in unfolded
+
+
+def test_selecting_a_summary_row_opens_the_layer() -> None:
+    at = open_sample("otto_mlp")
+    at = send_selection(at, at.dataframe[1], {"rows": [2], "columns": [], "cells": []})
+    assert_clean(at)
+    assert at.title[0].value == "Layer" and at.selectbox(key="layer_pick_widget").value == "logits"
+
+
 def test_embedding_layer_has_a_project_button() -> None:
     at = new_app(selected_layer="emb_group_1")
     at.switch_page("views/layer.py").run()
@@ -265,7 +315,8 @@ def test_upload_opens_the_file_and_a_broken_one_keeps_the_previous_model() -> No
     assert any("Still showing the previous model" in c for c in texts(at.caption))
     at.switch_page("views/activations.py").run()  # the previous model still runs
     assert_clean(at)
-    assert at.radio(key="activation_source_widget").options == ["Upload data", "Random data"]
+    assert at.radio(key="activation_source_widget").options == ["Random data", "Upload data"]
+    assert charts(at), "random data matching the inputs runs at once"
 
     # a truncated .keras: the error names the damage, the app carries on
     at.switch_page("views/overview.py").run()

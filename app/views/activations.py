@@ -24,7 +24,7 @@ model = opened.model
 sample = common.current_sample()
 
 # ------------------------------------------------------------------ input data
-sources = (["Sample inputs"] if sample is not None else []) + ["Upload data", "Random data"]
+sources = (["Sample inputs"] if sample is not None else []) + ["Random data", "Upload data"]
 source = st.radio("Input data", sources, horizontal=True, key=state.ACTIVATION_SOURCE)
 try:
     if source == "Sample inputs":

@@ -24,8 +24,10 @@ graph_figure, to_dot, to_json, to_html, render = parts
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def figure(sha256: str, trusted: bool, options: tuple, highlight: tuple[str, ...], _graph):
-    return graph_figure(_graph, **dict(options), highlight=list(highlight) or None)
+def figure(sha256: str, trusted: bool, options: tuple, highlight: tuple[str, ...], _graph) -> dict:
+    # a dict, not a Figure: an unpickled Figure serialises its keys in another order, which changes the
+    # chart's widget id between the first run and cache hits, and a click's selection would be lost
+    return graph_figure(_graph, **dict(options), highlight=list(highlight) or None).to_dict()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
