@@ -1040,8 +1040,12 @@ def _short_list(ids: list[str], n: int = 5) -> str:
 
 
 def _first_line(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return text[0][:300] if text else ""
+    """The informative part of a backend error: Keras wraps the real message in a few lines of its own."""
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m|\{\{function_node [^}]*\}\}\s*", "", str(e))  # colours, TF node names
+    text = text.split("Arguments received")[0]
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())[:400]
 
 
 def _is_data_error(e: Exception) -> bool:

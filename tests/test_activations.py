@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -14,7 +15,7 @@ import zoo
 import inspector
 from inspector.activations import Mode, activation_stats, compare_modes, inspect_layer, inspect_layers
 from inspector.errors import InputDataError, LayerNotFoundError, LimitExceededError
-from inspector.inputs import NonFiniteInputWarning
+from inspector.inputs import NonFiniteInputWarning, input_specs, prepare_arrays
 from inspector.limits import get_limits, set_limits
 
 RNG = np.random.default_rng(0)
@@ -509,6 +510,28 @@ def test_nan_inputs_are_reported_not_hidden():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         inspect_layer(model, 0, np.ones((4, 8)))
+
+
+def test_a_failing_layer_is_an_input_error_with_the_backend_reason():
+    ids = keras.Input((1,), dtype="int32", name="ids")
+    model = keras.Model(ids, keras.layers.Embedding(3, 2, name="embed")(ids))
+    with pytest.raises(InputDataError, match=r"indices\[0,0\] = 7 is not in \[0, 3\)") as info:
+        inspect_layer(model, "embed", np.array([[7], [1]]))
+    assert "'ids' shape (None, 1) dtype int32" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["entity_embeddings", "masked_text", "nested_gan", "otto_mlp", "tanh_hinge"])
+def test_bundled_samples_with_their_input_files(name):
+    folder = Path(__file__).resolve().parents[1] / "sample_models" / name
+    model = inspector.load_model(folder / "model.keras")
+    arrays = prepare_arrays(folder / "inputs.npz", input_specs(model))
+    got = inspect_layers(model, "all", folder / "inputs.npz")
+    outputs = model.predict(arrays if len(arrays) > 1 else arrays[0], verbose=0)
+    outputs = outputs if isinstance(outputs, list) else list(outputs.values()) if isinstance(outputs, dict) else [
+        outputs]
+    graph = inspector.build_graph(model)
+    for node_id, expected in zip(graph.outputs, outputs, strict=True):
+        _close(got[node_id], expected, atol=1e-4)
 
 
 def test_training_argument_is_checked():
