@@ -37,7 +37,7 @@ Bounded
     is refused (with the size it would need and a batch size that fits), and
     ``batch_size=None`` picks the largest batch up to 32 that fits.  In-memory
     results (:func:`inspect_layer`, :func:`inspect_layers`) are limited to
-    ``max_samples`` samples and, in total, to ``max_batch_bytes``;
+    ``max_samples`` samples and, in total, to ``max_result_bytes``;
     :func:`activation_stats` and :func:`compare_modes` stream any number of
     samples and reduce each batch inside the forward pass, so only per-channel
     numbers ever leave it.
@@ -740,14 +740,14 @@ class _Request:
                 fix="Pass fewer samples, use activation_stats (which streams any number), or raise the limit "
                     "with inspector.set_limits(max_samples=...).")
         total = n * self.per_sample
-        if total > self.limits.max_batch_bytes:
+        if total > self.limits.max_result_bytes:
             raise LimitExceededError(
                 f"Keeping the requested activations of {n} samples in memory would need {format_bytes(total)}, "
-                f"above the limit max_batch_bytes = {format_bytes(self.limits.max_batch_bytes)}.",
+                f"above the limit max_result_bytes = {format_bytes(self.limits.max_result_bytes)}.",
                 received=f"{n} samples x {format_bytes(self.per_sample)} per sample for {len(self.ids)} layer(s)",
-                fix=f"Pass at most {max(1, self.limits.max_batch_bytes // max(self.per_sample, 1))} samples, ask for "
+                fix=f"Pass at most {max(1, self.limits.max_result_bytes // max(self.per_sample, 1))} samples, ask for "
                     "fewer layers, use activation_stats (streamed), or raise the limit with "
-                    "inspector.set_limits(max_batch_bytes=...).")
+                    "inspector.set_limits(max_result_bytes=...).")
 
     # ------------------------------------------------------------------ the loop
     def _batches(self) -> Iterator[Any]:

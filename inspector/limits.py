@@ -36,6 +36,7 @@ class Limits:
     max_points: int = 100_000  # points projected before sampling
     max_samples: int = 100_000  # samples run through a model for activations
     max_batch_bytes: int = 2 * 2**30  # memory one batch of activations may take
+    max_result_bytes: int = 4 * 2**30  # memory all activations kept in memory may take
     max_data_bytes: int = 2 * 2**30  # a user data file (.npy/.npz/.csv)
 
 

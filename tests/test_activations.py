@@ -482,7 +482,9 @@ def test_batch_memory_limit_refuses_and_suggests_a_batch_size(limits):
         activation_stats(model, ["conv"], X, batch_size=20)
     assert "batch_size=10 or less" in str(info.value) and "max_batch_bytes" in str(info.value)
     assert len(activation_stats(model, ["conv"], X)) == 1  # automatic batch size fits
-    with pytest.raises(LimitExceededError, match="in memory"):
+    assert inspect_layer(model, "conv", X).shape == (40, 6, 6, 4)  # results have their own limit
+    limits(max_result_bytes=576 * 10)
+    with pytest.raises(LimitExceededError, match="max_result_bytes"):
         inspect_layer(model, "conv", X)  # 40 samples' activations kept: 23 KB > 5.8 KB
     limits(max_batch_bytes=100)
     with pytest.raises(LimitExceededError, match="One sample"):
