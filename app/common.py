@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import streamlit as st
@@ -43,6 +44,18 @@ def not_available(feature: str, names: tuple[str, ...]) -> None:
 
 
 # --------------------------------------------------------------------------- caches
+@st.cache_resource(show_spinner=False)
+def warm_up_projector() -> bool:
+    """Once per server: load the UMAP kernels in the background so the first projection does not wait."""
+    try:
+        from inspector.projection import warm_up
+    except ImportError:
+        return False
+    threading.Thread(target=warm_up, name="umap-warm-up", daemon=True).start()
+    return True
+
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _open_model(sha256: str, trust: bool, name: str, _data: bytes) -> app_support.OpenedModel:
     # keyed by the file's hash; the bytes themselves are not hashed again

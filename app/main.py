@@ -29,5 +29,6 @@ navigation = st.navigation([
     st.Page(common.PAGES["activations"], title="Activations", icon=":material/bolt:"),
     st.Page(common.PAGES["embeddings"], title="Embeddings", icon=":material/scatter_plot:"),
 ])
+common.warm_up_projector()
 common.sidebar()
 navigation.run()

@@ -81,6 +81,7 @@ __all__ = [
     "projection_colour_columns",
     "label_or_index",
     "sample_embedding_metadata",
+    "default_embedding",
     "random_inputs",
     "read_data_upload",
 ]
@@ -700,6 +701,19 @@ def label_or_index(query: str, labels: Sequence[Any] = ()) -> int | str:
     if text in {str(label) for label in labels}:
         return text
     return int(text) if text.isdigit() else text
+
+
+def default_embedding(table: pd.DataFrame) -> int:
+    """Row of an :func:`inspector.embedding_layers` table to open first: the largest vocabulary.
+
+    Example:
+        >>> import pandas as pd
+        >>> default_embedding(pd.DataFrame({"layer": ["a", "b"], "vocabulary_size": [7, 80]}))
+        1
+    """
+    if table.empty:
+        return 0
+    return int(np.argmax(table["vocabulary_size"].to_numpy()))
 
 
 def sample_embedding_metadata(groups: Sequence[Any] | None) -> pd.DataFrame | None:

@@ -56,6 +56,8 @@ if source == "Embedding layer":
     wanted = st.session_state.pop(state.EMBEDDING_LAYER, None)
     if wanted in embeddings:
         st.session_state[state.EMBEDDING_PICK] = wanted
+    elif st.session_state.get(state.EMBEDDING_PICK) not in embeddings:
+        st.session_state[state.EMBEDDING_PICK] = embeddings[app_support.default_embedding(table)]
     layer = st.selectbox("Embedding layer", embeddings, key=state.EMBEDDING_PICK)
     st.dataframe(table[table["layer"] == layer], hide_index=True)
     name = graph.node(layer).name if layer in {n.id for n, _ in graph.walk()} else layer
@@ -107,8 +109,11 @@ except InspectorError as e:
 
 st.caption(repr(projection))
 colour_choices = [None, *app_support.projection_colour_columns(projection.frame)]
+if st.session_state.get(state.EMBEDDING_COLOUR, "unset") not in colour_choices:
+    st.session_state[state.EMBEDDING_COLOUR] = "group" if "group" in colour_choices else None
 colour = st.selectbox("Colour by", colour_choices, key=state.EMBEDDING_COLOUR,
-                      format_func=lambda c: "automatic" if c is None else c)
+                      format_func=lambda c: "automatic (label)" if c is None else c,
+                      help="A metadata column; the sample models give each point the hidden group it came from.")
 try:
     st.plotly_chart(projection.figure(color=colour), key="projection_figure")
 except InspectorError as e:
