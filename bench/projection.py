@@ -108,6 +108,8 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--dims", type=int, default=64)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--sweep", action="store_true",
+                        help="also measure what each choice buys: epochs and neighbour-search probes")
     parser.add_argument("--skip-seeded-plain", action="store_true",
                         help="leave out plain umap-learn with random_state (single-threaded: slow)")
     args = parser.parse_args()
@@ -162,6 +164,7 @@ def main() -> None:
          fresh_process("ours", 20_000, 32, cache_dir=tempfile.mkdtemp(prefix="numba-empty-"))),
         ("plain `import umap; UMAP().fit_transform`", fresh_process("plain", 20_000, 32)),
     ]
+    sweep_lines = sweep(X, trust) if args.sweep else []
     load_after = os.getloadavg()
 
     n = f"{args.points:,} x {args.dims}"
@@ -198,6 +201,7 @@ def main() -> None:
             lines.append(f"| {name} | {result['seconds']:.2f} | {result['cpu']:.1f} |")
         else:
             lines.append(f"| {name} | failed: {result['error']} | |")
+    lines += sweep_lines
     lines += [
         "",
         "What made the difference (see `inspector/_umap.py`): nearest neighbours by an inverted-file search "
@@ -213,6 +217,37 @@ def main() -> None:
     if not args.no_write:
         write_section(text)
         print(f"\nwritten to {DOC.relative_to(ROOT)}")
+
+
+def sweep(X, trust) -> list[str]:
+    """What the epoch count and the neighbour search's probe count buy, on the same data, one thread."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from inspector import _umap
+
+    lines = ["", "**Choices, measured** on the same data (one thread, CPU seconds):", "",
+             "| choice | CPU s | result |", "|---|---:|---|"]
+    M = _umap.metric_space(X, "euclidean")
+    queries = np.random.default_rng(1).choice(len(X), 500, replace=False)
+    exact = _umap._brute_knn(M[queries], M, 14, queries)
+    with threadpool_limits(1):
+        for probes in (6, 8, 12):
+            found, _, cpu = timed(lambda p=probes: _umap.nearest_neighbours(M, 14, probes=p))
+            recall = np.mean([len(set(exact[i]) & set(found[q])) / 14 for i, q in enumerate(queries)])
+            lines.append(f"| neighbour search, {probes} cells probed{' (default)' if probes == 12 else ''} | "
+                         f"{cpu:.1f} | recall@14 {recall:.3f} |")
+        (indices, distances), _, cpu = timed(lambda: _umap.neighbours_with_distances(M, M, 14, "euclidean"))
+        graph, _, graph_cpu = timed(lambda: _umap.fuzzy_graph(indices, distances, 15))
+        lines.append(f"| fuzzy graph (vectorised smooth-kNN + fuzzy union) | {graph_cpu:.1f} | {graph.nnz:,} edges |")
+        init = _umap._initial_layout(M, 2, np.random.default_rng(0))
+        lines.append(f"| PCA initialisation alone | - | trustworthiness {trust(init):.4f} |")
+        default = _umap.default_epochs(len(X))
+        for epochs in sorted({40, default, 200}):
+            layout, _, cpu = timed(lambda e=epochs: _umap.optimize_layout(graph, init, e, seed=0, parallel=1))
+            mark = " (default here)" if epochs == default else ""
+            lines.append(f"| layout, {epochs} epochs{mark} | {cpu:.1f} | trustworthiness {trust(layout):.4f} |")
+    return lines
 
 
 def write_section(text: str) -> None:
