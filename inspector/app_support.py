@@ -208,16 +208,16 @@ def open_model(data: bytes, *, name: str = "", trust: bool = False) -> OpenedMod
         Traceback (most recent call last):
         ...
         inspector.errors.ModelFormatError: The zip archive has no config.json, so it is not a .keras model (a .keras file holds config.json, metadata.json and model.weights.h5).
-          Received: 22 bytes containing []
+          Received: 'empty.keras', 22 bytes containing []
           Fix: Save the whole model with model.save('model.keras'); model.save_weights() files hold no architecture.
     """
     from inspector.files import read_model_file
     from inspector.loading import build_graph, load_model
     from inspector.static import graph_from_config
 
-    model_file = read_model_file(data)
-    if name:
-        model_file = replace(model_file, name=name)
+    buffer = io.BytesIO(data)
+    buffer.name = name  # so every error message names the file
+    model_file = read_model_file(buffer)
     try:
         model = load_model(model_file, trust=trust)
     except (UnsafeModelError, ModelLoadError) as e:

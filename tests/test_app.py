@@ -328,6 +328,29 @@ def test_upload_opens_the_file_and_a_broken_one_keeps_the_previous_model() -> No
     assert not at.error and at.title[0].value == f"Overview · {graph_of('otto_mlp').name}"
 
 
+def test_real_convolutional_model_shows_feature_maps(real_models: Path) -> None:
+    path = real_models / "fc_tiny_XCEPTION_KDEF.hdf5"
+    at = upload(new_app(), path.name, path.read_bytes())
+    assert_clean(at)
+    at.switch_page("views/activations.py").run()
+    assert_clean(at)
+    assert [t.label for t in at.tabs] == ["Histogram", "Heatmap", "Feature maps", "Table"]
+    graph = inspector.build_graph(path)
+    first = graph.node(app_support.node_choices(graph)[0])
+    assert at.selectbox(key="activation_layer_widget").value == first.id
+    maps = charts(at)[2]
+    channels = first.output_shapes[0][-1]
+    assert sum(1 for t in maps["data"] if t["type"] == "heatmap") == min(16, channels) > 1
+    assert at.number_input(key="feature_map_sample").value == 0
+
+
+def test_weights_only_file_is_explained(real_models: Path) -> None:
+    path = real_models / "fml_proxy_jet_classifier.h5"
+    at = upload(new_app(), path.name, path.read_bytes())
+    assert_clean(at)
+    assert "holds only weights" in at.error[0].value and path.name in at.error[0].value
+
+
 def test_legacy_h5_upload() -> None:
     sample = inspector.get_sample("otto_mlp")
     at = upload(new_app(), "otto.h5", sample.h5_path.read_bytes())
