@@ -259,8 +259,8 @@ def model_facts(graph: ModelGraph) -> dict[str, str]:
     return facts
 
 
-def io_specs_frame(graph: ModelGraph) -> pd.DataFrame:
-    """One row per model input and output: role, node id, shape, dtype.
+def io_specs_frame(graph: ModelGraph, roles: Sequence[str] = ("input", "output")) -> pd.DataFrame:
+    """One row per model input and output (``roles``): role, node id, shape, dtype.
 
     Example:
         >>> g = ModelGraph("m", "Functional", (LayerNode("x", "x", "InputLayer", NodeKind.INPUT,
@@ -272,6 +272,8 @@ def io_specs_frame(graph: ModelGraph) -> pd.DataFrame:
 
     rows = []
     for role, ids in (("input", graph.inputs), ("output", graph.outputs)):
+        if role not in roles:
+            continue
         for node_id in ids:
             node = _node(graph, node_id)
             rows.append({"role": role, "name": node_id,

@@ -10,6 +10,7 @@ Never runs ``playwright install``: it uses the system's ``/usr/bin/chromium``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -53,7 +54,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     with open(log, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+             "--client.showErrorDetails", "full"],
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -130,6 +132,17 @@ def test_upload_graph_layer_activations_in_chromium(page, server: str, tmp_path:
     page.screenshot(path=str(tmp_path / "graph.png"), full_page=False)
     (REPO / "docs").mkdir(exist_ok=True)
     shutil.copyfile(tmp_path / "graph.png", REPO / "docs" / "screenshot.png")
+
+    # downloads are made when clicked (deferred): check two of them are real files of the right kind
+    with page.expect_download() as download:
+        page.get_by_role("button", name="JSON", exact=True).click()
+    document = json.loads(Path(download.value.path()).read_text())
+    assert {n["id"] for n in document["nodes"]} >= {"generator", "discriminator"}
+    if app_support.graphviz_available():
+        with page.expect_download() as download:
+            page.get_by_role("button", name="SVG", exact=True).click()
+        assert b"<svg" in Path(download.value.path()).read_bytes()[:2000]
+        assert download.value.suggested_filename == f"{gan.name}.svg"
 
     # click a layer box: its marker sits at the box centre, in the "layers" trace (same order as customdata)
     figure = inspector.graph_figure(gan, expand_depth=app_support.default_expand_depth(gan))

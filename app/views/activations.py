@@ -34,7 +34,7 @@ try:
         upload = st.file_uploader("A .npy, .npz or .csv file matching the model's inputs", type=["npy", "npz", "csv"],
                                   key=state.ACTIVATION_DATA)
         if upload is None:
-            st.dataframe(app_support.io_specs_frame(graph).query("role == 'input'"), hide_index=True)
+            st.dataframe(app_support.io_specs_frame(graph, roles=("input",)), hide_index=True)
             st.info("Upload data for the inputs above (.npz: one array per input name; .csv: one column per "
                     "input or all columns for a single input).")
             st.stop()
