@@ -26,6 +26,8 @@ sample = common.current_sample()
 # ------------------------------------------------------------------ input data
 sources = (["Sample inputs"] if sample is not None else []) + ["Random data", "Upload data"]
 source = st.radio("Input data", sources, horizontal=True, key=state.ACTIVATION_SOURCE)
+rows = st.slider("Samples", 1, MAX_ROWS, 200, key=state.ACTIVATION_ROWS,
+                 help="How many samples (from the start of the data) to run through the model.")
 try:
     if source == "Sample inputs":
         data, data_key = sample.load_inputs(), ("sample", sample.slug)
@@ -40,14 +42,12 @@ try:
             st.stop()
         data, data_key = app_support.read_data_upload(upload.name, upload.getvalue()), ("upload", upload.file_id)
     else:
-        data, data_key = app_support.random_inputs(model, graph, samples=MAX_ROWS, seed=0), ("random", 0)
+        data, data_key = app_support.random_inputs(model, graph, samples=rows, seed=0), ("random", 0)
         st.caption("Random data matching the input specs (standard normal floats; integer ids below each "
                    "Embedding's vocabulary size).")
 except InspectorError as e:
     st.error(str(e))
     st.stop()
-rows = st.slider("Samples", 1, MAX_ROWS, 200, key=state.ACTIVATION_ROWS,
-                 help="How many samples (from the start of the data) to run through the model.")
 data = app_support.first_rows(data, rows)
 data_key = (*data_key, rows)
 
