@@ -43,6 +43,11 @@ def not_available(feature: str, names: tuple[str, ...]) -> None:
             f"{', '.join('inspector.' + n for n in names)}{detail}.")
 
 
+def show_error(error: InspectorError | str) -> None:
+    """An ``st.error`` with the library's message (what, received, fix), its lines kept."""
+    st.error(app_support.message_markdown(str(error)))
+
+
 # --------------------------------------------------------------------------- caches
 @st.cache_resource(show_spinner=False)
 def warm_up_projector() -> bool:
@@ -53,7 +58,6 @@ def warm_up_projector() -> bool:
         return False
     threading.Thread(target=warm_up, name="umap-warm-up", daemon=True).start()
     return True
-
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -114,12 +118,17 @@ def require_runnable(opened: app_support.OpenedModel, what: str) -> None:
     """Stop the page, saying why, when the model is only a static view (no Keras model to run)."""
     if opened.can_run:
         return
-    reason = opened.static_reason.splitlines()[0] if opened.static_reason else "The model could not be loaded."
+    reason = opened.static_reason or "The model could not be loaded."
+    if not opened.needs_trust:
+        st.warning(f"**{what} are unavailable for this model**: Keras could not load it, so it is shown as a "
+                   f"static view.\n\n{app_support.message_markdown(reason)}")
+        st.stop()
     hint = ("Tick \"Trust this file\" in the sidebar if you wrote it yourself." if app_support.trust_allowed()
             else "Trusting files is off on this server (start it with KERAS_INSPECTOR_ALLOW_TRUST=1 to allow it, "
                  "only for files you wrote yourself).")
-    st.warning(f"**{what} are unavailable for this model**: it is shown as a static view. {reason} "
-               f"Running it would execute code from the file. {hint}")
+    st.warning(f"**{what} are unavailable for this model**: it is shown as a static view. "
+               f"{app_support.message_markdown(reason.splitlines()[0])} Running it would execute code from the file. "
+               f"{hint}")
     st.stop()
 
 
@@ -172,7 +181,7 @@ def sidebar() -> None:
         samples = inspector.list_samples()
     except InspectorError as e:
         samples = []
-        side.error(str(e))
+        side.error(app_support.message_markdown(str(e)))
     titles = {s.slug: s.title for s in samples}
     slug = None
     if samples:
@@ -228,7 +237,7 @@ def sidebar() -> None:
 
     opened = current()
     if token is not None and token == ss.get(state.FAILED_TOKEN):
-        st.error(ss.get(state.FAILED_MESSAGE, "The model could not be opened."))
+        show_error(ss.get(state.FAILED_MESSAGE, "The model could not be opened."))
         if opened is not None:
             st.caption(f"Still showing the previous model: {current_source().get('label', opened.name)}.")
 
@@ -242,7 +251,7 @@ def sidebar() -> None:
         side.caption("Loaded with trust: code from the file ran.")
     side.text_input("Search layers", key=state.SEARCH, placeholder="name or class, e.g. dense", on_change=_keep)
     if not opened.can_run:
-        reason = opened.static_reason.splitlines()[0] if opened.static_reason else ""
+        reason = app_support.message_markdown(opened.static_reason.splitlines()[0]) if opened.static_reason else ""
         st.warning(f"**Static view — no code from this file was run.** {reason} The graph and summary come from "
                    "the file's config; some shapes may be unknown, and activations and embeddings are unavailable.")
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -55,6 +56,7 @@ __all__ = [
     "file_digest",
     "read_model_bytes",
     "open_model",
+    "message_markdown",
     "model_facts",
     "io_specs_frame",
     "model_warnings",
@@ -154,6 +156,7 @@ class OpenedModel:
     graph: ModelGraph
     model: Any = field(default=None, compare=False, repr=False)
     static_reason: str = ""
+    needs_trust: bool = False  # the static view is because the file needs code (trusting would load it)
 
     @property
     def can_run(self) -> bool:
@@ -225,9 +228,29 @@ def open_model(data: bytes, *, name: str = "", trust: bool = False) -> OpenedMod
         reason = f"Static view (no code run, some shapes unknown): {e.what}"
         graph = replace(graph, warnings=(reason, *graph.warnings))
         return OpenedModel(name or model_file.name, model_file.sha256, model_file.format, trust, graph,
-                           None, str(e))
+                           None, str(e), needs_trust=isinstance(e, UnsafeModelError) and not trust)
     graph = build_graph(model)
     return OpenedModel(name or model_file.name, model_file.sha256, model_file.format, trust, graph, model)
+
+
+_TERMINAL_CODES = re.compile(r"\x1b?\[[0-9;]*m")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$])")
+
+
+def message_markdown(text: str) -> str:
+    r"""An error message as Streamlit markdown: its lines kept, terminal colour codes and markup disarmed.
+
+    Keras messages carry ANSI colour codes, and ``$``, ``*`` or ``_`` in a layer name would otherwise turn
+    into maths or emphasis.
+
+    Example:
+        >>> message_markdown("Bad layer 'a_b'.\n  Fix: pay $5").splitlines()
+        ["Bad layer 'a\\_b'.  ", '  Fix: pay \\$5']
+        >>> message_markdown("\x1b[1mred\x1b[0m")
+        'red'
+    """
+    plain = _TERMINAL_CODES.sub("", str(text))
+    return "  \n".join(_MARKDOWN_SPECIAL.sub(r"\\\1", line) for line in plain.splitlines())
 
 
 # --------------------------------------------------------------------------- facts

@@ -348,7 +348,8 @@ def test_weights_only_file_is_explained(real_models: Path) -> None:
     path = real_models / "fml_proxy_jet_classifier.h5"
     at = upload(new_app(), path.name, path.read_bytes())
     assert_clean(at)
-    assert "holds only weights" in at.error[0].value and path.name in at.error[0].value
+    assert "holds only weights" in at.error[0].value
+    assert app_support.message_markdown(path.name) in at.error[0].value, "the message names the file"
 
 
 def test_legacy_h5_upload() -> None:
@@ -492,6 +493,12 @@ def test_read_data_upload_refuses_pickles_and_unknown_types() -> None:
         app_support.read_data_upload("x.txt", b"1,2")
     frame = app_support.read_data_upload("m.csv", b"label,group\na,1\nb,2\n")
     assert frame["label"].tolist() == ["a", "b"]
+
+
+def test_error_messages_keep_their_lines_in_markdown() -> None:
+    error = ModelFormatError("Bad *file* a_b.", received="$1 and $2", fix="Re-save it.")
+    text = app_support.message_markdown(str(error))
+    assert text.split("  \n") == [r"Bad \*file\* a\_b.", r"  Received: \$1 and \$2", "  Fix: Re-save it."]
 
 
 def test_activation_figures() -> None:

@@ -46,7 +46,7 @@ try:
         st.caption("Random data matching the input specs (standard normal floats; integer ids below each "
                    "Embedding's vocabulary size).")
 except InspectorError as e:
-    st.error(str(e))
+    common.show_error(e)
     st.stop()
 data = app_support.first_rows(data, rows)
 data_key = (*data_key, rows)
@@ -76,7 +76,7 @@ def run(layer: str, mode_value: str):
 try:
     value = common.remembered("activation_values", (*key, node_id, mode), lambda: run(node_id, mode))
 except InspectorError as e:
-    st.error(str(e))
+    common.show_error(e)
     st.stop()
 outputs = app_support.activation_outputs(value)
 index = st.selectbox("Output", range(len(outputs)), key="activation_output") if len(outputs) > 1 else 0
@@ -91,7 +91,7 @@ if compare:
         difference = app_support.mode_difference(
             array if mode == "training" else other_array, other_array if mode == "training" else array)
     except InspectorError as e:
-        st.error(str(e))
+        common.show_error(e)
         st.stop()
     left, middle, right = st.columns(3)
     left.plotly_chart(app_support.histogram_figure(array, title=mode), key="compare_this")
@@ -128,7 +128,7 @@ if stats_key not in known and st.button("Compute statistics of all layers", key=
     try:
         common.remembered(state.ACTIVATION_STATS, stats_key, compute_stats)
     except InspectorError as e:
-        st.error(str(e))
+        common.show_error(e)
 stats = st.session_state.get(state.ACTIVATION_STATS, {}).get(stats_key)
 if stats is None:
     st.caption("Mean, spread, dead units and NaN of every layer's output over the samples above.")
@@ -136,7 +136,7 @@ else:
     problems = app_support.problem_layers(stats)
     st.dataframe(stats, hide_index=True)
     for message in stats.attrs.get("input_warnings", []):
-        st.warning(message)
+        st.warning(app_support.message_markdown(message))
     if problems:
         st.warning(f"{len(problems)} layer(s) with dead units, NaN or Inf: {', '.join(problems)} "
                    "(highlighted below).")
@@ -145,7 +145,7 @@ else:
             try:
                 st.plotly_chart(figure_parts[0](graph, highlight=problems), key="activation_problem_graph")
             except InspectorError as e:
-                st.error(str(e))
+                common.show_error(e)
     else:
         st.success("No dead units, NaN or Inf in any layer.")
 
@@ -155,4 +155,4 @@ if compare:
         diff = common.remembered("mode_comparison", key, lambda: compare_modes(model, "all", data, progress=False))
         st.dataframe(diff, hide_index=True)
     except InspectorError as e:
-        st.error(str(e))
+        common.show_error(e)

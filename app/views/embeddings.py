@@ -26,7 +26,7 @@ sample = common.current_sample()
 try:
     table = embedding_layers(model, labels=sample.metadata.get("embedding_labels") if sample else None)
 except InspectorError as e:
-    st.error(str(e))
+    common.show_error(e)
     st.stop()
 embeddings = [str(layer) for layer in table["layer"]]
 sources = (["Embedding layer"] if embeddings else []) + ["Layer activations"]
@@ -47,7 +47,7 @@ metadata_file = columns[2].file_uploader("Metadata (.csv, one row per point)", t
 try:
     metadata = app_support.read_data_upload(metadata_file.name, metadata_file.getvalue()) if metadata_file else None
 except InspectorError as e:
-    st.error(str(e))
+    common.show_error(e)
     metadata = None
 options = dict(method=method, n_components=dimensions, seed=0)
 key = (*common.cache_key(opened), method, dimensions, metadata_file.file_id if metadata_file else None)
@@ -89,7 +89,7 @@ else:
             st.caption(f"Activations of {ACTIVATION_ROWS} random inputs matching the input specs, labelled by the "
                        "predicted class.")
     except InspectorError as e:
-        st.error(str(e))
+        common.show_error(e)
         st.stop()
 
     def compute():
@@ -104,7 +104,7 @@ else:
 try:
     projection = common.remembered(state.PROJECTIONS, key, compute)
 except InspectorError as e:
-    st.error(str(e))
+    common.show_error(e)
     st.stop()
 
 st.caption(repr(projection))
@@ -117,7 +117,7 @@ colour = st.selectbox("Colour by", colour_choices, key=state.EMBEDDING_COLOUR,
 try:
     st.plotly_chart(projection.figure(color=colour), key="projection_figure")
 except InspectorError as e:
-    st.error(str(e))
+    common.show_error(e)
 
 query = st.text_input("Nearest neighbours of (a label, or an index)", key=state.EMBEDDING_SEARCH,
                       placeholder=str(projection.frame["label"].iloc[0]) if len(projection.frame) else "")
@@ -126,6 +126,6 @@ if query:
         target = app_support.label_or_index(query, projection.frame["label"])
         st.dataframe(projection.neighbours(target, k=10), hide_index=True)
     except InspectorError as e:
-        st.error(str(e))
+        common.show_error(e)
 st.download_button("Download coordinates (.csv)", projection.to_csv(), file_name=f"{layer.replace('/', '_')}.csv",
                    mime="text/csv", on_click="ignore")

@@ -70,7 +70,7 @@ if selected and selected not in highlight:
 try:
     fig = figure(*common.cache_key(opened), options, tuple(highlight), graph)
 except InspectorError as e:
-    st.error(str(e))
+    common.show_error(e)
     st.stop()
 
 count = st.session_state.get(state.GRAPH_CHART_COUNT, 0)

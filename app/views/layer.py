@@ -55,7 +55,7 @@ st.subheader("Weights")
 try:
     weights = app_support.weight_frame(graph, node_id, opened.model)
 except InspectorError as e:
-    st.error(str(e))
+    common.show_error(e)
     st.stop()
 if weights.empty:
     st.caption("This layer has no weights.")
@@ -76,7 +76,7 @@ for i, name in enumerate(names[:MAX_HISTOGRAMS]):
     try:
         values = app_support.weight_values(opened.model, graph, node_id, name)
     except InspectorError as e:
-        st.error(str(e))
+        common.show_error(e)
         continue
     columns[i % 2].plotly_chart(app_support.histogram_figure(values, title=f"{name} {values.shape}"),
                                 key=f"weight_histogram_{i}")

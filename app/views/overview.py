@@ -19,7 +19,7 @@ columns[3].metric("Layers", f"{graph.layer_count:,}")
 columns[4].metric("Class", graph.class_name)
 
 for message in common.warnings(*common.cache_key(opened), opened):
-    st.warning(message)
+    st.warning(app_support.message_markdown(message))
 
 st.subheader("Inputs and outputs")
 st.dataframe(app_support.io_specs_frame(graph), hide_index=True)
