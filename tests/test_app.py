@@ -344,6 +344,16 @@ def test_real_convolutional_model_shows_feature_maps(real_models: Path) -> None:
     assert at.number_input(key="feature_map_sample").value == 0
 
 
+def test_model_keras_cannot_load_is_a_static_view_without_a_trust_hint(real_models: Path) -> None:
+    path = real_models / "2nithing_keras_model.h5"  # MobileNetV2 in a Sequential, Keras 2.4: Keras 3 fails
+    at = upload(new_app(), path.name, path.read_bytes())
+    assert_clean(at)
+    assert any(w.startswith("**Static view") for w in texts(at.warning))
+    at.switch_page("views/activations.py").run()
+    message = next(w for w in texts(at.warning) if "Activations are unavailable" in w)
+    assert "Keras could not load it" in message and "TRUST" not in message and "[1m" not in message
+
+
 def test_weights_only_file_is_explained(real_models: Path) -> None:
     path = real_models / "fml_proxy_jet_classifier.h5"
     at = upload(new_app(), path.name, path.read_bytes())
