@@ -54,4 +54,5 @@ EMBEDDING_DIMENSIONS = "embedding_dimensions_widget"
 EMBEDDING_METADATA = "embedding_metadata_widget"
 EMBEDDING_COLOUR = "embedding_colour_widget"
 EMBEDDING_SEARCH = "embedding_search_widget"
+EMBEDDING_ROWS = "embedding_rows_widget"
 PROJECTIONS = "projections"  # {cache key: Projection}

@@ -9,7 +9,7 @@ from inspector import app_support
 from inspector.errors import InspectorError
 
 NAMES = ("embedding_layers", "project_embedding", "project_activations")
-ACTIVATION_ROWS = 500
+MAX_ROWS = 2000
 
 opened = common.require_model()
 graph = opened.graph
@@ -77,19 +77,26 @@ else:
     selected = st.session_state.get(state.SELECTED_LAYER)
     layer = st.selectbox("Layer", choices, key="embedding_activation_layer",
                          index=choices.index(selected) if selected in choices else len(choices) - 1)
+    rows = st.slider("Samples", 10, MAX_ROWS, 200, key=state.EMBEDDING_ROWS,
+                     help="One point per sample: how many samples to run through the model.")
     try:
         if sample is not None:
-            data = app_support.first_rows(sample.load_inputs(), ACTIVATION_ROWS)
+            data = app_support.first_rows(sample.load_inputs(), rows)
             sample_labels = sample.load_labels()
-            labels = None if sample_labels is None else app_support.first_rows(sample_labels, ACTIVATION_ROWS)
-            st.caption(f"Activations of the sample's first {ACTIVATION_ROWS} bundled inputs, labelled by "
-                       + ("their targets." if labels is not None else "the predicted class."))
+            labels = None if sample_labels is None else app_support.first_rows(sample_labels, rows)
+            what = "the sample's bundled inputs, labelled by " + (
+                "their targets" if labels is not None else "the predicted class")
         else:
-            data, labels = app_support.random_inputs(model, graph, samples=ACTIVATION_ROWS, seed=0), None
-            st.caption(f"Activations of {ACTIVATION_ROWS} random inputs matching the input specs, labelled by the "
-                       "predicted class.")
+            data, labels = app_support.random_inputs(model, graph, samples=rows, seed=0), None
+            what = "random inputs matching the input specs, labelled by the predicted class"
     except InspectorError as e:
         common.show_error(e)
+        st.stop()
+    key = (*key, "activations", layer, rows)
+    if key not in st.session_state.get(state.PROJECTIONS, {}) and not st.button(
+            "Run and project", type="primary", key="embedding_run_button"):
+        st.caption(f"Runs up to {rows} of {what} through the model to {layer}, then projects one point per "
+                   "sample.")
         st.stop()
 
     def compute():
@@ -99,7 +106,6 @@ else:
                                        **options)
         finally:
             progress.bar.empty()
-    key = (*key, "activations", layer)
 
 try:
     projection = common.remembered(state.PROJECTIONS, key, compute)
