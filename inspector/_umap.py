@@ -42,6 +42,7 @@ import math
 import os
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -233,7 +234,7 @@ def layout_chunks(n: int) -> int:
     threads = worker_count()
     if threads == 1 or n < _PARALLEL_MIN_POINTS:
         return 1
-    return threads * 8  # several blocks per thread even out the work
+    return threads * 4  # several blocks per thread even out the work
 
 
 def worker_count() -> int:
@@ -249,8 +250,6 @@ def nearest_neighbours(
     Returns an ``(n, k)`` int64 array of indices, not sorted by distance.  The
     same input and seed give the same output whatever the thread count.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     from threadpoolctl import threadpool_limits
 
     n = len(S)
@@ -439,17 +438,25 @@ def optimize_layout(
     snapshot = embedding.copy()
     report = max(1, n_epochs // 20)
     chunks = layout_chunks(len(embedding)) if parallel is None else max(1, int(parallel))
-    for epoch in range(n_epochs):
-        snapshot[...] = embedding
-        alpha = 1.0 - epoch / float(n_epochs)
-        args = (embedding, snapshot, indptr, indices, epochs_per_sample, next_sample, epochs_per_negative,
-                next_negative, epoch, a, b, 1.0, alpha, np.uint64(kern.hash_key(seed, epoch)))
-        if chunks > 1:
-            kern.sgd_epoch(*args, chunks)
-        else:
-            kern.sgd_epoch_serial(*args)
-        if progress is not None and (epoch + 1) % report == 0:
-            progress((epoch + 1) / n_epochs, f"Optimising layout: epoch {epoch + 1} of {n_epochs}")
+    bounds = np.linspace(0, len(embedding), chunks + 1).astype(np.int64)
+    blocks = [(int(bounds[c]), int(bounds[c + 1])) for c in range(chunks) if bounds[c + 1] > bounds[c]]
+    pool = ThreadPoolExecutor(min(worker_count(), len(blocks))) if len(blocks) > 1 else None
+    try:
+        for epoch in range(n_epochs):
+            snapshot[...] = embedding
+            alpha = 1.0 - epoch / float(n_epochs)
+            args = (embedding, snapshot, indptr, indices, epochs_per_sample, next_sample, epochs_per_negative,
+                    next_negative, epoch, a, b, 1.0, alpha, np.uint64(kern.hash_key(seed, epoch)))
+            if pool is None:
+                for start, stop in blocks:
+                    kern.sgd_epoch(*args, start, stop)
+            else:  # the kernel releases the GIL: blocks run truly in parallel
+                list(pool.map(lambda block, args=args: kern.sgd_epoch(*args, *block), blocks))
+            if progress is not None and (epoch + 1) % report == 0:
+                progress((epoch + 1) / n_epochs, f"Optimising layout: epoch {epoch + 1} of {n_epochs}")
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return embedding
 
 
@@ -525,7 +532,7 @@ def fit(
 
 
 def warm_up() -> None:
-    """Load (or, the first time on a machine, compile) every numba kernel, serial and parallel."""
+    """Load (or, the first time on a machine, compile) every numba kernel."""
     X = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     kern = kernels()
     out = np.empty((4, 3), dtype=np.int64)
@@ -533,5 +540,4 @@ def warm_up() -> None:
     indices, distances = exact_neighbours(X, 5)
     graph = fuzzy_graph(indices, distances, 6)
     init = _initial_layout(X, 2, np.random.default_rng(0))
-    optimize_layout(graph, init, 2, seed=0, parallel=1)
     optimize_layout(graph, init, 2, seed=0, parallel=2)

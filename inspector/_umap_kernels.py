@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["smallest_per_row", "sgd_epoch", "sgd_epoch_serial", "hash_key"]
+__all__ = ["smallest_per_row", "sgd_epoch", "hash_key"]
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -140,7 +140,7 @@ def _sgd_points(
             next_negative[e] += n_negative * epochs_per_negative[e]
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
+@numba.njit(cache=True, nogil=True)
 def sgd_epoch(
     embedding: np.ndarray,
     snapshot: np.ndarray,
@@ -156,42 +156,18 @@ def sgd_epoch(
     gamma: float,
     alpha: float,
     key: np.uint64,
-    chunks: int,
+    start: int,
+    stop: int,
 ) -> None:
-    """One epoch of UMAP's layout SGD, ``chunks`` blocks of points in parallel.
+    """One epoch of UMAP's layout SGD for points ``start..stop-1``; releases the GIL.
 
     Point i moves only itself and reads the others from ``snapshot`` (the
     layout at the start of the epoch); negative samples come from a hash of
-    (key, edge, sample number).  So the result is the same for any number of
-    chunks or threads, and ``chunks=1`` runs serially with no thread start-up
-    (which on a busy 2-core machine costs more than a small epoch's work).
-    Arithmetic is float32: a quarter faster than float64, and the layout is
-    float32 anyway.
+    (key, edge, sample number).  So blocks of points can run on any number of
+    threads at once and the result is the same as one pass over all points.
+    Threads are Python's (see ``optimize_layout``), not numba's ``parallel=True``,
+    whose compilation alone costs a first run more than a second.  Arithmetic is
+    float32: a quarter faster than float64, and the layout is float32 anyway.
     """
-    n = embedding.shape[0]
-    size = (n + chunks - 1) // chunks
-    for c in numba.prange(chunks):
-        _sgd_points(embedding, snapshot, indptr, indices, epochs_per_sample, next_sample, epochs_per_negative,
-                    next_negative, epoch, a, b, gamma, alpha, key, c * size, min(n, (c + 1) * size))
-
-
-@numba.njit(cache=True, nogil=True)
-def sgd_epoch_serial(
-    embedding: np.ndarray,
-    snapshot: np.ndarray,
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    epochs_per_sample: np.ndarray,
-    next_sample: np.ndarray,
-    epochs_per_negative: np.ndarray,
-    next_negative: np.ndarray,
-    epoch: int,
-    a: float,
-    b: float,
-    gamma: float,
-    alpha: float,
-    key: np.uint64,
-) -> None:
-    """:func:`sgd_epoch` on one thread, with no parallel region to start (for small layouts)."""
     _sgd_points(embedding, snapshot, indptr, indices, epochs_per_sample, next_sample, epochs_per_negative,
-                next_negative, epoch, a, b, gamma, alpha, key, 0, embedding.shape[0])
+                next_negative, epoch, a, b, gamma, alpha, key, start, stop)
