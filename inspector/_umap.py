@@ -19,7 +19,8 @@ samples, learning rate 1 decaying linearly).  What differs, and why:
   every point moves only itself and reads the other points' positions from a
   snapshot taken at the start of the epoch, and negative samples come from a
   counter-based hash of (seed, epoch, edge, sample).  umap-learn instead has
-  to fall back to one thread when ``random_state`` is set.  Since the graph is
+  to fall back to one thread when ``random_state`` is set.  Blocks of points
+  run on Python threads through a numba kernel that releases the GIL.  Since the graph is
   symmetric, an edge i–j is stored both ways; moving only the head of each,
   with the attraction doubled, matches umap-learn's ``move_other`` updates in
   expectation.
@@ -56,8 +57,8 @@ Progress = Callable[[float, str], None]
 _CELL_SIZE = 200  # points per inverted-file cell
 _PROBES = 12  # cells searched for each cell's points
 _EXACT_MAX_POINTS = 8_000  # up to here the neighbour search is brute force
-_PARALLEL_MIN_POINTS = 10_000
-_QUERY_BLOCK = 256  # queries per distance block in the neighbour search  # below this an SGD epoch runs on one thread (see layout_chunks)
+_PARALLEL_MIN_POINTS = 10_000  # below this an SGD epoch runs on one thread (see layout_chunks)
+_QUERY_BLOCK = 256  # queries per distance block in the neighbour search
 _SEARCH_DIMS = 64  # wider data is searched in this many PCA dimensions
 _EXACT_RERANK_MAX_DIM = 1024  # candidates re-ranked in the original space up to this width
 
