@@ -25,10 +25,10 @@ Sampling
 
 UMAP
     The UMAP here is :mod:`inspector._umap`, a compact implementation of the
-    same algorithm as umap-learn, built for this use: about half the time of
-    ``umap.UMAP().fit_transform`` on 100,000 points with the same
-    trustworthiness, parallel *and* reproducible for a given ``seed``, and no
-    numba compilation after the first run on a machine (see
+    same algorithm as umap-learn, built for this use: about a quarter of the
+    time of ``umap.UMAP().fit_transform`` on 100,000 points with the same
+    trustworthiness (0.998x), parallel *and* reproducible for a given ``seed``,
+    and no numba compilation after the first run on a machine (see
     ``docs/performance.md``).  Call :func:`warm_up` when an app starts so the
     first projection does not wait for compiled code to load.
 
