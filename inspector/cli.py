@@ -786,7 +786,11 @@ def _app_script() -> Path:
 
 
 def _app(args: argparse.Namespace) -> None:
-    from inspector.app_support import PRELOAD_ENVIRONMENT_VARIABLE, TRUST_ENVIRONMENT_VARIABLE
+    from inspector.app_support import (
+        PRELOAD_ENVIRONMENT_VARIABLE,
+        TRUST_ENVIRONMENT_VARIABLE,
+        upload_limit_mb,
+    )
 
     env = dict(os.environ)
     # only this command's flags decide: an inherited variable must not preload a file or allow trust
@@ -803,7 +807,9 @@ def _app(args: argparse.Namespace) -> None:
         env[TRUST_ENVIRONMENT_VARIABLE] = "1"
     headless = args.no_browser or not sys.stdin.isatty()
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),
-               "--server.headless", "true" if headless else "false", "--browser.gatherUsageStats", "false"]
+               "--server.headless", "true" if headless else "false", "--browser.gatherUsageStats", "false",
+               # .streamlit/config.toml is read from the working directory only: state the upload limit here
+               "--server.maxUploadSize", str(upload_limit_mb())]
     _note(args, f"starting the app on http://localhost:{args.port} (Ctrl-C to stop)")
     sys.stdout.flush()
     sys.stderr.flush()
