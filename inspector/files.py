@@ -386,6 +386,47 @@ def _datasets_under(group: Any) -> list[StoredWeight]:
 
 # ------------------------------------------------------------------ legacy HDF5
 def _read_hdf5(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, str | None]:
+    """Parse HDF5 in a child process: a crafted file can make the HDF5 C library loop forever,
+    which no in-process timeout can interrupt (found by the fuzz test)."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_hdf5_worker, args=(sender, data, received, limits), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if receiver.poll(limits.max_parse_seconds):
+            ok, payload = receiver.recv()
+        else:
+            ok, payload = False, LimitExceededError(
+                f"Reading the HDF5 file took longer than {limits.max_parse_seconds} s (max_parse_seconds): the "
+                "file is crafted or corrupted so that the HDF5 library never finishes.", received=received,
+                fix="Do not open this file; re-save the model with model.save('model.keras').")
+    except (EOFError, OSError):
+        ok, payload = False, ModelFormatError(
+            "The HDF5 (.h5) file crashed the HDF5 reader.", received=received,
+            fix="The file is corrupted; copy it again or re-save the model with model.save(...).")
+    finally:
+        receiver.close()
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+    if not ok:
+        raise payload
+    return payload
+
+
+def _hdf5_worker(sender: Any, data: bytes, received: str, limits: Limits) -> None:
+    try:
+        result = (True, _read_hdf5_inline(data, received, limits))
+    except InspectorError as e:
+        result = (False, e)
+    sender.send(result)
+    sender.close()
+
+
+def _read_hdf5_inline(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, str | None]:
     import h5py
 
     try:

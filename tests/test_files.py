@@ -134,3 +134,11 @@ def test_errors_pickle_and_share_one_base():
     for name in ("ModelFormatError", "WeightsOnlyError", "SavedModelError", "UnsafeModelError", "ModelLoadError",
                  "LimitExceededError", "InputDataError", "LayerNotFoundError", "MissingDependencyError"):
         assert issubclass(getattr(inspector, name), inspector.InspectorError)
+
+
+def test_hdf5_is_read_in_a_child_process_with_a_time_limit(real_models):
+    """A crafted .h5 can make the HDF5 C library loop forever; the read is bounded by max_parse_seconds."""
+    path = real_models / "fc_tiny_XCEPTION_KDEF.hdf5"
+    assert read_model_file(path).format == "h5"
+    with pytest.raises(inspector.LimitExceededError, match="max_parse_seconds"):
+        read_model_file(path, limits=Limits(max_parse_seconds=0))
