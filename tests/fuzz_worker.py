@@ -96,6 +96,8 @@ def main() -> None:
     seed, count, timeout = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     originals = [open(p, "rb").read() for p in sys.argv[4:]]
     rng = random.Random(seed)
+    # a hang inside HDF5 must surface as the library's own time limit, well inside the per-case alarm
+    inspector.set_limits(max_parse_seconds=max(1, timeout // 3))
     signal.signal(signal.SIGALRM, _on_alarm)
     for case in range(count):
         base = rng.randrange(len(originals))
