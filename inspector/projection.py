@@ -51,7 +51,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -444,20 +444,24 @@ def _pca(X: np.ndarray, n_components: int) -> tuple[np.ndarray, list[float]]:
 
 
 # --------------------------------------------------------------------- validation
+_E = TypeVar("_E", bound=Enum)
+
+
 def _method(method: Method | str) -> Method:
-    try:
-        return Method(method.lower() if isinstance(method, str) else method)
-    except ValueError:
-        raise InputDataError(f"Unknown projection method {method!r}.", received=repr(method),
-                             fix=f"Use one of {[m.value for m in Method]}.") from None
+    return _choice(Method, method, "projection method")
 
 
 def _metric(metric: Metric | str) -> Metric:
+    return _choice(Metric, metric, "metric")
+
+
+def _choice(kind: type[_E], value: Any, what: str) -> _E:
+    """An enum member from itself or its (case-insensitive) value; anything else is an InputDataError."""
     try:
-        return Metric(metric.lower() if isinstance(metric, str) else metric)
+        return kind(value.lower() if isinstance(value, str) else value)
     except ValueError:
-        raise InputDataError(f"Unknown metric {metric!r}.", received=repr(metric),
-                             fix=f"Use one of {[m.value for m in Metric]}.") from None
+        raise InputDataError(f"Unknown {what} {value!r}.", received=repr(value),
+                             fix=f"Use one of {[m.value for m in kind]}.") from None
 
 
 def _n_components(n_components: Any) -> int:
