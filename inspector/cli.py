@@ -424,9 +424,9 @@ def _import_keras(args: argparse.Namespace, model_file: Any) -> None:
     Keras is involved, so importing TensorFlow for it would only cost seconds.
     """
     if not args.trust:
-        from inspector.static import unsafe_layers
+        from inspector.loading import needs_trust
 
-        if unsafe_layers(model_file.config):
+        if needs_trust(model_file):
             return
     with _quiet_native_stderr(args):
         import keras  # noqa: F401 - imported here so its native start-up noise is hidden

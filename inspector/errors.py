@@ -74,7 +74,7 @@ class SavedModelError(ModelFormatError):
 
 
 class UnsafeModelError(InspectorError):
-    """The model needs code from the file (Lambda, custom class) and the file is not trusted."""
+    """The model needs code from the file (Lambda, custom class) or other local files, and the file is not trusted."""
 
 
 class ModelLoadError(InspectorError):

@@ -71,6 +71,7 @@ class ModelFile:
     weights: dict[str, tuple[StoredWeight, ...]] = field(repr=False)
     keras_version: str | None = None
     sha256: str = ""
+    outside_data: tuple[str, ...] = ()  # HDF5 links and datasets whose data lives in other files on this machine
 
     @property
     def suffix(self) -> str:
@@ -102,10 +103,10 @@ def read_model_file(source: ModelSource, *, limits: Limits | None = None) -> Mod
             fix="Upload the .keras or .h5 file written by model.save(...); the upload may have been cut off.")
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith((_ZIP_MAGIC, _EMPTY_ZIP_MAGIC)):
-        config, weights, version = _read_keras_zip(data, received, limits)
+        config, weights, version, outside = _read_keras_zip(data, received, limits)
         fmt = "keras"
     elif _hdf5_offset(data) is not None:
-        config, weights, version = _read_hdf5(data, received, limits)
+        config, weights, version, outside = _read_hdf5(data, received, limits)
         fmt = "h5"
     else:
         raise ModelFormatError(
@@ -114,7 +115,7 @@ def read_model_file(source: ModelSource, *, limits: Limits | None = None) -> Mod
             fix="Save the model with model.save('model.keras') (or 'model.h5') and upload that file.")
     _check_config(config, received, limits)
     return ModelFile(name=name, format=fmt, data=data, config=config, weights=weights,
-                     keras_version=version, sha256=digest)
+                     keras_version=version, sha256=digest, outside_data=outside)
 
 
 # ------------------------------------------------------------------ reading bytes
@@ -201,7 +202,7 @@ def _describe_start(data: bytes) -> str:
 
 
 # ------------------------------------------------------------------ .keras zip
-def _read_keras_zip(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, str | None]:
+def _read_keras_zip(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, str | None, tuple[str, ...]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
@@ -217,6 +218,13 @@ def _read_keras_zip(data: bytes, received: str, limits: Limits) -> tuple[dict, d
             f"{format_bytes(limits.max_uncompressed_bytes)} (max_uncompressed_bytes).",
             received=received, fix="If the file is genuine, raise max_uncompressed_bytes with inspector.set_limits.")
     names = {m.filename for m in members}
+    escaping = sorted(n for n in names if _escapes_archive(n))
+    if escaping:
+        raise ModelFormatError(
+            "The .keras archive names files outside itself (an absolute path or '..'), a trick to overwrite files "
+            "when an archive is unpacked; Keras never writes such names.",
+            received=f"{received} containing {escaping[:3]}",
+            fix="Do not open this file; if you made it, re-save the model with model.save('model.keras').")
     if "config.json" not in names:
         raise ModelFormatError(
             "The zip archive has no config.json, so it is not a .keras model (a .keras file holds config.json, "
@@ -233,11 +241,23 @@ def _read_keras_zip(data: bytes, received: str, limits: Limits) -> tuple[dict, d
         except (ValueError, RecursionError):
             metadata = {}
     weights: dict[str, tuple[StoredWeight, ...]] = {}
+    outside: tuple[str, ...] = ()
     if "model.weights.h5" in names:
         blob = _read_member(archive, "model.weights.h5", budget, received, limits)
-        weights = _keras_weight_shapes(blob, config, received)
+        weights, outside = _keras_weight_shapes(blob, config, received)
     version = metadata.get("keras_version") if isinstance(metadata, dict) else None
-    return config, weights, version if isinstance(version, str) else None
+    return config, weights, version if isinstance(version, str) else None, outside
+
+
+def _escapes_archive(member: str) -> bool:
+    """Whether a zip member name points outside the folder it would be unpacked into.
+
+    Example:
+        >>> [_escapes_archive(n) for n in ("assets/vocab.txt", "assets/../../x", "/etc/x", "C:/x")]
+        [False, True, True, True]
+    """
+    parts = member.replace("\\", "/").split("/")
+    return member.startswith(("/", "\\")) or ".." in parts or bool(re.match(r"^[A-Za-z]:", member))
 
 
 def _read_member(archive: zipfile.ZipFile, member: str, budget: list[int], received: str, limits: Limits) -> bytes:
@@ -314,8 +334,9 @@ def json_depth(text: bytes | str) -> int:
     return best
 
 
-def _keras_weight_shapes(blob: bytes, config: dict, received: str) -> dict[str, tuple[StoredWeight, ...]]:
-    """Map layer paths to stored weight shapes in a Keras 3 ``model.weights.h5``.
+def _keras_weight_shapes(blob: bytes, config: dict, received: str) -> tuple[dict[str, tuple[StoredWeight, ...]],
+                                                                            tuple[str, ...]]:
+    """Map layer paths to stored weight shapes in a Keras 3 ``model.weights.h5``, and list its outside data.
 
     Groups are named by class (``dense_1``); newer Keras versions store the layer's
     real name in the ``vars`` group's ``name`` attribute, older ones are matched by
@@ -326,27 +347,28 @@ def _keras_weight_shapes(blob: bytes, config: dict, received: str) -> dict[str, 
     out: dict[str, list[StoredWeight]] = {}
     try:
         with h5py.File(io.BytesIO(blob), "r") as f:
+            outside = _outside_data(f)
             _collect_keras_group(f, _model_layers(config), "", out)
             out[ALL_WEIGHTS] = _datasets_under(f)
     except Exception as e:  # noqa: BLE001 - HDF5 is parsed by a C library; any failure means a bad file
         raise ModelFormatError("The weights inside the .keras file (model.weights.h5) cannot be read.",
                                received=f"{received}: {e}",
                                fix="The file is corrupted; re-save the model with model.save('model.keras').") from e
-    return {k: tuple(v) for k, v in out.items()}
+    return {k: tuple(v) for k, v in out.items()}, outside
 
 
 def _collect_keras_group(group: Any, layers: list[dict], prefix: str, out: dict[str, list[StoredWeight]]) -> None:
     import h5py
 
-    sub = group.get("layers")
+    sub = _own(group, "layers")
     if not isinstance(sub, h5py.Group):
         return
     fallback = _fallback_group_names(layers)
     for key in sorted(sub.keys()):
-        child = sub[key]
+        child = _own(sub, key)
         if not isinstance(child, h5py.Group):
             continue
-        vars_group = child.get("vars")
+        vars_group = _own(child, "vars")
         name = None
         if isinstance(vars_group, h5py.Group):
             raw = vars_group.attrs.get("name")
@@ -371,6 +393,41 @@ def _fallback_group_names(layers: list[dict]) -> dict[str, str]:
     return names
 
 
+def _own(group: Any, path: str) -> Any:
+    """``group[path]`` if every step is a hard link inside this file, else ``None`` (links are never followed)."""
+    import h5py
+
+    for part in (p for p in path.split("/") if p):
+        if not isinstance(group, h5py.Group) or not isinstance(group.get(part, getlink=True), h5py.HardLink):
+            return None
+        group = group[part]
+    return group
+
+
+def _outside_data(f: Any) -> tuple[str, ...]:
+    """HDF5 links and datasets of ``f`` whose data lives in other files on this machine.
+
+    Reading them (Keras would, when loading the weights) reads whatever local file
+    they name — a way to leak files through weights, or to hang on a device file.
+    """
+    import h5py
+
+    found: list[str] = []
+
+    def visit(name: str, link: Any) -> None:
+        if isinstance(link, h5py.ExternalLink):
+            found.append(f"{name} links to {_attr_text(link.filename)}")
+            return
+        obj = _own(f, name) if isinstance(link, h5py.HardLink) else None
+        if isinstance(obj, h5py.Dataset) and obj.external:
+            found.append(f"{name} keeps its data in {_attr_text(obj.external[0][0])}")
+        elif isinstance(obj, h5py.Dataset) and obj.is_virtual:
+            found.append(f"{name} maps data from {_attr_text(obj.virtual_sources()[0].file_name)}")
+
+    f.visititems_links(visit)
+    return tuple(found)
+
+
 def _datasets_under(group: Any) -> list[StoredWeight]:
     import h5py
 
@@ -385,7 +442,7 @@ def _datasets_under(group: Any) -> list[StoredWeight]:
 
 
 # ------------------------------------------------------------------ legacy HDF5
-def _read_hdf5(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, str | None]:
+def _read_hdf5(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, str | None, tuple[str, ...]]:
     """Parse HDF5 in a child process: a crafted file can make the HDF5 C library loop forever,
     which no in-process timeout can interrupt (found by the fuzz test)."""
     import multiprocessing
@@ -426,7 +483,7 @@ def _hdf5_worker(sender: Any, data: bytes, received: str, limits: Limits) -> Non
     sender.close()
 
 
-def _read_hdf5_inline(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, str | None]:
+def _read_hdf5_inline(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, str | None, tuple[str, ...]]:
     import h5py
 
     try:
@@ -454,7 +511,9 @@ def _read_hdf5_inline(data: bytes, received: str, limits: Limits) -> tuple[dict,
             text = raw if isinstance(raw, bytes) else str(raw).encode()
             config = _parse_json(text, "model_config", received, limits)
             weights: dict[str, tuple[StoredWeight, ...]] = {}
-            group = f.get("model_weights", f)
+            outside = _outside_data(f)
+            group = _own(f, "model_weights")
+            group = f if group is None else group
             _collect_h5_weights(group, config, weights)
             weights[ALL_WEIGHTS] = tuple(_datasets_under(group))
         except InspectorError:
@@ -463,7 +522,7 @@ def _read_hdf5_inline(data: bytes, received: str, limits: Limits) -> tuple[dict,
             raise ModelFormatError("The HDF5 (.h5) file is damaged: its contents cannot be read.",
                                    received=f"{received}: {e}",
                                    fix="Copy or download the file again, or re-save it with model.save(...).") from e
-    return config, weights, version
+    return config, weights, version, outside
 
 
 def _attr_text(value: Any) -> str | None:
@@ -497,13 +556,13 @@ def _collect_h5_weights(group: Any, config: dict, out: dict[str, tuple[StoredWei
 
     top: dict[str, list[StoredWeight]] = {}
     for layer_name in group.keys():
-        g = group[layer_name]
+        g = _own(group, layer_name)
         if not isinstance(g, h5py.Group):
             continue
         names = [_attr_text(n) for n in g.attrs.get("weight_names", [])]
         found = []
         for n in names:
-            ds = g.get(n) if n else None
+            ds = _own(g, n) if n else None
             if isinstance(ds, h5py.Dataset):
                 found.append(StoredWeight(n, tuple(int(d) for d in ds.shape), str(ds.dtype)))
         top[layer_name] = found

@@ -41,7 +41,7 @@ from inspector.graph import ModelGraph
 from inspector.legacy import normalize_config
 from inspector.limits import Limits, format_bytes, get_limits
 
-__all__ = ["LoadInfo", "load_model", "build_graph", "load_info"]
+__all__ = ["LoadInfo", "load_model", "build_graph", "load_info", "needs_trust"]
 
 _TERMINAL_CODES = re.compile(r"\x1b?\[[0-9;]*m")
 # config keys that declare a dimension; a hostile file can make Keras allocate terabytes with them
@@ -143,16 +143,30 @@ def build_graph(model_or_source: Any, *, expand_nested: bool = True, trust: bool
 
 
 # --------------------------------------------------------------------------- checks
-def _refuse_code(model_file: ModelFile) -> None:
+def needs_trust(model_file: ModelFile) -> list[tuple[str, str]]:
+    """What in a file would run code or read other local files when Keras loads it, as ``(where, why)``.
+
+    Example:
+        >>> import inspector
+        >>> needs_trust(inspector.files.read_model_file(inspector.get_sample("lambda_merge").path))[0][0]
+        'abs'
+    """
     from inspector.static import unsafe_layers
 
-    unsafe = unsafe_layers(model_file.config)
+    outside = [("the weights", f"{ref}: Keras would read that file from this machine, only in trusted mode")
+               for ref in model_file.outside_data]
+    return unsafe_layers(model_file.config) + outside
+
+
+def _refuse_code(model_file: ModelFile) -> None:
+    unsafe = needs_trust(model_file)
     if not unsafe:
         return
     listed = "; ".join(f"{path or 'the model itself'}: {reason}" for path, reason in unsafe[:5])
     more = f" (and {len(unsafe) - 5} more)" if len(unsafe) > 5 else ""
     raise UnsafeModelError(
-        f"This model needs code from the file to run, and the file is not trusted — {listed}{more}.",
+        "Loading this model would run code from the file or read other files on this machine, and the file is "
+        f"not trusted — {listed}{more}.",
         received=_received(model_file),
         fix="Its graph and summary are still shown from the file's config (inspector.build_graph). To run its code, "
             "load it with trust=True (CLI: --trust; app: start the server with KERAS_INSPECTOR_ALLOW_TRUST=1) — only "

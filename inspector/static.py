@@ -48,7 +48,23 @@ _CODE_LAYERS = {
     "Lambda": "a Lambda layer carries Python code (marshalled bytecode) that runs only in trusted mode",
     "TFOpLambda": "a tf.keras 2 TensorFlow-op layer, which Keras 3 cannot rebuild",
     "SlicingOpLambda": "a tf.keras 2 TensorFlow slicing layer, which Keras 3 cannot rebuild",
+    "TFSMLayer": "a TFSMLayer loads and runs a TensorFlow SavedModel from a path on this machine, only in trusted mode",
+    "TorchModuleWrapper": "a TorchModuleWrapper carries a pickled PyTorch module, whose unpickling runs code, "
+                          "only in trusted mode",
+    "JaxLayer": "a JaxLayer calls Python functions named in the file, only in trusted mode",
+    "FlaxLayer": "a FlaxLayer calls Python functions named in the file, only in trusted mode",
 }
+# layers that read a vocabulary file when their config holds a path instead of the words
+_VOCABULARY_LAYERS = frozenset({"StringLookup", "IntegerLookup", "TextVectorization", "IndexLookup"})
+# The parts of Keras a model config may name (``keras.layers.Dense``, ``keras.src.initializers...``).  Anything
+# else in Keras (``keras.utils.get_file``, ``keras.config.enable_unsafe_deserialization``,
+# ``keras.models.load_model``) is not a model part and has been used to abuse loading (CVE-2025-8747, -9906).
+_MODEL_PART_NAMESPACES = frozenset({
+    "layers", "initializers", "regularizers", "constraints", "activations", "optimizers", "losses", "metrics",
+    "models", "engine", "applications", "ops", "dtype_policies", "mixed_precision", "quantizers", "random"})
+# ... and the parts whose plain functions a config may name (activations, losses, metrics)
+_FUNCTION_NAMESPACES = frozenset({"activations", "losses", "metrics"})
+_FUNCTION_CLASSES = frozenset({"function", "__function__"})
 _NON_TRAINABLE = re.compile(r"(moving_mean|moving_variance|(^|/)count(:0)?$|(^|/)(mean|variance)(:0)?$)")
 # Keras 3 stores variables by index; these layers keep their statistics at these indices
 _NON_TRAINABLE_INDICES = {"BatchNormalization": {"2", "3"}, "Normalization": {"0", "1", "2"}}
@@ -89,28 +105,23 @@ def unsafe_layers(config: dict) -> list[tuple[str, str]]:
 
 
 def _opaque_reason(layer_config: dict) -> str:
-    cls = str(layer_config.get("class_name", ""))
-    if cls in _CODE_LAYERS:
-        return _CODE_LAYERS[cls]
-    foreign = _foreign_reference(layer_config, skip_layers=cls in MODEL_CLASSES)
-    return foreign
+    return _foreign_reference(layer_config, skip_layers=layer_config.get("class_name") in MODEL_CLASSES)
 
 
 def _foreign_reference(obj: Any, *, skip_layers: bool) -> str:
-    """Why an object config references code outside Keras ('' when it does not)."""
+    """Why an object config needs code or files beyond Keras's own model parts ('' when it does not).
+
+    Example:
+        >>> print(_foreign_reference({"module": "keras.utils", "class_name": "get_file"}, skip_layers=False))
+        it names keras.utils.get_file, which is not a model part (layer, initializer, activation, ...) and runs only in trusted mode
+    """
     stack = [obj]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
-            module = item.get("module")
-            registered = item.get("registered_name")
-            cls = item.get("class_name")
-            if isinstance(module, str) and module and not (module == "keras" or module.startswith("keras.")):
-                return f"it names code outside Keras (module {module!r}, class {cls!r}), which runs only in trusted mode"
-            if isinstance(registered, str) and ">" in registered:
-                return f"it is a custom registered class {registered!r}, whose code runs only in trusted mode"
-            if cls in ("__lambda__", "function", "__function__") and not str(module or "").startswith("keras"):
-                return "it contains a serialized Python function, which runs only in trusted mode"
+            reason = _reference_reason(item)
+            if reason:
+                return reason
             for key, value in item.items():
                 if skip_layers and key == "layers":
                     continue  # nested models' own layers are judged one by one
@@ -118,6 +129,48 @@ def _foreign_reference(obj: Any, *, skip_layers: bool) -> str:
         elif isinstance(item, list):
             stack.extend(item)
     return ""
+
+
+def _reference_reason(item: dict) -> str:
+    """Why this one serialized object (not its children) needs trust ('' when it does not)."""
+    module, registered, cls = item.get("module"), item.get("registered_name"), item.get("class_name")
+    if isinstance(cls, str) and cls in _CODE_LAYERS:
+        return _CODE_LAYERS[cls]
+    config = item.get("config")
+    if cls in _VOCABULARY_LAYERS and isinstance(config, dict) and isinstance(config.get("vocabulary"), str):
+        return (f"a {cls} layer reads its vocabulary from the path {config['vocabulary']!r} on this machine, "
+                "which happens only in trusted mode")
+    if cls == "__lambda__":
+        return "it contains a serialized Python function, which runs only in trusted mode"
+    namespace = _keras_namespace(module) if isinstance(module, str) and module else ""
+    if namespace is None:
+        return f"it names code outside Keras (module {module!r}, class {cls!r}), which runs only in trusted mode"
+    if isinstance(registered, str) and ">" in registered:
+        return f"it is a custom registered class {registered!r}, whose code runs only in trusted mode"
+    if not isinstance(module, str) or not module:
+        return ""
+    is_function = cls in _FUNCTION_CLASSES
+    target = config if is_function else cls
+    allowed = namespace in _FUNCTION_NAMESPACES if is_function else (
+        namespace in _MODEL_PART_NAMESPACES or (namespace == "" and isinstance(cls, str) and cls[:1].isupper()))
+    if allowed:
+        return ""
+    return (f"it names {module}.{target}, which is not a model part (layer, initializer, activation, ...) and runs "
+            "only in trusted mode")
+
+
+def _keras_namespace(module: str) -> str | None:
+    """The part of Keras a module path belongs to ('' for the top level), ``None`` outside Keras.
+
+    Example:
+        >>> [_keras_namespace(m) for m in ("keras.layers", "keras.src.ops.numpy", "keras", "kerasx.layers")]
+        ['layers', 'ops', '', None]
+    """
+    parts = module.split(".")
+    if parts[0] != "keras":
+        return None
+    rest = parts[2:] if len(parts) > 1 and parts[1] == "src" else parts[1:]
+    return rest[0] if rest else ""
 
 
 # --------------------------------------------------------------------------- build

@@ -20,6 +20,10 @@ from pathlib import Path
 import h5py
 
 MARKER_NAME = "PWNED"
+# a file on "this machine" that hostile models try to read; its text must never reach any output
+SECRET_NAME, SECRET_TEXT = "secret.txt", "TOP-SECRET-0123456789-abcdefghijklmnop"
+# the limits the corpus is built for: the bombs and the oversized file exceed them, nothing else comes close
+CORPUS_LIMITS = {"max_uncompressed_bytes": 16 * 2**20, "max_upload_bytes": 16 * 2**20}
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ def build_corpus(folder: Path) -> dict[str, Case]:
     cases["model class naming os.system"] = Case(_zip(folder / "top_os.keras", {"config.json": json.dumps(
         {"module": "os", "class_name": "system", "config": {"layers": []}}).encode()}),
         "UnsafeModelError", "os", static_ok=True)
+    cases.update(_keras_gadget_cases(folder, clean_keras, marker))
+    cases.update(_outside_file_cases(folder, clean_keras, clean_h5))
     cases["absurd Dense units"] = Case(_replace_config(
         clean_keras, folder / "huge_dense.keras",
         lambda c: c["config"]["layers"][1]["config"].update(units=2**34)), "LimitExceededError", "units")
@@ -135,7 +141,90 @@ def build_corpus(folder: Path) -> dict[str, Case]:
         z.writestr("model.weights.h5", b"\0" * (64 * 2**20))  # 64 MiB of zeros compress to ~64 KiB
     cases["zip bomb"] = Case(_write(folder / "bomb.keras", bomb.getvalue()), "LimitExceededError",
                              "max_uncompressed_bytes")
+    lying = bytearray(_zip(folder / "lying.keras", {"config.json": b'{"class_name": "Sequential", "config": {}}'
+                                                                   + b" " * (17 * 2**20)}).read_bytes())
+    # both size fields claim 100 bytes: Python's zipfile stops inflating there, so the lie shows up as damage
+    for header, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        at = lying.find(header) + offset
+        lying[at:at + 4] = (100).to_bytes(4, "little")
+    cases["zip with a lying size header"] = Case(_write(folder / "lying.keras", bytes(lying)),
+                                                  "ModelFormatError", "damaged")
+    with zipfile.ZipFile(clean_keras) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    cases["zip member escaping the archive"] = Case(_zip(folder / "slip.keras", {
+        **members, f"assets/../../{MARKER_NAME}": b"written outside the archive"}), "ModelFormatError", "outside")
+    cases["file over the size limit"] = Case(_write(folder / "huge.h5", clean_h5.read_bytes() + b"\0" * (17 * 2**20)),
+                                             "LimitExceededError", "max_upload_bytes")
     return cases
+
+
+def _keras_gadget_cases(folder: Path, clean_keras: Path, marker: Path) -> dict[str, Case]:
+    """Configs naming Keras's own non-model functions, as in the safe_mode bypasses CVE-2025-8747 and -9906."""
+    def dense_layer(config: dict) -> dict:
+        return config["config"]["layers"][1]
+
+    def get_file(config: dict) -> None:  # would copy the secret to the marker path
+        dense_layer(config).update(module="keras.utils", class_name="get_file", registered_name=None, config={
+            "fname": MARKER_NAME, "origin": (folder / SECRET_NAME).as_uri(), "cache_dir": str(folder),
+            "cache_subdir": "."})
+
+    def unsafe_switch(config: dict) -> None:  # would turn Keras's safe mode off for every later load
+        dense_layer(config)["config"]["kernel_initializer"] = {
+            "module": "keras.config", "class_name": "enable_unsafe_deserialization", "config": {},
+            "registered_name": None}
+
+    def load_model_activation(config: dict) -> None:  # a function that loads another file with safe_mode off
+        dense_layer(config)["config"]["activation"] = {
+            "module": "keras.models", "class_name": "function", "config": "load_model", "registered_name": "function"}
+
+    return {
+        "keras.utils.get_file gadget": Case(_replace_config(clean_keras, folder / "get_file.keras", get_file),
+                                            "UnsafeModelError", "keras.utils.get_file", static_ok=True),
+        "enable_unsafe_deserialization gadget": Case(
+            _replace_config(clean_keras, folder / "unsafe_switch.keras", unsafe_switch), "UnsafeModelError",
+            "keras.config.enable_unsafe_deserialization", static_ok=True),
+        "keras.models.load_model as a function": Case(
+            _replace_config(clean_keras, folder / "load_model_fn.keras", load_model_activation), "UnsafeModelError",
+            "keras.models.load_model", static_ok=True),
+    }
+
+
+def _outside_file_cases(folder: Path, clean_keras: Path, clean_h5: Path) -> dict[str, Case]:
+    """Files that make Keras read another file of this machine: a vocabulary path, HDF5 external data and links."""
+    import keras
+    import numpy as np
+
+    secret = folder / SECRET_NAME
+    secret.write_text(SECRET_TEXT[:24])  # 24 bytes: exactly the 3x2 float32 kernel below
+    words = keras.Input((1,), dtype="string", name="words")
+    lookup = keras.Model(words, keras.layers.StringLookup(vocabulary=["a", "b"], name="lookup")(words), name="lookup")
+    lookup.save(folder / "lookup.keras")
+    vocabulary = _replace_config(folder / "lookup.keras", folder / "vocabulary_path.keras",
+                                 lambda c: c["config"]["layers"][1]["config"].update(vocabulary=str(secret)))
+
+    external_h5 = folder / "external_data.h5"
+    external_h5.write_bytes(clean_h5.read_bytes())
+    with h5py.File(external_h5, "a") as f:
+        group = f["model_weights/dense/dense"]
+        kernel = next(k for k in group if "kernel" in k)
+        del group[kernel]
+        group.create_dataset(kernel, shape=(3, 2), dtype="<f4", external=[(str(secret), 0, 24)])
+
+    with h5py.File(folder / "other.h5", "w") as f:
+        f.create_dataset("kernel", data=np.frombuffer(secret.read_bytes(), "<f4").reshape(3, 2))
+    with zipfile.ZipFile(clean_keras) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    weights = folder / "linked.weights.h5"
+    weights.write_bytes(members["model.weights.h5"])
+    with h5py.File(weights, "a") as f:
+        del f["layers/dense/vars/0"]
+        f["layers/dense/vars/0"] = h5py.ExternalLink(str(folder / "other.h5"), "kernel")
+    linked = _zip(folder / "external_link.keras", {**members, "model.weights.h5": weights.read_bytes()})
+    return {
+        "vocabulary read from a local path": Case(vocabulary, "UnsafeModelError", "vocabulary", static_ok=True),
+        "hdf5 dataset stored in a local file": Case(external_h5, "UnsafeModelError", SECRET_NAME, static_ok=True),
+        "hdf5 external link to a local file": Case(linked, "UnsafeModelError", "other.h5", static_ok=True),
+    }
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -160,4 +249,4 @@ def _save_weights(model_path: Path, target: Path) -> None:
 if __name__ == "__main__":
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "hostile-corpus")
     for name, case in build_corpus(out).items():
-        print(f"{name:35} {case.path.name:28} -> {case.error}")
+        print(f"{name:40} {case.path.name:24} -> {case.error}")

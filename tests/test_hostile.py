@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
-from hostile_corpus import MARKER_NAME, build_corpus
+from hostile_corpus import CORPUS_LIMITS, MARKER_NAME, SECRET_TEXT, build_corpus
 
 import inspector
 
@@ -13,7 +14,7 @@ import inspector
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
-    previous = inspector.set_limits(max_uncompressed_bytes=16 * 2**20)
+    previous = inspector.set_limits(**CORPUS_LIMITS)
     sys.path.insert(0, str(folder))  # the evil module is importable: proving it is never imported
     try:
         yield folder, build_corpus(folder)
@@ -27,7 +28,10 @@ CASE_NAMES = [
     "custom class from a module", "model class naming os.system", "absurd Dense units", "weights do not match",
     "deeply nested json", "empty", "truncated zip", "random bytes", "text renamed .h5", "zip without config.json",
     "invalid json", "config of the wrong shape", "hdf5 without model_config", "weights-only .weights.h5",
-    "SavedModel directory", "zip bomb",
+    "SavedModel directory", "zip bomb", "keras.utils.get_file gadget", "enable_unsafe_deserialization gadget",
+    "keras.models.load_model as a function", "vocabulary read from a local path", "hdf5 dataset stored in a local file",
+    "hdf5 external link to a local file", "zip with a lying size header", "zip member escaping the archive",
+    "file over the size limit",
 ]
 
 
@@ -45,6 +49,7 @@ def test_load_model_refuses_with_typed_clear_error_and_runs_nothing(corpus, name
     assert type(error).__name__ == case.error, str(error)
     assert case.phrase.lower() in str(error).lower()
     assert error.what and error.received and error.fix
+    assert SECRET_TEXT[:24] not in str(error)
     assert not (folder / MARKER_NAME).exists(), "code from the file ran"
     assert "evil_layers_module" not in sys.modules
 
@@ -57,6 +62,7 @@ def test_build_graph_shows_static_view_or_typed_error(corpus, name):
         graph = inspector.build_graph(case.path)
         assert graph.source == inspector.Source.STATIC and graph.nodes
         assert graph.warnings and "Static view" in graph.warnings[0]
+        assert SECRET_TEXT[:24] not in json.dumps(inspector.to_json(graph))
     else:
         with pytest.raises(inspector.InspectorError):
             inspector.build_graph(case.path)
@@ -70,6 +76,29 @@ def test_unsafe_layers_are_marked_opaque(corpus):
     assert "trusted" in graph.opaque_nodes[0].opaque_reason
     graph = inspector.build_graph(cases["initializer naming builtins.exec"].path)
     assert [n.name for n in graph.opaque_nodes] == ["dense"]
+    graph = inspector.build_graph(cases["vocabulary read from a local path"].path)
+    assert [n.name for n in graph.opaque_nodes] == ["lookup"] and "vocabulary" in graph.opaque_nodes[0].opaque_reason
+
+
+def test_keras_gadgets_leave_safe_mode_on(corpus):
+    """Refused before Keras sees them, the gadgets cannot switch Keras's safe mode off for later loads."""
+    _, cases = corpus
+    with pytest.raises(inspector.UnsafeModelError):
+        inspector.load_model(cases["enable_unsafe_deserialization gadget"].path)
+    with pytest.raises(inspector.UnsafeModelError):  # a Lambda still needs trust afterwards
+        inspector.load_model(cases["lambda bytecode (.keras)"].path)
+    from keras.src.saving import serialization_lib
+
+    assert serialization_lib.in_safe_mode() is not False
+
+
+def test_trusted_outside_data_is_still_refused_by_keras(corpus):
+    """Trust runs a file's code; a current Keras still refuses HDF5 data from other files, with a typed error."""
+    _, cases = corpus
+    for name in ("hdf5 dataset stored in a local file", "hdf5 external link to a local file"):
+        with pytest.raises(inspector.ModelLoadError) as info:
+            inspector.load_model(cases[name].path, trust=True)
+        assert SECRET_TEXT[:24] not in str(info.value)
 
 
 def test_trusting_the_lambda_file_does_run_it(corpus):
@@ -89,6 +118,27 @@ def _cli(*args: str, cwd=None):
 
     return subprocess.run([sys.executable, "-m", "inspector", *args], capture_output=True, text=True, timeout=300,
                           cwd=cwd)
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_cli_summary_and_graph_of_every_case(corpus, name, tmp_path, capsys):
+    """In this process (the corpus limits apply): a static view, or exit 3 with the typed message — no traceback."""
+    from inspector.cli import main
+    from inspector.renderers import from_json
+
+    folder, cases = corpus
+    case = cases[name]
+    code = main(["summary", str(case.path), "--format", "csv"])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err and SECRET_TEXT[:24] not in out + err
+    if case.static_ok:
+        assert code == 0 and out.count("\n") >= 2, err
+        assert main(["graph", str(case.path), "-o", str(tmp_path / "g.json")]) == 0
+        assert from_json(json.loads((tmp_path / "g.json").read_text())).nodes
+    else:
+        assert code == 3 and case.phrase.lower() in err.lower(), err
+    assert not (folder / MARKER_NAME).exists()
+    assert "evil_layers_module" not in sys.modules
 
 
 def test_cli_shows_hostile_models_statically_and_refuses_to_run_them(corpus, tmp_path):
