@@ -35,10 +35,10 @@ from inspector.errors import (
     InputDataError,
     LayerNotFoundError,
     LimitExceededError,
-    ModelFormatError,
     ModelLoadError,
     UnsafeModelError,
 )
+from inspector.files import read_source
 from inspector.graph import LayerNode, ModelGraph, NodeKind, Source, format_shape
 from inspector.limits import format_bytes, get_limits
 
@@ -175,7 +175,7 @@ def file_digest(data: bytes) -> str:
 
 
 def read_model_bytes(path: str | os.PathLike[str]) -> bytes:
-    """The bytes of a model file on disk, refusing a missing file or one over ``max_upload_bytes``.
+    """The bytes of a model file on disk, refusing a missing file, a directory or one over ``max_upload_bytes``.
 
     Example:
         >>> read_model_bytes("no/such/model.keras")
@@ -185,18 +185,7 @@ def read_model_bytes(path: str | os.PathLike[str]) -> bytes:
           Received: no/such/model.keras
           Fix: Check the path; Keras models are saved as .keras (or legacy .h5) files.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFormatError("No model file at this path.", received=str(path),
-                               fix="Check the path; Keras models are saved as .keras (or legacy .h5) files.")
-    limit = get_limits().max_upload_bytes
-    size = path.stat().st_size
-    if size > limit:
-        raise LimitExceededError(
-            f"The model file is larger than the limit of {format_bytes(limit)} (max_upload_bytes).",
-            received=f"{path.name} of {format_bytes(size)}",
-            fix="Raise the limit with the environment variable KERAS_INSPECTOR_MAX_UPLOAD_BYTES.")
-    return path.read_bytes()
+    return read_source(Path(path))[1]
 
 
 def open_model(data: bytes, *, name: str = "", trust: bool = False) -> OpenedModel:

@@ -36,7 +36,8 @@ from inspector.errors import (
 )
 from inspector.limits import Limits, format_bytes, get_limits
 
-__all__ = ["ALL_WEIGHTS", "ModelSource", "ModelFile", "StoredWeight", "read_model_file", "iter_layer_configs", "json_depth"]
+__all__ = ["ALL_WEIGHTS", "ModelSource", "ModelFile", "StoredWeight", "read_model_file", "read_source",
+           "iter_layer_configs", "json_depth"]
 
 ModelSource = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]
 
@@ -95,7 +96,7 @@ def read_model_file(source: ModelSource, *, limits: Limits | None = None) -> Mod
           Fix: Upload the .keras or .h5 file written by model.save(...); the upload may have been cut off.
     """
     limits = limits or get_limits()
-    name, data = _read_bytes(source, limits)
+    name, data = read_source(source, limits)
     received = f"{name!r}, {format_bytes(len(data))}" if name else format_bytes(len(data))
     if not data:
         raise ModelFormatError(
@@ -119,7 +120,20 @@ def read_model_file(source: ModelSource, *, limits: Limits | None = None) -> Mod
 
 
 # ------------------------------------------------------------------ reading bytes
-def _read_bytes(source: ModelSource, limits: Limits) -> tuple[str, bytes]:
+def read_source(source: ModelSource, limits: Limits | None = None) -> tuple[str, bytes]:
+    """The name and bytes of a model source, refusing a missing path, a directory or a file over the limit.
+
+    Example:
+        >>> read_source(b"abc")
+        ('', b'abc')
+        >>> read_source("no/such/model.keras")
+        Traceback (most recent call last):
+        ...
+        inspector.errors.ModelFormatError: No model file at this path.
+          Received: no/such/model.keras
+          Fix: Check the path; Keras models are saved as .keras (or legacy .h5) files.
+    """
+    limits = limits or get_limits()
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         _check_upload_size(len(data), "", limits)

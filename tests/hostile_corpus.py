@@ -25,6 +25,17 @@ SECRET_NAME, SECRET_TEXT = "secret.txt", "TOP-SECRET-0123456789-abcdefghijklmnop
 # the limits the corpus is built for: the bombs and the oversized file exceed them, nothing else comes close
 CORPUS_LIMITS = {"max_uncompressed_bytes": 16 * 2**20, "max_upload_bytes": 16 * 2**20}
 
+CASE_NAMES = [
+    "lambda bytecode (.keras)", "lambda bytecode (.h5)", "layer naming os.system", "initializer naming builtins.exec",
+    "custom class from a module", "model class naming os.system", "absurd Dense units", "weights do not match",
+    "deeply nested json", "empty", "truncated zip", "random bytes", "text renamed .h5", "zip without config.json",
+    "invalid json", "config of the wrong shape", "hdf5 without model_config", "weights-only .weights.h5",
+    "SavedModel directory", "zip bomb", "keras.utils.get_file gadget", "enable_unsafe_deserialization gadget",
+    "keras.models.load_model as a function", "vocabulary read from a local path", "hdf5 dataset stored in a local file",
+    "hdf5 external link to a local file", "zip with a lying size header", "zip member escaping the archive",
+    "file over the size limit",
+]
+
 
 @dataclass(frozen=True)
 class Case:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile_corpus import CASE_NAMES, MARKER_NAME, SECRET_TEXT
 
 import inspector
 from inspector import app_support
@@ -526,3 +528,46 @@ def test_activation_figures() -> None:
     assert sum(app_support.histogram_figure(maps).data[0].y) == maps.size
     assert app_support.activation_frame(maps).shape == (2, 48)
     assert np.array_equal(np.load(__import__("io").BytesIO(app_support.npy_bytes(maps))), maps)
+
+
+# ------------------------------------------------------------------ every hostile file through the app
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_every_hostile_file_keeps_the_app_serving(corpus, name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Uploaded after a good model (a folder cannot be uploaded: it is preloaded): nothing runs, nothing leaks,
+    the refusal is shown with its fix — or the static view with its banner — and the app keeps working."""
+    folder, cases = corpus
+    case = cases[name]
+    good = graph_of("tanh_hinge")
+    if case.path.is_dir():
+        monkeypatch.setenv("KERAS_INSPECTOR_PRELOAD", str(case.path))
+        at = new_app()
+    else:
+        at = upload(new_app(), "hinge.keras", inspector.get_sample("tanh_hinge").path.read_bytes())
+        assert at.title[0].value == f"Overview · {good.name}"
+        at = upload(at, case.path.name, case.path.read_bytes())
+    assert_clean(at)
+    shown = texts(at.error) + texts(at.warning) + texts(at.markdown) + texts(at.caption)
+    assert not any(SECRET_TEXT[:24] in t for t in shown)
+    if case.static_ok:
+        assert not at.error
+        banner = next(w for w in texts(at.warning) if w.startswith("**Static view"))
+        assert "no code from this file was run" in banner
+        at.switch_page("views/graph.py").run()
+        assert_clean(at)
+        assert charts(at), "the static graph is drawn"
+        at.switch_page("views/activations.py").run()
+        assert_clean(at)
+        assert any("Activations are unavailable" in w for w in texts(at.warning)) and not charts(at)
+    else:
+        assert len(at.error) == 1
+        message = at.error[0].value
+        assert app_support.message_markdown(case.phrase).lower() in message.lower()
+        assert "Received" in message and "Fix" in message
+        if not case.path.is_dir():
+            assert at.title[0].value == f"Overview · {good.name}", "the last good model is still shown"
+            assert any("Still showing the previous model" in c for c in texts(at.caption))
+            at.switch_page("views/activations.py").run()  # and it still runs
+            assert_clean(at)
+            assert charts(at)
+    assert not (folder / MARKER_NAME).exists(), "code from the file ran"
+    assert "evil_layers_module" not in sys.modules

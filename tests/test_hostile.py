@@ -6,33 +6,9 @@ import json
 import sys
 
 import pytest
-from hostile_corpus import CORPUS_LIMITS, MARKER_NAME, SECRET_TEXT, build_corpus
+from hostile_corpus import CASE_NAMES, MARKER_NAME, SECRET_TEXT
 
 import inspector
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("hostile")
-    previous = inspector.set_limits(**CORPUS_LIMITS)
-    sys.path.insert(0, str(folder))  # the evil module is importable: proving it is never imported
-    try:
-        yield folder, build_corpus(folder)
-    finally:
-        sys.path.remove(str(folder))
-        inspector.set_limits(**vars(previous))
-
-
-CASE_NAMES = [
-    "lambda bytecode (.keras)", "lambda bytecode (.h5)", "layer naming os.system", "initializer naming builtins.exec",
-    "custom class from a module", "model class naming os.system", "absurd Dense units", "weights do not match",
-    "deeply nested json", "empty", "truncated zip", "random bytes", "text renamed .h5", "zip without config.json",
-    "invalid json", "config of the wrong shape", "hdf5 without model_config", "weights-only .weights.h5",
-    "SavedModel directory", "zip bomb", "keras.utils.get_file gadget", "enable_unsafe_deserialization gadget",
-    "keras.models.load_model as a function", "vocabulary read from a local path", "hdf5 dataset stored in a local file",
-    "hdf5 external link to a local file", "zip with a lying size header", "zip member escaping the archive",
-    "file over the size limit",
-]
 
 
 def test_corpus_has_every_case(corpus):
