@@ -33,6 +33,7 @@ import numpy as np
 
 from inspector.errors import (
     InputDataError,
+    InspectorError,
     LayerNotFoundError,
     LimitExceededError,
     ModelLoadError,
@@ -61,6 +62,7 @@ __all__ = [
     "io_specs_frame",
     "model_warnings",
     "nonfinite_weights",
+    "data_warnings",
     "filter_terms",
     "filter_summary",
     "node_choices",
@@ -675,6 +677,24 @@ def first_rows(data: Any, rows: int) -> Any:
     return data
 
 
+def data_warnings(model: Any, data: Any) -> list[str]:
+    """Check ``data`` against the model's inputs before running it; one warning per input holding NaN or Inf.
+
+    Raises the same :class:`~inspector.errors.InputDataError` as running the model would
+    (wrong shape, dtype, missing input or column), before any work is done.
+
+    Example:
+        >>> import keras
+        >>> x = keras.Input((2,), name="x")
+        >>> data_warnings(keras.Model(x, x), np.array([[1.0, np.nan]]))
+        ["Input 'x' holds 1 NaN and 0 Inf value(s) in 1 of 1 samples (first: sample 0)."]
+    """
+    from inspector.inputs import input_specs, nonfinite_messages, prepare_arrays
+
+    specs = input_specs(model)
+    return nonfinite_messages(prepare_arrays(data, specs), specs)
+
+
 def problem_layers(stats: pd.DataFrame) -> list[str]:
     """Layers of an :func:`inspector.activation_stats` table with dead units, NaN or Inf.
 
@@ -820,7 +840,13 @@ def read_data_upload(name: str, data: bytes) -> Any:
     with tempfile.TemporaryDirectory(prefix="keras-inspector-data-") as tmp:
         path = Path(tmp) / f"upload{suffix}"
         path.write_bytes(data)
-        return load_data_file(path)
+        try:
+            return load_data_file(path)
+        except InspectorError as e:  # name the file the user uploaded, not our temporary copy
+            def named(text: str) -> str:
+                return text.replace(str(path), name).replace(path.name, name)
+
+            raise type(e)(named(e.what), received=named(e.received), fix=named(e.fix)) from None
 
 
 # --------------------------------------------------------------------------- helpers

@@ -8,6 +8,7 @@ not landed must say so instead of showing anything.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import sys
 from pathlib import Path
@@ -571,3 +572,91 @@ def test_every_hostile_file_keeps_the_app_serving(corpus, name: str, monkeypatch
             assert charts(at)
     assert not (folder / MARKER_NAME).exists(), "code from the file ran"
     assert "evil_layers_module" not in sys.modules
+
+
+# ------------------------------------------------------------------ hostile and broken data through the app
+class _Evil:
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _terabyte_npy_header() -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": (2**40,)})
+    return buffer.getvalue()
+
+
+BAD_DATA = {  # case: (sample, file name, bytes or a function of the marker path, phrase shown)
+    "wrong shape": ("otto_mlp", "x.npy", app_support.npy_bytes(np.zeros((4, 5))), "expects (None, 93)"),
+    "wrong dtype": ("otto_mlp", "x.npy", app_support.npy_bytes(np.array([["a"] * 93])), "cannot be used as float32"),
+    "wrong number of inputs": ("entity_embeddings", "x.npy", app_support.npy_bytes(np.zeros((3, 6))), "6 inputs"),
+    "empty array": ("otto_mlp", "x.npy", app_support.npy_bytes(np.zeros((0, 93), "float32")), "no samples"),
+    "pickled array": ("otto_mlp", "x.npy", lambda marker: _pickled(marker), "never loaded"),
+    "terabyte header": ("otto_mlp", "x.npy", _terabyte_npy_header(), "max\\_data\\_bytes"),
+    "truncated npy": ("otto_mlp", "x.npy", app_support.npy_bytes(np.ones((7, 93), "float32"))[:100], "x.npy"),
+    "text named .npy": ("otto_mlp", "x.npy", b"hello world\n", "not a readable .npy"),
+    "csv missing columns": ("entity_embeddings", "x.csv", b"a,b\n1,2\n", "no column for input"),
+    "binary named .csv": ("otto_mlp", "x.csv", b"\xff\xfe\x00garbage", "could not be read"),
+}
+
+
+def _pickled(marker: Path) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([_Evil(marker)], dtype=object), allow_pickle=True)
+    return buffer.getvalue()
+
+
+def _upload_data(at, name: str, data: bytes):
+    at.main.get("file_uploader")[0].set_value((name, data, "application/octet-stream"))
+    return at.run()
+
+
+@pytest.mark.parametrize("case", list(BAD_DATA))
+def test_bad_activation_data_is_refused_clearly_and_the_page_recovers(case: str, tmp_path: Path) -> None:
+    slug, name, data, phrase = BAD_DATA[case]
+    marker = tmp_path / MARKER_NAME
+    at = open_sample(slug)
+    at.switch_page("views/activations.py").run()
+    at.radio(key="activation_source_widget").set_value("Upload data").run()
+    at = _upload_data(at, name, data(marker) if callable(data) else data)
+    assert_clean(at)
+    assert len(at.error) == 1 and phrase in at.error[0].value, texts(at.error)
+    assert "Received" in at.error[0].value and "Fix" in at.error[0].value
+    assert "keras-inspector-data-" not in at.error[0].value, "the message names the upload, not our temporary copy"
+    assert not charts(at) and not marker.exists()
+    good = inspector.get_sample(slug).load_inputs()
+    buffer = io.BytesIO()
+    np.savez(buffer, **good) if isinstance(good, dict) else np.save(buffer, good)
+    at = _upload_data(at, "good.npz" if isinstance(good, dict) else "good.npy", buffer.getvalue())
+    assert_clean(at)
+    assert not at.error and charts(at), "the next good file runs"
+
+
+def test_nan_data_is_reported_and_still_run() -> None:
+    at = open_sample("otto_mlp")
+    at.switch_page("views/activations.py").run()
+    at.radio(key="activation_source_widget").set_value("Upload data").run()
+    data = np.ones((5, 93), "float32")
+    data[1, 3] = np.nan
+    data[2, 4] = np.inf
+    at = _upload_data(at, "x.npy", app_support.npy_bytes(data))
+    assert_clean(at)
+    assert not at.error
+    assert "Input 'features' holds 1 NaN and 1 Inf value(s) in 2 of 5 samples (first: sample 1)." in texts(at.warning)
+    assert charts(at), "NaN is something to look at, not a reason to refuse"
+
+
+def test_data_over_the_size_limit_is_refused_with_the_limit() -> None:
+    at = open_sample("otto_mlp")
+    at.switch_page("views/activations.py").run()
+    at.radio(key="activation_source_widget").set_value("Upload data").run()
+    previous = inspector.set_limits(max_data_bytes=1000)
+    try:
+        at = _upload_data(at, "x.npy", app_support.npy_bytes(np.ones((7, 93), "float32")))
+    finally:
+        inspector.set_limits(**vars(previous))
+    assert_clean(at)
+    assert "max\\_data\\_bytes" in at.error[0].value and "1000 bytes" in at.error[0].value

@@ -50,6 +50,12 @@ except InspectorError as e:
     st.stop()
 data = app_support.first_rows(data, rows)
 data_key = (*data_key, rows)
+try:
+    for message in app_support.data_warnings(model, data):
+        st.warning(message)
+except InspectorError as e:
+    common.show_error(e)
+    st.stop()
 
 # ------------------------------------------------------------------ one layer
 choices = app_support.node_choices(graph, common.search_text()) or app_support.node_choices(graph)
