@@ -28,10 +28,11 @@ import sys
 import time
 from pathlib import Path
 
+from _doc import DOC, write_section
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "performance.md"
 HEADING = "## Intermediate outputs"
 
 
@@ -204,19 +205,6 @@ def table(rows: list[tuple[str, float, str]]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    DOC.parent.mkdir(exist_ok=True)
-    current = DOC.read_text() if DOC.exists() else "# Performance\n"
-    section = f"{HEADING}\n\n{text.strip()}\n"
-    if HEADING in current:
-        start = current.index(HEADING)
-        end = current.find("\n## ", start + len(HEADING))
-        current = current[:start] + section + ("\n" + current[end + 1:] if end != -1 else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + section
-    DOC.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=10_000)
@@ -251,7 +239,7 @@ def main() -> None:
         "each child process's own `VmHWM` (`ru_maxrss` would report the parent's peak: it survives fork+exec).")
     print("\n" + text)
     if not args.no_write:
-        write_section(f"{machine}\n\n{text}\n\n{notes}")
+        write_section(HEADING, f"{machine}\n\n{text}\n\n{notes}")
         print(f"\nwritten to {DOC.relative_to(ROOT)}")
 
 

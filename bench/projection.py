@@ -34,10 +34,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _doc import DOC, write_section
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "performance.md"
 HEADING = "## Projection"
 
 
@@ -218,7 +219,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(HEADING, text)
         print(f"\nwritten to {DOC.relative_to(ROOT)}")
 
 
@@ -251,19 +252,6 @@ def sweep(X, trust) -> list[str]:
             mark = " (default here)" if epochs == default else ""
             lines.append(f"| layout, {epochs} epochs{mark} | {cpu:.1f} | trustworthiness {trust(layout):.4f} |")
     return lines
-
-
-def write_section(text: str) -> None:
-    DOC.parent.mkdir(exist_ok=True)
-    current = DOC.read_text() if DOC.exists() else "# Performance\n"
-    section = f"{HEADING}\n\n{text.strip()}\n"
-    if HEADING in current:
-        start = current.index(HEADING)
-        end = current.find("\n## ", start + len(HEADING))
-        current = current[:start] + section + ("\n" + current[end + 1:] if end != -1 else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + section
-    DOC.write_text(current)
 
 
 if __name__ == "__main__":
