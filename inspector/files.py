@@ -21,6 +21,7 @@ import io
 import json
 import os
 import re
+import threading
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -258,7 +259,7 @@ def _read_keras_zip(data: bytes, received: str, limits: Limits) -> tuple[dict, d
     outside: tuple[str, ...] = ()
     if "model.weights.h5" in names:
         blob = _read_member(archive, "model.weights.h5", budget, received, limits)
-        weights, outside = _keras_weight_shapes(blob, config, received)
+        weights, outside = _HDF5.call(_keras_weight_shapes, (blob, config, received, limits), received, limits)
     version = metadata.get("keras_version") if isinstance(metadata, dict) else None
     return config, weights, version if isinstance(version, str) else None, outside
 
@@ -348,8 +349,8 @@ def json_depth(text: bytes | str) -> int:
     return best
 
 
-def _keras_weight_shapes(blob: bytes, config: dict, received: str) -> tuple[dict[str, tuple[StoredWeight, ...]],
-                                                                            tuple[str, ...]]:
+def _keras_weight_shapes(blob: bytes, config: dict, received: str,
+                         limits: Limits) -> tuple[dict[str, tuple[StoredWeight, ...]], tuple[str, ...]]:
     """Map layer paths to stored weight shapes in a Keras 3 ``model.weights.h5``, and list its outside data.
 
     Groups are named by class (``dense_1``); newer Keras versions store the layer's
@@ -364,6 +365,7 @@ def _keras_weight_shapes(blob: bytes, config: dict, received: str) -> tuple[dict
             outside = _outside_data(f)
             _collect_keras_group(f, _model_layers(config), "", out)
             out[ALL_WEIGHTS] = _datasets_under(f)
+            _read_all_arrays(f, limits)
     except Exception as e:  # noqa: BLE001 - HDF5 is parsed by a C library; any failure means a bad file
         raise ModelFormatError("The weights inside the .keras file (model.weights.h5) cannot be read.",
                                received=f"{received}: {e}",
@@ -455,46 +457,102 @@ def _datasets_under(group: Any) -> list[StoredWeight]:
     return found
 
 
+# ------------------------------------------------------------------ HDF5 in a child process
+class _HDF5Child:
+    """A long-lived spawned process that does all our HDF5 parsing, replaced whenever it hangs or dies.
+
+    A crafted file can make the HDF5 C library loop forever (the fuzz test found one), and
+    no in-process timeout can interrupt C code.  The child also reads every array once, so
+    the reads Keras later makes in our process have already been seen to finish.  One child
+    serves every call (spawning costs ~0.2 s); a lock keeps the app's sessions in turn.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: Any = None
+        self._connection: Any = None
+
+    def call(self, function: Any, args: tuple, received: str, limits: Limits) -> Any:
+        with self._lock:
+            if self._process is None or not self._process.is_alive():
+                self._start()
+            try:
+                self._connection.send((function, args))
+                if not self._connection.poll(limits.max_parse_seconds):
+                    self._stop()
+                    raise LimitExceededError(
+                        f"Reading the HDF5 data took longer than {limits.max_parse_seconds} s (max_parse_seconds): "
+                        "the file is crafted or corrupted so that the HDF5 library never finishes.",
+                        received=received, fix="Do not open this file; re-save the model with model.save(...).")
+                ok, payload = self._connection.recv()
+            except (EOFError, OSError, BrokenPipeError):
+                self._stop()
+                raise ModelFormatError(
+                    "The file's HDF5 data crashed the HDF5 reader.", received=received,
+                    fix="The file is corrupted; copy it again or re-save the model with model.save(...).") from None
+        if not ok:
+            raise payload
+        return payload
+
+    def _start(self) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")  # fork would copy TensorFlow's threads
+        self._connection, theirs = context.Pipe()
+        self._process = context.Process(target=_hdf5_child_loop, args=(theirs,), daemon=True,
+                                        name="keras-inspector-hdf5")
+        self._process.start()
+        theirs.close()
+
+    def _stop(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+        if self._process is not None:
+            self._process.join(5)
+        if self._connection is not None:
+            self._connection.close()
+        self._process = self._connection = None
+
+
+_HDF5 = _HDF5Child()
+
+
+def _hdf5_child_loop(connection: Any) -> None:
+    while True:
+        try:
+            function, args = connection.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            result = (True, function(*args))
+        except InspectorError as e:
+            result = (False, e)
+        connection.send(result)
+
+
+def _read_all_arrays(f: Any, limits: Limits) -> None:
+    """Read every array of an HDF5 file once (when their declared total is within ``max_weight_bytes``).
+
+    Data kept in other files is skipped: it is refused before Keras reads it.
+    """
+    import h5py
+
+    datasets: list[Any] = []
+
+    def visit(name: str, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset) and not obj.external and not obj.is_virtual:
+            datasets.append(obj)
+
+    f.visititems(visit)
+    if sum(int(d.size) * d.dtype.itemsize for d in datasets) <= limits.max_weight_bytes:
+        for dataset in datasets:
+            dataset[()]
+
+
 # ------------------------------------------------------------------ legacy HDF5
 def _read_hdf5(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, str | None, tuple[str, ...]]:
-    """Parse HDF5 in a child process: a crafted file can make the HDF5 C library loop forever,
-    which no in-process timeout can interrupt (found by the fuzz test)."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_hdf5_worker, args=(sender, data, received, limits), daemon=True)
-    child.start()
-    sender.close()
-    try:
-        if receiver.poll(limits.max_parse_seconds):
-            ok, payload = receiver.recv()
-        else:
-            ok, payload = False, LimitExceededError(
-                f"Reading the HDF5 file took longer than {limits.max_parse_seconds} s (max_parse_seconds): the "
-                "file is crafted or corrupted so that the HDF5 library never finishes.", received=received,
-                fix="Do not open this file; re-save the model with model.save('model.keras').")
-    except (EOFError, OSError):
-        ok, payload = False, ModelFormatError(
-            "The HDF5 (.h5) file crashed the HDF5 reader.", received=received,
-            fix="The file is corrupted; copy it again or re-save the model with model.save(...).")
-    finally:
-        receiver.close()
-        if child.is_alive():
-            child.kill()
-        child.join(5)
-    if not ok:
-        raise payload
-    return payload
-
-
-def _hdf5_worker(sender: Any, data: bytes, received: str, limits: Limits) -> None:
-    try:
-        result = (True, _read_hdf5_inline(data, received, limits))
-    except InspectorError as e:
-        result = (False, e)
-    sender.send(result)
-    sender.close()
+    """Parse a legacy .h5 in the HDF5 child process."""
+    return _HDF5.call(_read_hdf5_inline, (data, received, limits), received, limits)
 
 
 def _read_hdf5_inline(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, str | None, tuple[str, ...]]:
@@ -530,6 +588,7 @@ def _read_hdf5_inline(data: bytes, received: str, limits: Limits) -> tuple[dict,
             group = f if group is None else group
             _collect_h5_weights(group, config, weights)
             weights[ALL_WEIGHTS] = tuple(_datasets_under(group))
+            _read_all_arrays(f, limits)
         except InspectorError:
             raise
         except Exception as e:  # noqa: BLE001 - HDF5 is parsed by a C library; any failure means a bad file

@@ -30,7 +30,7 @@ class Limits:
     max_uncompressed_bytes: int = 2 * 2**30  # sum of a .keras zip's members once unpacked
     max_weight_bytes: int = 4 * 2**30  # memory the declared weights of a config would take
     max_declared_dim: int = 2**24  # any size a layer config declares (units, filters, input_dim, ...)
-    max_parse_seconds: int = 60  # time to read a legacy .h5's metadata (in a child process)
+    max_parse_seconds: int = 60  # time to parse a file's HDF5 (a legacy .h5, a .keras's weights) in a child process
     max_config_depth: int = 64  # nesting of the JSON config
     max_config_bytes: int = 64 * 2**20  # size of the JSON config text
     max_layout_nodes: int = 400  # nodes laid out before repeated branches are folded

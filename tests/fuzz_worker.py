@@ -33,7 +33,20 @@ def _on_alarm(signum, frame):
 
 
 def mutate(data: bytes, rng: random.Random, others: list[bytes]) -> tuple[str, bytes]:
-    kind = rng.choice(["bitflip", "truncate", "splice", "config", "config", "config"])
+    kind = rng.choice(["bytes", "bytes", "bytes", "config", "config", "config", "weights"])
+    if kind == "config":
+        return kind, _mutate_config(data, rng)
+    if kind == "weights" and data[:2] == b"PK":
+        # the HDF5 weights inside a .keras, re-zipped so the zip's checksums are valid and HDF5 parses them
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            members = {n: z.read(n) for n in z.namelist()}
+        how, members["model.weights.h5"] = _mutate_bytes(members["model.weights.h5"], rng, others)
+        return f"weights-{how}", _zip(members)
+    return _mutate_bytes(data, rng, others)
+
+
+def _mutate_bytes(data: bytes, rng: random.Random, others: list[bytes]) -> tuple[str, bytes]:
+    kind = rng.choice(["bitflip", "truncate", "splice"])
     buf = bytearray(data)
     if kind == "bitflip":
         for _ in range(rng.randint(1, 12)):
@@ -42,13 +55,19 @@ def mutate(data: bytes, rng: random.Random, others: list[bytes]) -> tuple[str, b
         return kind, bytes(buf)
     if kind == "truncate":
         return kind, bytes(buf[: rng.randrange(len(buf))])
-    if kind == "splice":
-        other = rng.choice(others)
-        start, length = rng.randrange(len(buf)), rng.randint(1, 4096)
-        src = rng.randrange(len(other))
-        buf[start:start + length] = other[src:src + length]
-        return kind, bytes(buf)
-    return kind, _mutate_config(data, rng)
+    other = rng.choice(others)
+    start, length = rng.randrange(len(buf)), rng.randint(1, 4096)
+    src = rng.randrange(len(other))
+    buf[start:start + length] = other[src:src + length]
+    return kind, bytes(buf)
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, payload in members.items():
+            z.writestr(name, payload)
+    return out.getvalue()
 
 
 def _mutate_config(data: bytes, rng: random.Random) -> bytes:
@@ -57,11 +76,7 @@ def _mutate_config(data: bytes, rng: random.Random) -> bytes:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             members = {n: z.read(n) for n in z.namelist()}
         members["config.json"] = _mutate_json(members["config.json"], rng)
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w") as z:
-            for name, payload in members.items():
-                z.writestr(name, payload)
-        return out.getvalue()
+        return _zip(members)
     import h5py
 
     buf = io.BytesIO(data)

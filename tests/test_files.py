@@ -136,9 +136,41 @@ def test_errors_pickle_and_share_one_base():
         assert issubclass(getattr(inspector, name), inspector.InspectorError)
 
 
-def test_hdf5_is_read_in_a_child_process_with_a_time_limit(real_models):
-    """A crafted .h5 can make the HDF5 C library loop forever; the read is bounded by max_parse_seconds."""
-    path = real_models / "fc_tiny_XCEPTION_KDEF.hdf5"
-    assert read_model_file(path).format == "h5"
+@pytest.mark.parametrize("suffix", ["h5", "keras"])
+def test_hdf5_is_parsed_in_a_child_process_with_a_time_limit(suffix):
+    """A crafted HDF5 can make the C library loop forever: parsing is bounded by max_parse_seconds
+    (0 s here stands for a hang), the stuck child is replaced, and the next file opens normally."""
+    import os
+
+    from inspector import files
+
+    sample = inspector.get_sample("otto_mlp")
+    path = sample.h5_path if suffix == "h5" else sample.path
+    assert read_model_file(path).weights["hidden"]
+    child = files._HDF5._process
+    assert child is not None and child.is_alive() and child.pid != os.getpid()
     with pytest.raises(inspector.LimitExceededError, match="max_parse_seconds"):
         read_model_file(path, limits=Limits(max_parse_seconds=0))
+    assert not child.is_alive(), "the stuck child was killed"
+    assert read_model_file(path).weights["hidden"]
+    assert files._HDF5._process.is_alive() and files._HDF5._process.pid != child.pid
+
+
+def test_a_child_that_dies_is_a_typed_error_and_is_replaced():
+    from inspector import files
+
+    path = inspector.get_sample("otto_mlp").h5_path
+    read_model_file(path)
+    files._HDF5._process.kill()  # as if the HDF5 library had crashed it
+    files._HDF5._process.join()
+    read_model_file(path)  # a dead child is noticed before sending and replaced
+    with pytest.raises(inspector.ModelFormatError, match="crashed"):
+        files._HDF5.call(os_exit, (), "test", Limits())
+    assert read_model_file(path).format == "h5"
+
+
+def os_exit() -> None:
+    """Runs in the HDF5 child: dies the way a segfault in the C library would."""
+    import os
+
+    os._exit(1)
