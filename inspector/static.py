@@ -105,7 +105,7 @@ def unsafe_layers(config: dict) -> list[tuple[str, str]]:
 
 
 def _opaque_reason(layer_config: dict) -> str:
-    return _foreign_reference(layer_config, skip_layers=layer_config.get("class_name") in MODEL_CLASSES)
+    return _foreign_reference(layer_config, skip_layers=str(layer_config.get("class_name")) in MODEL_CLASSES)
 
 
 def _foreign_reference(obj: Any, *, skip_layers: bool) -> str:
@@ -134,7 +134,8 @@ def _foreign_reference(obj: Any, *, skip_layers: bool) -> str:
 def _reference_reason(item: dict) -> str:
     """Why this one serialized object (not its children) needs trust ('' when it does not)."""
     module, registered, cls = item.get("module"), item.get("registered_name"), item.get("class_name")
-    if isinstance(cls, str) and cls in _CODE_LAYERS:
+    cls = cls if isinstance(cls, str) else ""  # a damaged config may hold anything here
+    if cls in _CODE_LAYERS:
         return _CODE_LAYERS[cls]
     config = item.get("config")
     if cls in _VOCABULARY_LAYERS and isinstance(config, dict) and isinstance(config.get("vocabulary"), str):
@@ -152,7 +153,7 @@ def _reference_reason(item: dict) -> str:
     is_function = cls in _FUNCTION_CLASSES
     target = config if is_function else cls
     allowed = namespace in _FUNCTION_NAMESPACES if is_function else (
-        namespace in _MODEL_PART_NAMESPACES or (namespace == "" and isinstance(cls, str) and cls[:1].isupper()))
+        namespace in _MODEL_PART_NAMESPACES or (namespace == "" and cls[:1].isupper()))
     if allowed:
         return ""
     return (f"it names {module}.{target}, which is not a model part (layer, initializer, activation, ...) and runs "

@@ -22,7 +22,7 @@ def test_load_model_refuses_with_typed_clear_error_and_runs_nothing(corpus, name
     with pytest.raises(inspector.InspectorError) as info:
         inspector.load_model(case.path)
     error = info.value
-    assert type(error).__name__ == case.error, str(error)
+    assert type(error).__name__ in case.error.split("|"), str(error)
     assert case.phrase.lower() in str(error).lower()
     assert error.what and error.received and error.fix
     assert SECRET_TEXT[:24] not in str(error)
@@ -167,3 +167,14 @@ def test_npy_header_claiming_terabytes_is_refused_before_reading(tmp_path):
 
     with pytest.raises(inspector.LimitExceededError, match="max_data_bytes"):
         load_data_file(path)
+
+
+@pytest.mark.parametrize("damaged", [[1], {"a": 1}, None, 3])
+def test_scanner_survives_damaged_class_names(damaged):
+    """Found by the fuzz test: a class_name that is a list or dict must not crash the scan."""
+    from inspector.static import unsafe_layers
+
+    layers = [{"class_name": damaged, "module": "keras.layers", "config": {"vocabulary": "/etc/passwd"}, "name": "l"},
+              {"class_name": damaged, "module": "os", "config": {}, "name": "m"}]
+    found = unsafe_layers({"class_name": "Functional", "config": {"layers": layers}})
+    assert [path for path, _ in found] == ["m"]
