@@ -485,7 +485,7 @@ class _HDF5Child:
                         "the file is crafted or corrupted so that the HDF5 library never finishes.",
                         received=received, fix="Do not open this file; re-save the model with model.save(...).")
                 ok, payload = self._connection.recv()
-            except (EOFError, OSError, BrokenPipeError):
+            except (EOFError, OSError):
                 self._stop()
                 raise ModelFormatError(
                     "The file's HDF5 data crashed the HDF5 reader.", received=received,

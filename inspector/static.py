@@ -141,7 +141,7 @@ def _reference_reason(item: dict) -> str:
     if cls in _VOCABULARY_LAYERS and isinstance(config, dict) and isinstance(config.get("vocabulary"), str):
         return (f"a {cls} layer reads its vocabulary from the path {config['vocabulary']!r} on this machine, "
                 "which happens only in trusted mode")
-    if cls == "__lambda__":
+    if cls == "__lambda__" or (cls in _FUNCTION_CLASSES and not module):
         return "it contains a serialized Python function, which runs only in trusted mode"
     namespace = _keras_namespace(module) if isinstance(module, str) and module else ""
     if namespace is None:

@@ -178,3 +178,25 @@ def test_scanner_survives_damaged_class_names(damaged):
               {"class_name": damaged, "module": "os", "config": {}, "name": "m"}]
     found = unsafe_layers({"class_name": "Functional", "config": {"layers": layers}})
     assert [path for path, _ in found] == ["m"]
+
+
+@pytest.mark.parametrize(("reference", "needs_trust"), [
+    ({"module": "keras.layers", "class_name": "Dense"}, False),
+    ({"module": "keras.src.models.functional", "class_name": "Functional"}, False),
+    ({"module": "keras", "class_name": "DTypePolicy"}, False),
+    ({"module": "keras.initializers", "class_name": "GlorotUniform"}, False),
+    ({"module": "keras.activations", "class_name": "function", "config": "relu"}, False),
+    ({"module": "keras.utils", "class_name": "get_file"}, True),
+    ({"module": "keras.src.utils.file_utils", "class_name": "get_file"}, True),
+    ({"module": "keras.config", "class_name": "enable_unsafe_deserialization"}, True),
+    ({"module": "keras.models", "class_name": "function", "config": "load_model"}, True),
+    ({"module": "keras", "class_name": "function", "config": "Input"}, True),
+    ({"module": "builtins", "class_name": "function", "config": "gelu"}, True),
+    ({"class_name": "function", "config": "relu"}, True),
+    ({"module": "kerasx.layers", "class_name": "Dense"}, True),
+])
+def test_configs_may_name_keras_model_parts_only(reference, needs_trust):
+    from inspector.static import unsafe_layers
+
+    layer = {"class_name": "Dense", "name": "d", "config": {"name": "d", "kernel_initializer": reference}}
+    assert bool(unsafe_layers({"class_name": "Sequential", "config": {"layers": [layer]}})) == needs_trust
