@@ -474,7 +474,8 @@ class _HDF5Child:
 
     def call(self, function: Any, args: tuple, received: str, limits: Limits) -> Any:
         with self._lock:
-            if self._process is None or not self._process.is_alive():
+            if self._process is None or self._process.poll() is not None:
+                self._stop()
                 self._start()
             try:
                 self._connection.send((function, args))
@@ -495,20 +496,24 @@ class _HDF5Child:
         return payload
 
     def _start(self) -> None:
-        import multiprocessing
+        # A fresh interpreter, not multiprocessing's spawn: spawn re-runs the parent's __main__, which
+        # under Streamlit is the app script.  (fork would copy TensorFlow's threads.)
+        import subprocess
+        import sys
+        from multiprocessing.connection import Pipe
 
-        context = multiprocessing.get_context("spawn")  # fork would copy TensorFlow's threads
-        self._connection, theirs = context.Pipe()
-        self._process = context.Process(target=_hdf5_child_loop, args=(theirs,), daemon=True,
-                                        name="keras-inspector-hdf5")
-        self._process.start()
+        self._connection, theirs = Pipe()
+        package_root = str(Path(__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from inspector.files import _hdf5_child; _hdf5_child(int(sys.argv[1]))",
+             str(theirs.fileno())], pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env)
         theirs.close()
 
     def _stop(self) -> None:
-        if self._process is not None and self._process.is_alive():
-            self._process.kill()
         if self._process is not None:
-            self._process.join(5)
+            self._process.kill()
+            self._process.wait(5)
         if self._connection is not None:
             self._connection.close()
         self._process = self._connection = None
@@ -517,7 +522,11 @@ class _HDF5Child:
 _HDF5 = _HDF5Child()
 
 
-def _hdf5_child_loop(connection: Any) -> None:
+def _hdf5_child(fd: int) -> None:
+    """The child's loop: run each ``(function, args)`` received, send back ``(ok, result or InspectorError)``."""
+    from multiprocessing.connection import Connection
+
+    connection = Connection(fd)
     while True:
         try:
             function, args = connection.recv()
