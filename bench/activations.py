@@ -26,24 +26,12 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from _doc import DOC, write_section
+from _common import best_of, write_section
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-ROOT = Path(__file__).resolve().parents[1]
 HEADING = "## Intermediate outputs"
-
-
-def best_of(fn, repeat: int) -> float:
-    """Fastest of ``repeat`` timed runs (the machine is shared: the minimum is the least disturbed)."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def mobilenet_part(repeat: int) -> list[tuple[str, float, str]]:
@@ -240,7 +228,6 @@ def main() -> None:
     print("\n" + text)
     if not args.no_write:
         write_section(HEADING, f"{machine}\n\n{text}\n\n{notes}")
-        print(f"\nwritten to {DOC.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

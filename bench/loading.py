@@ -22,22 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from _doc import DOC, write_section
+from _common import best_of, write_section
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-ROOT = Path(__file__).resolve().parents[1]
 HEADING = "## Safe loading"
-
-
-def best_of(fn, repeat: int) -> float:
-    """Fastest of ``repeat`` timed runs (the machine is shared: the minimum is the least disturbed)."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def model_files(folder: Path) -> list[tuple[str, Path]]:
@@ -95,7 +84,6 @@ def main() -> None:
     print("\n" + text)
     if not args.no_write:
         write_section(HEADING, f"{machine}\n\n{text}\n\n{notes}")
-        print(f"\nwritten to {DOC.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -34,11 +34,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from _doc import DOC, write_section
+from _common import ROOT, write_section
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-ROOT = Path(__file__).resolve().parents[1]
 HEADING = "## Projection"
 
 
@@ -220,7 +219,6 @@ def main() -> None:
     print(text)
     if not args.no_write:
         write_section(HEADING, text)
-        print(f"\nwritten to {DOC.relative_to(ROOT)}")
 
 
 def sweep(X, trust) -> list[str]:
