@@ -38,6 +38,7 @@ from inspector.errors import (
     LimitExceededError,
     ModelLoadError,
     UnsafeModelError,
+    without_terminal_codes,
 )
 from inspector.files import read_source
 from inspector.graph import LayerNode, ModelGraph, NodeKind, Source, format_shape
@@ -224,7 +225,6 @@ def open_model(data: bytes, *, name: str = "", trust: bool = False) -> OpenedMod
     return OpenedModel(name or model_file.name, model_file.sha256, model_file.format, trust, graph, model)
 
 
-_TERMINAL_CODES = re.compile(r"\x1b?\[[0-9;]*m")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$])")
 
 
@@ -240,7 +240,7 @@ def message_markdown(text: str) -> str:
         >>> message_markdown("\x1b[1mred\x1b[0m")
         'red'
     """
-    plain = _TERMINAL_CODES.sub("", str(text))
+    plain = without_terminal_codes(str(text))
     return "  \n".join(_MARKDOWN_SPECIAL.sub(r"\\\1", line) for line in plain.splitlines())
 
 

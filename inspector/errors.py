@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "InspectorError",
     "ModelFormatError",
@@ -27,7 +29,20 @@ __all__ = [
     "InputDataError",
     "LayerNotFoundError",
     "MissingDependencyError",
+    "without_terminal_codes",
 ]
+
+_TERMINAL_CODES = re.compile(r"\x1b?\[[0-9;]*m")
+
+
+def without_terminal_codes(text: str) -> str:
+    r"""``text`` without terminal colour codes (Keras colours its error messages).
+
+    Example:
+        >>> without_terminal_codes("\x1b[1mred\x1b[0m and [0mplain")
+        'red and plain'
+    """
+    return _TERMINAL_CODES.sub("", text)
 
 
 class InspectorError(Exception):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import sys
 import tempfile
 import warnings
@@ -35,6 +34,7 @@ from inspector.errors import (
     ModelFormatError,
     ModelLoadError,
     UnsafeModelError,
+    without_terminal_codes,
 )
 from inspector.files import ModelFile, ModelSource, iter_layer_configs, read_model_file
 from inspector.graph import ModelGraph
@@ -43,7 +43,6 @@ from inspector.limits import Limits, format_bytes, get_limits
 
 __all__ = ["LoadInfo", "load_model", "build_graph", "load_info", "needs_trust"]
 
-_TERMINAL_CODES = re.compile(r"\x1b?\[[0-9;]*m")
 # config keys that declare a dimension; a hostile file can make Keras allocate terabytes with them
 _SIZE_KEYS = ("units", "filters", "input_dim", "output_dim", "num_heads", "key_dim", "value_dim", "max_tokens",
               "num_tokens", "depth_multiplier", "intermediate_dim", "hidden_dim", "num_embeddings")
@@ -232,7 +231,7 @@ def _keras_load(data: bytes, model_file: ModelFile, trust: bool) -> Any:
 
 
 def _explain_keras_failure(error: Exception, model_file: ModelFile, trust: bool) -> InspectorError:
-    text = _TERMINAL_CODES.sub("", f"{type(error).__name__}: {error}")  # Keras colours its messages
+    text = without_terminal_codes(f"{type(error).__name__}: {error}")
     short = text if len(text) < 400 else text[:400] + "…"
     received = f"{_received(model_file)}, written by Keras {model_file.keras_version or '(version not recorded)'}"
     static_hint = "The graph and parameter counts are still shown from the file's config (static view)."
