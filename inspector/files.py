@@ -362,10 +362,9 @@ def _keras_weight_shapes(blob: bytes, config: dict, received: str,
     out: dict[str, list[StoredWeight]] = {}
     try:
         with h5py.File(io.BytesIO(blob), "r") as f:
-            outside = _outside_data(f)
+            outside = _vet_hdf5(f, limits)
             _collect_keras_group(f, _model_layers(config), "", out)
             out[ALL_WEIGHTS] = _datasets_under(f)
-            _read_all_arrays(f, limits)
     except Exception as e:  # noqa: BLE001 - HDF5 is parsed by a C library; any failure means a bad file
         raise ModelFormatError("The weights inside the .keras file (model.weights.h5) cannot be read.",
                                received=f"{received}: {e}",
@@ -420,30 +419,6 @@ def _own(group: Any, path: str) -> Any:
     return group
 
 
-def _outside_data(f: Any) -> tuple[str, ...]:
-    """HDF5 links and datasets of ``f`` whose data lives in other files on this machine.
-
-    Reading them (Keras would, when loading the weights) reads whatever local file
-    they name — a way to leak files through weights, or to hang on a device file.
-    """
-    import h5py
-
-    found: list[str] = []
-
-    def visit(name: str, link: Any) -> None:
-        if isinstance(link, h5py.ExternalLink):
-            found.append(f"{name} links to {_attr_text(link.filename)}")
-            return
-        obj = _own(f, name) if isinstance(link, h5py.HardLink) else None
-        if isinstance(obj, h5py.Dataset) and obj.external:
-            found.append(f"{name} keeps its data in {_attr_text(obj.external[0][0])}")
-        elif isinstance(obj, h5py.Dataset) and obj.is_virtual:
-            found.append(f"{name} maps data from {_attr_text(obj.virtual_sources()[0].file_name)}")
-
-    f.visititems_links(visit)
-    return tuple(found)
-
-
 def _datasets_under(group: Any) -> list[StoredWeight]:
     import h5py
 
@@ -459,12 +434,13 @@ def _datasets_under(group: Any) -> list[StoredWeight]:
 
 # ------------------------------------------------------------------ HDF5 in a child process
 class _HDF5Child:
-    """A long-lived spawned process that does all our HDF5 parsing, replaced whenever it hangs or dies.
+    """A long-lived child interpreter that does all our HDF5 parsing, replaced whenever it hangs or dies.
 
-    A crafted file can make the HDF5 C library loop forever (the fuzz test found one), and
-    no in-process timeout can interrupt C code.  The child also reads every array once, so
-    the reads Keras later makes in our process have already been seen to finish.  One child
-    serves every call (spawning costs ~0.2 s); a lock keeps the app's sessions in turn.
+    A crafted file can make the HDF5 C library loop forever (the fuzz test found such files), and
+    no in-process timeout can interrupt C code.  The child also reads every array once
+    (:func:`_vet_hdf5`), so the reads Keras later makes in our process have already been seen
+    to finish.  One child serves every call (starting one costs ~0.2 s); a lock keeps the app's
+    sessions in turn.
     """
 
     def __init__(self) -> None:
@@ -539,23 +515,40 @@ def _hdf5_child(fd: int) -> None:
         connection.send(result)
 
 
-def _read_all_arrays(f: Any, limits: Limits) -> None:
-    """Read every array of an HDF5 file once (when their declared total is within ``max_weight_bytes``).
+def _vet_hdf5(f: Any, limits: Limits) -> tuple[str, ...]:
+    """List the links and arrays of ``f`` whose data lives in other files; read every other array once.
 
-    Data kept in other files is skipped: it is refused before Keras reads it.
+    Outside data is what Keras would read from this machine when loading the weights —
+    a way to leak files through weights, or to hang on a device file — so it is listed
+    (and refused before Keras) but never read here.  The arrays inside the file are read
+    when their declared total is within ``max_weight_bytes``, so the reads Keras later
+    makes of the same bytes have already been seen to finish.
     """
     import h5py
 
-    datasets: list[Any] = []
+    outside: list[str] = []
+    inside: list[Any] = []
 
-    def visit(name: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Dataset) and not obj.external and not obj.is_virtual:
-            datasets.append(obj)
+    def link(name: str, item: Any) -> None:
+        if isinstance(item, h5py.ExternalLink):
+            outside.append(f"{name} links to {_attr_text(item.filename)}")
 
-    f.visititems(visit)
-    if sum(int(d.size) * d.dtype.itemsize for d in datasets) <= limits.max_weight_bytes:
-        for dataset in datasets:
-            dataset[()]
+    def dataset(name: str, obj: Any) -> None:  # objects reached through hard links only
+        if not isinstance(obj, h5py.Dataset):
+            return
+        if obj.external:
+            outside.append(f"{name} keeps its data in {_attr_text(obj.external[0][0])}")
+        elif obj.is_virtual:
+            outside.append(f"{name} maps data from {_attr_text(obj.virtual_sources()[0].file_name)}")
+        else:
+            inside.append(obj)
+
+    f.visititems_links(link)
+    f.visititems(dataset)
+    if sum(int(d.size) * d.dtype.itemsize for d in inside) <= limits.max_weight_bytes:
+        for array in inside:
+            array[()]
+    return tuple(outside)
 
 
 # ------------------------------------------------------------------ legacy HDF5
@@ -592,12 +585,11 @@ def _read_hdf5_inline(data: bytes, received: str, limits: Limits) -> tuple[dict,
             text = raw if isinstance(raw, bytes) else str(raw).encode()
             config = _parse_json(text, "model_config", received, limits)
             weights: dict[str, tuple[StoredWeight, ...]] = {}
-            outside = _outside_data(f)
+            outside = _vet_hdf5(f, limits)
             group = _own(f, "model_weights")
             group = f if group is None else group
             _collect_h5_weights(group, config, weights)
             weights[ALL_WEIGHTS] = tuple(_datasets_under(group))
-            _read_all_arrays(f, limits)
         except InspectorError:
             raise
         except Exception as e:  # noqa: BLE001 - HDF5 is parsed by a C library; any failure means a bad file
