@@ -40,6 +40,34 @@ CASE_NAMES = [
 ]
 
 
+class CreatesMarker:
+    """Unpickling this runs ``open(marker, 'w')``: proof that a pickle was executed."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def pickled_npy(marker: Path) -> bytes:
+    """A .npy holding a pickled object whose unpickling creates ``marker``."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([CreatesMarker(marker)], dtype=object), allow_pickle=True)
+    return buffer.getvalue()
+
+
+def terabyte_npy_header() -> bytes:
+    """A valid .npy header for 2**40 float64s (8 TiB), and no data at all."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": (2**40,)})
+    return buffer.getvalue()
+
+
 @dataclass(frozen=True)
 class Case:
     path: Path

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 import zoo
+from hostile_corpus import pickled_npy
 
 import inspector
 from inspector.activations import Mode, activation_stats, compare_modes, inspect_layer, inspect_layers
@@ -463,12 +464,7 @@ def test_bad_inputs_raise_input_data_error_naming_every_input(data, needle):
 
 def test_pickled_npy_is_refused_by_inspect_layer(tmp_path):
     marker = tmp_path / "PWNED"
-
-    class Evil:
-        def __reduce__(self):
-            return (open, (str(marker), "w"))
-
-    np.save(tmp_path / "x.npy", np.array([Evil()], dtype=object), allow_pickle=True)
+    (tmp_path / "x.npy").write_bytes(pickled_npy(marker))
     with pytest.raises(InputDataError, match="never loaded"):
         inspect_layer(zoo.sequential_mlp(), 0, tmp_path / "x.npy")
     assert not marker.exists()

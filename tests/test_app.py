@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile_corpus import CASE_NAMES, MARKER_NAME, SECRET_TEXT
+from hostile_corpus import CASE_NAMES, MARKER_NAME, SECRET_TEXT, pickled_npy, terabyte_npy_header
 
 import inspector
 from inspector import app_support
@@ -575,38 +575,18 @@ def test_every_hostile_file_keeps_the_app_serving(corpus, name: str, monkeypatch
 
 
 # ------------------------------------------------------------------ hostile and broken data through the app
-class _Evil:
-    def __init__(self, marker: Path) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
-def _terabyte_npy_header() -> bytes:
-    buffer = io.BytesIO()
-    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": (2**40,)})
-    return buffer.getvalue()
-
-
 BAD_DATA = {  # case: (sample, file name, bytes or a function of the marker path, phrase shown)
     "wrong shape": ("otto_mlp", "x.npy", app_support.npy_bytes(np.zeros((4, 5))), "expects (None, 93)"),
     "wrong dtype": ("otto_mlp", "x.npy", app_support.npy_bytes(np.array([["a"] * 93])), "cannot be used as float32"),
     "wrong number of inputs": ("entity_embeddings", "x.npy", app_support.npy_bytes(np.zeros((3, 6))), "6 inputs"),
     "empty array": ("otto_mlp", "x.npy", app_support.npy_bytes(np.zeros((0, 93), "float32")), "no samples"),
-    "pickled array": ("otto_mlp", "x.npy", lambda marker: _pickled(marker), "never loaded"),
-    "terabyte header": ("otto_mlp", "x.npy", _terabyte_npy_header(), "max\\_data\\_bytes"),
+    "pickled array": ("otto_mlp", "x.npy", pickled_npy, "never loaded"),
+    "terabyte header": ("otto_mlp", "x.npy", terabyte_npy_header(), "max\\_data\\_bytes"),
     "truncated npy": ("otto_mlp", "x.npy", app_support.npy_bytes(np.ones((7, 93), "float32"))[:100], "x.npy"),
     "text named .npy": ("otto_mlp", "x.npy", b"hello world\n", "not a readable .npy"),
     "csv missing columns": ("entity_embeddings", "x.csv", b"a,b\n1,2\n", "no column for input"),
     "binary named .csv": ("otto_mlp", "x.csv", b"\xff\xfe\x00garbage", "could not be read"),
 }
-
-
-def _pickled(marker: Path) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.array([_Evil(marker)], dtype=object), allow_pickle=True)
-    return buffer.getvalue()
 
 
 def _upload_data(at, name: str, data: bytes):

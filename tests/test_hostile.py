@@ -6,7 +6,7 @@ import json
 import sys
 
 import pytest
-from hostile_corpus import CASE_NAMES, MARKER_NAME, SECRET_TEXT
+from hostile_corpus import CASE_NAMES, MARKER_NAME, SECRET_TEXT, CreatesMarker, terabyte_npy_header
 
 import inspector
 
@@ -143,12 +143,7 @@ def test_pickled_npy_and_npz_are_refused_and_never_run(tmp_path):
     from inspector.inputs import load_data_file
 
     marker = tmp_path / MARKER_NAME
-
-    class Evil:
-        def __reduce__(self):
-            return (open, (str(marker), "w"))
-
-    payload = np.array([Evil()], dtype=object)
+    payload = np.array([CreatesMarker(marker)], dtype=object)
     np.save(tmp_path / "evil.npy", payload, allow_pickle=True)
     np.savez(tmp_path / "evil.npz", x=payload)
     for name in ("evil.npy", "evil.npz"):
@@ -158,11 +153,9 @@ def test_pickled_npy_and_npz_are_refused_and_never_run(tmp_path):
 
 
 def test_npy_header_claiming_terabytes_is_refused_before_reading(tmp_path):
-    import numpy as np
 
     path = tmp_path / "huge.npy"
-    with open(path, "wb") as f:  # a valid header for 2**40 float64s, and no data at all
-        np.lib.format.write_array_header_1_0(f, {"descr": "<f8", "fortran_order": False, "shape": (2**40,)})
+    path.write_bytes(terabyte_npy_header())
     from inspector.inputs import load_data_file
 
     with pytest.raises(inspector.LimitExceededError, match="max_data_bytes"):

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hostile_corpus import CreatesMarker
 
 from inspector.errors import InputDataError, LimitExceededError
 from inspector.inputs import (
@@ -224,20 +225,10 @@ def test_csv_size_on_disk_is_checked(tmp_path: Path, small_limits):
         load_data_file(tmp_path / "t.csv")
 
 
-class _CreatesMarker:
-    """Unpickling this runs open(marker, 'w'): proof that a pickle was executed."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def test_pickled_npy_is_refused_and_never_executes(tmp_path: Path):
     marker = tmp_path / "PWNED"
     path = tmp_path / "evil.npy"
-    np.save(path, np.array([_CreatesMarker(marker)], dtype=object), allow_pickle=True)
+    np.save(path, np.array([CreatesMarker(marker)], dtype=object), allow_pickle=True)
     assert not marker.exists()
     with pytest.raises(InputDataError, match="never loaded") as info:
         prepare_arrays(path, [META])
@@ -247,7 +238,7 @@ def test_pickled_npy_is_refused_and_never_executes(tmp_path: Path):
 
 def test_pickled_npz_member_is_refused_and_never_executes(tmp_path: Path):
     marker = tmp_path / "PWNED"
-    np.savez(tmp_path / "evil.npz", x=np.array([_CreatesMarker(marker)], dtype=object))
+    np.savez(tmp_path / "evil.npz", x=np.array([CreatesMarker(marker)], dtype=object))
     with pytest.raises(InputDataError, match="never loaded"):
         load_data_file(tmp_path / "evil.npz")
     assert not marker.exists()
@@ -255,7 +246,7 @@ def test_pickled_npz_member_is_refused_and_never_executes(tmp_path: Path):
 
 def test_a_raw_pickle_named_npy_is_refused_and_never_executes(tmp_path: Path):
     marker = tmp_path / "PWNED"
-    (tmp_path / "evil.npy").write_bytes(pickle.dumps(_CreatesMarker(marker)))
+    (tmp_path / "evil.npy").write_bytes(pickle.dumps(CreatesMarker(marker)))
     with pytest.raises(InputDataError, match="not a readable .npy"):
         load_data_file(tmp_path / "evil.npy")
     assert not marker.exists()

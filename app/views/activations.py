@@ -52,7 +52,7 @@ data = app_support.first_rows(data, rows)
 data_key = (*data_key, rows)
 try:
     for message in app_support.data_warnings(model, data):
-        st.warning(message)
+        st.warning(app_support.message_markdown(message))
 except InspectorError as e:
     common.show_error(e)
     st.stop()
