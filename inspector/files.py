@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import threading
@@ -38,7 +39,7 @@ from inspector.errors import (
 from inspector.limits import Limits, format_bytes, get_limits
 
 __all__ = ["ALL_WEIGHTS", "ModelSource", "ModelFile", "StoredWeight", "read_model_file", "read_source",
-           "iter_layer_configs", "json_depth"]
+           "iter_layer_configs", "nesting_depth"]
 
 ModelSource = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]
 
@@ -46,6 +47,9 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 ALL_WEIGHTS = "*"  # key of ModelFile.weights listing every stored array, whoever owns it
+# Keras's other weights format inside a .keras: Keras 3 writes it as pickled object arrays it cannot read back
+# with pickles off, and reads any numeric arrays in it through .tolist() (tens of bytes per number): never read
+NPZ_WEIGHTS = "model.weights.npz"
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class ModelFile:
     keras_version: str | None = None
     sha256: str = ""
     outside_data: tuple[str, ...] = ()  # HDF5 links and datasets whose data lives in other files on this machine
+    weights_format: str = "h5"  # how the weights are stored: "h5", "npz" (never read) or "" (none)
 
     @property
     def suffix(self) -> str:
@@ -105,11 +110,11 @@ def read_model_file(source: ModelSource, *, limits: Limits | None = None) -> Mod
             fix="Upload the .keras or .h5 file written by model.save(...); the upload may have been cut off.")
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith((_ZIP_MAGIC, _EMPTY_ZIP_MAGIC)):
-        config, weights, version, outside = _read_keras_zip(data, received, limits)
+        config, weights, version, outside, weights_format = _read_keras_zip(data, received, limits)
         fmt = "keras"
     elif _hdf5_offset(data) is not None:
         config, weights, version, outside = _read_hdf5(data, received, limits)
-        fmt = "h5"
+        fmt = weights_format = "h5"
     else:
         raise ModelFormatError(
             "This is not a Keras model file: it is neither a .keras archive (zip) nor a legacy HDF5 (.h5) file.",
@@ -117,7 +122,7 @@ def read_model_file(source: ModelSource, *, limits: Limits | None = None) -> Mod
             fix="Save the model with model.save('model.keras') (or 'model.h5') and upload that file.")
     _check_config(config, received, limits)
     return ModelFile(name=name, format=fmt, data=data, config=config, weights=weights,
-                     keras_version=version, sha256=digest, outside_data=outside)
+                     keras_version=version, sha256=digest, outside_data=outside, weights_format=weights_format)
 
 
 # ------------------------------------------------------------------ reading bytes
@@ -217,7 +222,8 @@ def _describe_start(data: bytes) -> str:
 
 
 # ------------------------------------------------------------------ .keras zip
-def _read_keras_zip(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, str | None, tuple[str, ...]]:
+def _read_keras_zip(data: bytes, received: str,
+                    limits: Limits) -> tuple[dict, dict, str | None, tuple[str, ...], str]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
@@ -257,11 +263,12 @@ def _read_keras_zip(data: bytes, received: str, limits: Limits) -> tuple[dict, d
             metadata = {}
     weights: dict[str, tuple[StoredWeight, ...]] = {}
     outside: tuple[str, ...] = ()
-    if "model.weights.h5" in names:
+    if "model.weights.h5" in names:  # Keras reads this one when both are present
         blob = _read_member(archive, "model.weights.h5", budget, received, limits)
         weights, outside = _HDF5.call(_keras_weight_shapes, (blob, config, received, limits), received, limits)
     version = metadata.get("keras_version") if isinstance(metadata, dict) else None
-    return config, weights, version if isinstance(version, str) else None, outside
+    weights_format = "h5" if "model.weights.h5" in names else "npz" if NPZ_WEIGHTS in names else ""
+    return config, weights, version if isinstance(version, str) else None, outside, weights_format
 
 
 def _escapes_archive(member: str) -> bool:
@@ -302,25 +309,38 @@ def _read_member(archive: zipfile.ZipFile, member: str, budget: list[int], recei
     return b"".join(chunks)
 
 
-def _parse_json(text: bytes, what: str, received: str, limits: Limits) -> dict:
+def _parse_json(text: bytes | str, what: str, received: str, limits: Limits) -> dict:
+    """Parse a config exactly as Keras will (``json.loads``), refusing what Keras would read differently.
+
+    Keras parses ``config.json`` bytes with ``json.loads``, which also accepts UTF-16/32 and a BOM;
+    we refuse anything but UTF-8 so the text we check is the text Keras reads.  Numbers are checked as
+    they are parsed (``NaN``, ``Infinity``, ``1e999`` and integers beyond 64 bits are refused), and the
+    depth is measured on the parsed object, so no encoding trick can hide it.
+    """
     if len(text) > limits.max_config_bytes:
         raise LimitExceededError(
             f"The model's {what} is {format_bytes(len(text))}, over the limit of "
             f"{format_bytes(limits.max_config_bytes)} (max_config_bytes).", received=received,
             fix="Raise max_config_bytes with inspector.set_limits if the file is genuine.")
+    if isinstance(text, bytes) and text and json.detect_encoding(text) != "utf-8":
+        raise ModelFormatError(
+            f"The model's {what} is not UTF-8 text (it looks like {json.detect_encoding(text)}); Keras writes "
+            "UTF-8 only.", received=received, fix="Do not open this file; re-save the model with model.save(...).")
     try:
-        depth = json_depth(text)
-        if depth > limits.max_config_depth:
-            raise LimitExceededError(
-                f"The model's {what} is nested {depth} levels deep, over the limit of {limits.max_config_depth} "
-                "(max_config_depth).", received=received,
-                fix="Real Keras configs are far shallower; do not open this file.")
-        config = json.loads(text)
-    except InspectorError:
-        raise
-    except (ValueError, RecursionError) as e:
+        config = json.loads(text, parse_float=_finite_float, parse_int=_bounded_int, parse_constant=_no_constant)
+    except _BadNumber as e:
+        raise ModelFormatError(
+            f"The model's {what} holds the number {e.args[0][:40]}, which no Keras model has: numbers must be "
+            "finite and fit in 64 bits.", received=received,
+            fix="Do not open this file; re-save the model with model.save(...).") from None
+    except RecursionError:
+        raise _too_deep(what, f"more than {limits.max_config_depth}", received, limits) from None
+    except ValueError as e:
         raise ModelFormatError(f"The model's {what} is not valid JSON.", received=f"{received}: {str(e)[:200]}",
                                fix="The file is corrupted; re-save the model with model.save(...).") from e
+    depth = nesting_depth(config, stop_after=limits.max_config_depth)
+    if depth > limits.max_config_depth:
+        raise _too_deep(what, str(depth), received, limits)
     if not isinstance(config, dict):
         raise ModelFormatError(f"The model's {what} is not a Keras model config (expected a JSON object).",
                                received=f"{received}: a JSON {type(config).__name__}",
@@ -328,24 +348,52 @@ def _parse_json(text: bytes, what: str, received: str, limits: Limits) -> dict:
     return config
 
 
-def json_depth(text: bytes | str) -> int:
-    """Maximum nesting depth of brackets in a JSON text, ignoring strings.
+class _BadNumber(ValueError):
+    """A number in a config that no model can hold (raised while parsing)."""
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _BadNumber(text)
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    value = int(text)
+    if abs(value) >= 2**63:
+        raise _BadNumber(text)
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise _BadNumber(text)
+
+
+def _too_deep(what: str, depth: str, received: str, limits: Limits) -> LimitExceededError:
+    return LimitExceededError(
+        f"The model's {what} is nested {depth} levels deep, over the limit of {limits.max_config_depth} "
+        "(max_config_depth).", received=received, fix="Real Keras configs are far shallower; do not open this file.")
+
+
+def nesting_depth(obj: Any, *, stop_after: int | None = None) -> int:
+    """How deeply lists and dicts nest in a parsed JSON value (iterative; stops early past ``stop_after``).
 
     Example:
-        >>> json_depth('{"a": [1, {"b": "[[["}]}')
+        >>> nesting_depth({"a": [1, {"b": "[[["}]})
         3
     """
-    if isinstance(text, (bytes, bytearray)):
-        text = text.decode("utf-8", errors="replace")
-    depth = best = 0
-    # strip string literals so brackets inside them do not count
-    for token in re.finditer(r'"(?:\\.|[^"\\])*"|[\[\]{}]', text):
-        t = token.group()
-        if t in "[{":
-            depth += 1
-            best = max(best, depth)
-        elif t in "]}":
-            depth -= 1
+    best = 0
+    stack = [(obj, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        best = max(best, depth)
+        if stop_after is not None and best > stop_after:
+            return best
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return best
 
 
@@ -582,7 +630,12 @@ def _read_hdf5_inline(data: bytes, received: str, limits: Limits) -> tuple[dict,
                     "This HDF5 file is not a Keras model: it has no model_config attribute.",
                     received=f"{received}, HDF5 with groups {sorted(f.keys())[:6]}",
                     fix="Upload a file written by Keras model.save(...).")
-            text = raw if isinstance(raw, bytes) else str(raw).encode()
+            try:  # as Keras reads it: bytes are decoded as UTF-8, then parsed as text
+                text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
+            except UnicodeDecodeError as e:
+                raise ModelFormatError("The file's model_config is not UTF-8 text; Keras writes UTF-8 only.",
+                                       received=f"{received}: {e}",
+                                       fix="Do not open this file; re-save the model with model.save(...).") from e
             config = _parse_json(text, "model_config", received, limits)
             weights: dict[str, tuple[StoredWeight, ...]] = {}
             outside = _vet_hdf5(f, limits)
@@ -662,8 +715,8 @@ def _check_config(config: dict, received: str, limits: Limits) -> None:
 
 def _model_layers(config: Any) -> list[dict]:
     """The layer configs of a model config (Sequential list form, dict form, Functional)."""
-    if isinstance(config, dict) and "class_name" in config and "config" in config and "layers" not in config:
-        config = config["config"]
+    if isinstance(config, dict) and "class_name" in config and "config" in config:
+        config = config["config"]  # what Keras builds; a "layers" key beside "config" is never read
     if isinstance(config, list):
         return [lc for lc in config if isinstance(lc, dict)]
     if isinstance(config, dict) and isinstance(config.get("layers"), list):

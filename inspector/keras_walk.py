@@ -18,6 +18,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import re
+import sys
 from dataclasses import replace
 from typing import Any
 
@@ -245,3 +248,161 @@ def _itemsize(variable: Any) -> int:
         return np.dtype(str(variable.dtype)).itemsize
     except TypeError:
         return 4
+
+
+# --------------------------------------------------------------------------- names a config may hold
+# Everything below answers one question for the trust scan (inspector.scan): which Python object would Keras
+# reach for this serialized object, and may a file name it?  It reads Keras's own registries the way
+# ``keras.src.saving.serialization_lib`` does, and never imports a module a file names.
+
+# classes whose instances a model config is made of; anything else (functions from keras.applications or
+# keras.utils, callbacks, ...) is code that Keras would call while building the model
+_PART_BASES = (
+    ("keras.src.layers", "Layer"), ("keras.src.ops.operation", "Operation"),
+    ("keras.src.initializers", "Initializer"), ("keras.src.regularizers", "Regularizer"),
+    ("keras.src.constraints", "Constraint"), ("keras.src.dtype_policies.dtype_policy", "DTypePolicy"),
+    ("keras.src.dtype_policies.dtype_policy_map", "DTypePolicyMap"),
+    ("keras.src.optimizers.base_optimizer", "BaseOptimizer"),
+    ("keras.src.optimizers.schedules.learning_rate_schedule", "LearningRateSchedule"),
+    ("keras.src.losses.loss", "Loss"), ("keras.src.metrics.metric", "Metric"),
+    ("keras.src.random.seed_generator", "SeedGenerator"), ("keras.src.quantizers", "Quantizer"),
+    ("keras.src.quantizers", "QuantizationConfig"))
+# modules whose registry of plain functions a config may name (activations, losses, metrics)
+_FUNCTION_REGISTRIES = ("keras.src.activations", "keras.src.losses", "keras.src.metrics")
+# registries Keras looks a bare class name up in (legacy .h5 configs, and objects written without a module)
+_NAME_REGISTRIES = ("keras.src.activations", "keras.src.initializers", "keras.src.regularizers",
+                    "keras.src.constraints", "keras.src.losses", "keras.src.metrics", "keras.src.optimizers",
+                    "keras.src.dtype_policies")
+# parameter names through which an operation receives a function to call (Switch's branches, WhileLoop's body)
+_CALLABLE_PARAMETER = re.compile(r"^(f|fn|fun|func|function|body|cond|branches|callback)$|_(fn|fns|fun|func)$")
+
+
+def resolve_serialized(class_name: str, module: str | None, registered_name: str | None,
+                       inner: Any) -> tuple[list[Any], str]:
+    """The objects Keras could resolve one serialized object to, and a module it would have to import ('' if none).
+
+    Mirrors ``serialization_lib._retrieve_class_or_fn`` (Keras 3) and the legacy ``.h5`` lookup by bare name in
+    ``keras.src.layers``; a module that is not imported yet is reported, never imported.
+
+    Example:
+        >>> import keras
+        >>> resolve_serialized("Dense", "keras.layers", None, {})[0][0].__name__
+        'Dense'
+        >>> [f.__name__ for f in resolve_serialized("get_file", "keras.utils", None, {})[0]]
+        ['get_file']
+    """
+    import keras  # noqa: F401 - the registries below are filled when Keras is imported
+    from keras.src import api_export
+    from keras.src.saving import object_registration
+
+    is_function = class_name == "function"
+    name = inner if is_function else class_name
+    if not isinstance(name, str):
+        return [], ""
+    found: list[Any] = []
+    registered = object_registration.get_registered_object(name if is_function else (registered_name or class_name))
+    if registered is not None:
+        found.append(registered)
+    if module == "keras" or (module or "").startswith("keras."):
+        symbol = api_export.get_symbol_from_name(f"{module}.{name}")
+        if symbol is not None:
+            found.append(symbol)
+    if is_function and module == "builtins":
+        for namespace in ("activations", "constraints", "initializers", "losses", "metrics", "optimizers",
+                          "regularizers"):
+            symbol = api_export.get_symbol_from_name(f"keras.{namespace}.{name}")
+            if symbol is not None:
+                found.append(symbol)
+    if module and module.split(".", 1)[0] in {"keras", "keras_hub", "keras_cv", "keras_nlp"} and not found:
+        loaded = sys.modules.get(module)
+        if loaded is None:
+            return found, module
+        target = vars(loaded).get(name)
+        if target is not None:
+            found.append(target)
+    if not module:  # a bare name: the legacy .h5 lookups, and whatever any registry holds under it
+        from keras.src import layers, models
+
+        registries = [vars(layers), {"Functional": models.Functional, "Model": models.Model,
+                                     "Sequential": models.Sequential}]
+        registries += [getattr(sys.modules[m], "ALL_OBJECTS_DICT", {}) for m in _NAME_REGISTRIES if m in sys.modules]
+        found += [r[name] for r in registries if name in r]
+    return found, ""
+
+
+@functools.cache
+def legacy_function_names() -> dict[str, Any]:
+    """The plain functions a legacy ``.h5`` layer config may turn a string into (``keras.layers.add`` ...).
+
+    Keras's legacy loader replaces any string in a layer config that names a function of
+    ``keras.src.layers`` by that function.
+
+    Example:
+        >>> sorted(legacy_function_names())[:3]
+        ['Input', 'add', 'average']
+    """
+    import inspect
+
+    from keras.src import layers
+
+    return {k: v for k, v in vars(layers).items() if inspect.isfunction(v)}
+
+
+def why_not_a_model_part(obj: Any) -> str:
+    """Why Keras must not reach ``obj`` while building an untrusted model ('' when it is a model part).
+
+    A model part is a layer, operation, initializer, regularizer, constraint, dtype policy, optimizer,
+    learning-rate schedule, loss, metric, seed generator or quantizer *class* — except layers that
+    wrap code and operations that call functions they are given — or a plain function registered as
+    an activation, loss or metric.
+
+    Example:
+        >>> import keras
+        >>> why_not_a_model_part(keras.layers.Dense), why_not_a_model_part(keras.activations.relu)
+        ('', '')
+        >>> why_not_a_model_part(keras.utils.plot_model)
+        'keras.utils.plot_model is a function, not a model part'
+    """
+    import inspect
+
+    if isinstance(obj, type):
+        bases = tuple(getattr(sys.modules.get(m), n) for m, n in _PART_BASES
+                      if hasattr(sys.modules.get(m), n))
+        label = _public_name(obj)
+        if not issubclass(obj, bases):
+            return f"{label} is not a model part (layer, operation, initializer, ...)"
+        from keras.src.layers import Layer
+
+        if issubclass(obj, Layer):
+            code = next((c.__name__ for c in obj.__mro__ if c.__name__ in _CODE_LAYER_NAMES
+                         and c.__module__.startswith("keras.")), None)
+            return f"{label} is a {code} layer, which carries or calls code from the file" if code else ""
+        takes = sorted(p for method in (obj.__init__, getattr(obj, "call", None)) if method is not None
+                       for p in _parameters(method) if _CALLABLE_PARAMETER.search(p))
+        return f"{label} is an operation that calls the functions it is given ({', '.join(takes)})" if takes else ""
+    if inspect.isfunction(obj) or inspect.isbuiltin(obj):
+        if str(getattr(obj, "__module__", "")).startswith("inspector."):
+            return ""  # our own stand-ins, registered for legacy loads
+        for registry in _FUNCTION_REGISTRIES:
+            if any(obj is v for v in getattr(sys.modules.get(registry), "ALL_OBJECTS_DICT", {}).values()):
+                return ""
+        return f"{_public_name(obj)} is a function, not a model part"
+    return f"{_public_name(obj)} is a {type(obj).__name__}, not a model part"
+
+
+_CODE_LAYER_NAMES = frozenset({"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer"})
+
+
+def _parameters(method: Any) -> list[str]:
+    import inspect
+
+    try:
+        return list(inspect.signature(method).parameters)
+    except (TypeError, ValueError):
+        return []
+
+
+def _public_name(obj: Any) -> str:
+    from keras.src import api_export
+
+    return api_export.get_name_from_symbol(obj) or f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__name__', obj)}"

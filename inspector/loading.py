@@ -36,10 +36,11 @@ from inspector.errors import (
     UnsafeModelError,
     without_terminal_codes,
 )
-from inspector.files import ModelFile, ModelSource, iter_layer_configs, read_model_file
+from inspector.files import NPZ_WEIGHTS, ModelFile, ModelSource, iter_layer_configs, read_model_file
 from inspector.graph import ModelGraph
 from inspector.legacy import normalize_config
 from inspector.limits import Limits, format_bytes, get_limits
+from inspector.scan import config_objects
 
 __all__ = ["LoadInfo", "load_model", "build_graph", "load_info", "needs_trust"]
 
@@ -84,14 +85,16 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
     """
     limits = limits or get_limits()
     model_file = source if isinstance(source, ModelFile) else read_model_file(source, limits=limits)
+    config, notes = _normalized(model_file)
     if not trust:
-        _refuse_code(model_file)
-    _check_declared_sizes(model_file, limits)
-    try:
-        config, notes = normalize_config(model_file.config)
-    except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as e:
-        raise ModelFormatError("The model's architecture config is malformed.", received=_received(model_file),
-                               fix="Re-save the model with model.save(...).") from e
+        _refuse_code(model_file, config)
+    _check_declared_sizes(model_file, config, limits)
+    if model_file.weights_format == "npz":
+        raise ModelLoadError(
+            f"The model's weights are stored as {NPZ_WEIGHTS}, which Keras writes as pickled arrays and cannot read "
+            "back without running pickles; this tool never reads them.", received=_received(model_file),
+            fix="Re-save the model with model.save('model.keras') (HDF5 weights, the default). The graph is still "
+                "shown from the file's config (static view).")
     data = _with_config(model_file, config) if notes else model_file.data
     model = _keras_load(data, model_file, trust)
     notes += _check_input_shapes(model, config)
@@ -135,30 +138,35 @@ def build_graph(model_or_source: Any, *, expand_nested: bool = True, trust: bool
             config = normalize_config(model_file.config)[0]
         except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError):
             config = model_file.config  # the static parser has its own, stricter, error for this
-        graph = infer_shapes(graph_from_config(config, model_file.weights))
+        code = dict(needs_trust(model_file, config)) if isinstance(e, UnsafeModelError) else {}
+        graph = infer_shapes(graph_from_config(config, model_file.weights, code=code))
         reason = f"Static view (no code run, some shapes unknown): {e.what}"
         return replace(graph if expand_nested else replace(graph, nested={}), warnings=(reason, *graph.warnings))
     return build_graph(model, expand_nested=expand_nested)
 
 
 # --------------------------------------------------------------------------- checks
-def needs_trust(model_file: ModelFile) -> list[tuple[str, str]]:
+def needs_trust(model_file: ModelFile, config: dict | None = None) -> list[tuple[str, str]]:
     """What in a file would run code or read other local files when Keras loads it, as ``(where, why)``.
+
+    Scans every object of the config Keras will read (``config``: the file's config normalised for
+    Keras, computed when not given), resolving each name as Keras would (:mod:`inspector.scan`),
+    and the weights' outside data.
 
     Example:
         >>> import inspector
         >>> needs_trust(inspector.files.read_model_file(inspector.get_sample("lambda_merge").path))[0][0]
         'abs'
     """
-    from inspector.static import unsafe_layers
+    from inspector.scan import code_references
 
     outside = [("the weights", f"{ref}: Keras would read that file from this machine, only in trusted mode")
                for ref in model_file.outside_data]
-    return unsafe_layers(model_file.config) + outside
+    return code_references(_normalized(model_file)[0] if config is None else config) + outside
 
 
-def _refuse_code(model_file: ModelFile) -> None:
-    unsafe = needs_trust(model_file)
+def _refuse_code(model_file: ModelFile, config: dict) -> None:
+    unsafe = needs_trust(model_file, config)
     if not unsafe:
         return
     listed = "; ".join(f"{path or 'the model itself'}: {reason}" for path, reason in unsafe[:5])
@@ -172,22 +180,32 @@ def _refuse_code(model_file: ModelFile) -> None:
             "for files you wrote yourself.")
 
 
-def _check_declared_sizes(model_file: ModelFile, limits: Limits) -> None:
+def _normalized(model_file: ModelFile) -> tuple[dict, list[str]]:
+    """The config Keras will read (legacy dialects rewritten, see :mod:`inspector.legacy`) and notes on the rewrites."""
+    try:
+        return normalize_config(model_file.config)
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as e:
+        raise ModelFormatError("The model's architecture config is malformed.", received=_received(model_file),
+                               fix="Re-save the model with model.save(...).") from e
+
+
+def _check_declared_sizes(model_file: ModelFile, config: dict, limits: Limits) -> None:
     stored = sum(_count(w.shape) * 4 for ws in model_file.weights.values() for w in ws)
     if stored > limits.max_weight_bytes:
         raise LimitExceededError(
             f"The model's weights would take {format_bytes(stored)}, over the limit of "
             f"{format_bytes(limits.max_weight_bytes)} (max_weight_bytes).", received=_received(model_file),
             fix="Raise max_weight_bytes with inspector.set_limits if the model is genuine and fits in memory.")
-    for path, layer in iter_layer_configs(model_file.config):
-        cfg = layer.get("config")
+    for path, item in config_objects(config):
+        cfg = item.get("config")
         if not isinstance(cfg, dict):
             continue
         for key in _SIZE_KEYS:
             value = cfg.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value > limits.max_declared_dim:
+                where = f"Layer {path!r}" if path else "The model"
                 raise LimitExceededError(
-                    f"Layer {path!r} declares {key}={int(value):,}, over the limit of {limits.max_declared_dim:,} "
+                    f"{where} declares {key}={int(value):,}, over the limit of {limits.max_declared_dim:,} "
                     "(max_declared_dim): building it would try to allocate an enormous weight.",
                     received=_received(model_file),
                     fix="Do not load this file; if it is genuine, raise max_declared_dim with inspector.set_limits.")

@@ -24,7 +24,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,31 +40,11 @@ from inspector.files import (
 )
 from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape, Source, WeightInfo
 from inspector.limits import Limits
+from inspector.scan import config_objects, reference_reason
 
-__all__ = ["static_graph", "graph_from_config", "unsafe_layers", "MODEL_CLASSES"]
+__all__ = ["static_graph", "graph_from_config", "MODEL_CLASSES"]
 
 MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
-_CODE_LAYERS = {
-    "Lambda": "a Lambda layer carries Python code (marshalled bytecode) that runs only in trusted mode",
-    "TFOpLambda": "a tf.keras 2 TensorFlow-op layer, which Keras 3 cannot rebuild",
-    "SlicingOpLambda": "a tf.keras 2 TensorFlow slicing layer, which Keras 3 cannot rebuild",
-    "TFSMLayer": "a TFSMLayer loads and runs a TensorFlow SavedModel from a path on this machine, only in trusted mode",
-    "TorchModuleWrapper": "a TorchModuleWrapper carries a pickled PyTorch module, whose unpickling runs code, "
-                          "only in trusted mode",
-    "JaxLayer": "a JaxLayer calls Python functions named in the file, only in trusted mode",
-    "FlaxLayer": "a FlaxLayer calls Python functions named in the file, only in trusted mode",
-}
-# layers that read a vocabulary file when their config holds a path instead of the words
-_VOCABULARY_LAYERS = frozenset({"StringLookup", "IntegerLookup", "TextVectorization", "IndexLookup"})
-# The parts of Keras a model config may name (``keras.layers.Dense``, ``keras.src.initializers...``).  Anything
-# else in Keras (``keras.utils.get_file``, ``keras.config.enable_unsafe_deserialization``,
-# ``keras.models.load_model``) is not a model part and has been used to abuse loading (CVE-2025-8747, -9906).
-_MODEL_PART_NAMESPACES = frozenset({
-    "layers", "initializers", "regularizers", "constraints", "activations", "optimizers", "losses", "metrics",
-    "models", "engine", "applications", "ops", "dtype_policies", "mixed_precision", "quantizers", "random"})
-# ... and the parts whose plain functions a config may name (activations, losses, metrics)
-_FUNCTION_NAMESPACES = frozenset({"activations", "losses", "metrics"})
-_FUNCTION_CLASSES = frozenset({"function", "__function__"})
 _NON_TRAINABLE = re.compile(r"(moving_mean|moving_variance|(^|/)count(:0)?$|(^|/)(mean|variance)(:0)?$)")
 # Keras 3 stores variables by index; these layers keep their statistics at these indices
 _NON_TRAINABLE_INDICES = {"BatchNormalization": {"2", "3"}, "Normalization": {"0", "1", "2"}}
@@ -83,112 +63,32 @@ def static_graph(source: ModelSource | ModelFile, *, limits: Limits | None = Non
     return graph_from_config(model_file.config, model_file.weights)
 
 
-def unsafe_layers(config: dict) -> list[tuple[str, str]]:
-    """Layers of a config that would need code from the file, as ``(path, reason)``.
-
-    Example:
-        >>> unsafe_layers({"class_name": "Sequential", "config": {"layers": [
-        ...     {"class_name": "Lambda", "config": {"name": "l"}}]}})
-        [('l', 'a Lambda layer carries Python code (marshalled bytecode) that runs only in trusted mode')]
-    """
-    from inspector.files import iter_layer_configs
-
-    found = []
-    for path, lc in iter_layer_configs(config):
-        reason = _opaque_reason(lc)
-        if reason:
-            found.append((path, reason))
-    top = _foreign_reference(config, skip_layers=True)
-    if top:
-        found.insert(0, ("", top))
-    return found
-
-
 def _opaque_reason(layer_config: dict) -> str:
-    return _foreign_reference(layer_config, skip_layers=str(layer_config.get("class_name")) in MODEL_CLASSES)
-
-
-def _foreign_reference(obj: Any, *, skip_layers: bool) -> str:
-    """Why an object config needs code or files beyond Keras's own model parts ('' when it does not).
-
-    Example:
-        >>> print(_foreign_reference({"module": "keras.utils", "class_name": "get_file"}, skip_layers=False))
-        it names keras.utils.get_file, which is not a model part (layer, initializer, activation, ...) and runs only in trusted mode
-    """
-    stack = [obj]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            reason = _reference_reason(item)
-            if reason:
-                return reason
-            for key, value in item.items():
-                if skip_layers and key == "layers":
-                    continue  # nested models' own layers are judged one by one
-                stack.append(value)
-        elif isinstance(item, list):
-            stack.extend(item)
-    return ""
-
-
-def _reference_reason(item: dict) -> str:
-    """Why this one serialized object (not its children) needs trust ('' when it does not)."""
-    module, registered, cls = item.get("module"), item.get("registered_name"), item.get("class_name")
-    cls = cls if isinstance(cls, str) else ""  # a damaged config may hold anything here
-    if cls in _CODE_LAYERS:
-        return _CODE_LAYERS[cls]
-    config = item.get("config")
-    if cls in _VOCABULARY_LAYERS and isinstance(config, dict) and isinstance(config.get("vocabulary"), str):
-        return (f"a {cls} layer reads its vocabulary from the path {config['vocabulary']!r} on this machine, "
-                "which happens only in trusted mode")
-    if cls == "__lambda__" or (cls in _FUNCTION_CLASSES and not module):
-        return "it contains a serialized Python function, which runs only in trusted mode"
-    namespace = _keras_namespace(module) if isinstance(module, str) and module else ""
-    if namespace is None:
-        return f"it names code outside Keras (module {module!r}, class {cls!r}), which runs only in trusted mode"
-    if isinstance(registered, str) and ">" in registered:
-        return f"it is a custom registered class {registered!r}, whose code runs only in trusted mode"
-    if not isinstance(module, str) or not module:
-        return ""
-    is_function = cls in _FUNCTION_CLASSES
-    target = config if is_function else cls
-    allowed = namespace in _FUNCTION_NAMESPACES if is_function else (
-        namespace in _MODEL_PART_NAMESPACES or (namespace == "" and cls[:1].isupper()))
-    if allowed:
-        return ""
-    return (f"it names {module}.{target}, which is not a model part (layer, initializer, activation, ...) and runs "
-            "only in trusted mode")
-
-
-def _keras_namespace(module: str) -> str | None:
-    """The part of Keras a module path belongs to ('' for the top level), ``None`` outside Keras.
-
-    Example:
-        >>> [_keras_namespace(m) for m in ("keras.layers", "keras.src.ops.numpy", "keras", "kerasx.layers")]
-        ['layers', 'ops', '', None]
-    """
-    parts = module.split(".")
-    if parts[0] != "keras":
-        return None
-    rest = parts[2:] if len(parts) > 1 and parts[1] == "src" else parts[1:]
-    return rest[0] if rest else ""
+    """Why a layer needs code, judged by the names in its own config (a nested model's layers are judged apart)."""
+    return next((why for where, item in config_objects(layer_config) if not where
+                 for why in (reference_reason(item),) if why), "")
 
 
 # --------------------------------------------------------------------------- build
 @dataclass
 class _Context:
     weights: dict[str, tuple[StoredWeight, ...]]
+    code: Mapping[str, str]
     warnings: list[str] = field(default_factory=list)
 
 
-def graph_from_config(config: dict, weights: dict[str, tuple[StoredWeight, ...]]) -> ModelGraph:
+def graph_from_config(config: dict, weights: dict[str, tuple[StoredWeight, ...]], *,
+                      code: Mapping[str, str] | None = None) -> ModelGraph:
     """Build a graph from a model config dict and stored weight shapes keyed by layer path.
 
     The config comes from an untrusted file: anything it holds that this parser
-    cannot make sense of is a :class:`~inspector.errors.ModelFormatError`.
+    cannot make sense of is a :class:`~inspector.errors.ModelFormatError`.  Layers
+    whose own names show they need code are marked opaque; ``code`` (layer path ->
+    reason, from :func:`inspector.scan.code_references`) marks the ones found by
+    resolving names as well.
     """
     try:
-        return _graph_from_config(config, weights)
+        return _graph_from_config(config, weights, code or {})
     except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as e:
         raise ModelFormatError(
             "The model's architecture config is malformed: it does not describe layers the way Keras writes them.",
@@ -196,8 +96,9 @@ def graph_from_config(config: dict, weights: dict[str, tuple[StoredWeight, ...]]
             fix="The file is corrupted or was not written by Keras; re-save the model with model.save(...).") from e
 
 
-def _graph_from_config(config: dict, weights: dict[str, tuple[StoredWeight, ...]]) -> ModelGraph:
-    ctx = _Context(weights)
+def _graph_from_config(config: dict, weights: dict[str, tuple[StoredWeight, ...]],
+                       code: Mapping[str, str]) -> ModelGraph:
+    ctx = _Context(weights, code)
     graph = _model_graph(config, ctx, prefix="", path_prefix="", parent=None, depth=0, shared_prefix=None,
                          trainable=True)
     trainable = sum(n.trainable_params for n in graph.nodes)
@@ -341,8 +242,8 @@ class _Builder:
         counted = shared_with is None
         trainable_params = sum(w.size for w in weights if w.trainable) if counted else 0
         non_trainable_params = sum(w.size for w in weights if not w.trainable) if counted else 0
-        reason = _opaque_reason(lc)
         is_model = cls in MODEL_CLASSES and bool(_model_layers(inner))
+        reason = _opaque_reason(lc) or _code_reason(self.ctx.code, path, inside=not is_model)
         if is_model:
             sub = _model_graph(lc, self.ctx, prefix=node_id + "/", path_prefix=path + "/", parent=node_id,
                                depth=self.depth + 1,
@@ -375,7 +276,8 @@ class _Builder:
                         for w in self.ctx.weights.get(ALL_WEIGHTS, ()))
         trainable = sum(w.size for w in weights if w.trainable)
         non_trainable = sum(w.size for w in weights if not w.trainable)
-        reason = _foreign_reference(config, skip_layers=False) or (
+        reason = next((why for _, item in config_objects(config) for why in (reference_reason(item),) if why),
+                      "") or (
             f"{cls} is a subclassed model: its code is not in the file, only its weights")
         node = LayerNode(id=self.prefix + name, name=name, class_name=cls, kind=NodeKind.SUBCLASSED,
                          params=trainable + non_trainable, trainable_params=trainable,
@@ -395,6 +297,13 @@ class _Builder:
                           total_params=sum(n.params for n in nodes),
                           trainable_params=sum(n.trainable_params for n in nodes),
                           non_trainable_params=sum(n.non_trainable_params for n in nodes), source=Source.STATIC)
+
+
+def _code_reason(code: Mapping[str, str], path: str, *, inside: bool) -> str:
+    """The scan's reason for a layer, or for something hidden inside it (a layer's own config holds no nodes)."""
+    if path in code:
+        return code[path]
+    return next((why for where, why in code.items() if inside and where.startswith(path + "/")), "")
 
 
 def _fill_output_shapes(nodes: list[LayerNode], edges: list[Edge]) -> list[LayerNode]:

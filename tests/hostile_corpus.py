@@ -37,6 +37,14 @@ CASE_NAMES = [
     "keras.models.load_model as a function", "vocabulary read from a local path", "hdf5 dataset stored in a local file",
     "hdf5 external link to a local file", "zip with a lying size header", "zip member escaping the archive",
     "file over the size limit", "hdf5 that hangs the HDF5 library",
+    # ways past the scanner found in review (issue 12): each a class of its own
+    "decoy layers beside the config (.keras)", "decoy layers beside the config (.h5)",
+    "functional hidden in call kwargs (.keras)", "functional hidden in call kwargs (.h5)",
+    "keras function where a layer belongs", "operation that calls a function it is given",
+    "function naming a non-model keras function", "nested compile_config naming a keras function",
+    "string naming a keras.layers function (.h5)", "module that is not loaded",
+    "infinite units (.keras)", "huge number in batch_shape (.h5)", "NaN in a layer config",
+    "config.json in UTF-16", "config.json with a BOM", "deep list inside the config", "npz weights",
 ]
 
 
@@ -146,6 +154,8 @@ def build_corpus(folder: Path) -> dict[str, Case]:
         {"module": "os", "class_name": "system", "config": {"layers": []}}).encode()}),
         "UnsafeModelError", "os", static_ok=True)
     cases.update(_keras_gadget_cases(folder, clean_keras, marker))
+    cases.update(_scan_evasion_cases(folder, clean_keras, clean_h5, lambda_keras, lambda_h5))
+    cases.update(_malformed_number_cases(folder, clean_keras, clean_h5))
     cases.update(_outside_file_cases(folder, clean_keras, clean_h5))
     cases["absurd Dense units"] = Case(_replace_config(
         clean_keras, folder / "huge_dense.keras",
@@ -231,6 +241,139 @@ def _keras_gadget_cases(folder: Path, clean_keras: Path, marker: Path) -> dict[s
             _replace_config(clean_keras, folder / "load_model_fn.keras", load_model_activation), "UnsafeModelError",
             "keras.models.load_model", static_ok=True),
     }
+
+
+def _scan_evasion_cases(folder: Path, clean_keras: Path, clean_h5: Path, lambda_keras: Path,
+                        lambda_h5: Path) -> dict[str, Case]:
+    """Configs that put what Keras builds where a scanner might not look, or name code that looks like a model part."""
+    secret = folder / SECRET_NAME
+
+    def decoy(config: dict) -> None:  # Keras builds config["config"]["layers"]; a scanner reading this sees nothing
+        config["layers"] = [{"class_name": "Dense", "name": "decoy", "config": {"name": "decoy", "units": 1}}]
+
+    mobilenet = {"module": "keras.applications.mobilenet", "class_name": "MobileNet", "registered_name": None,
+                 "name": "mobilenet", "config": {"name": "mobilenet"},
+                 "inbound_nodes": [{"args": [], "kwargs": {"weights": str(secret), "include_top": False}}]}
+
+    def hidden(config: dict) -> None:  # a whole Functional, built by Keras while it deserializes the call's kwargs
+        dense = config["config"]["layers"][1]
+        dense["inbound_nodes"][0]["kwargs"]["layers"] = [{
+            "module": "keras", "class_name": "Functional", "registered_name": "Functional",
+            "config": {"name": "hidden", "layers": [mobilenet], "input_layers": [], "output_layers": []}}]
+
+    def function_as_layer(config: dict) -> None:
+        config["config"]["layers"].append(mobilenet)
+
+    def switch(config: dict) -> None:  # Switch calls its branches while the model is built
+        branch = {"module": "keras.utils", "class_name": "function", "config": "plot_model",
+                  "registered_name": "function"}
+        config["config"]["layers"].append({
+            "module": "keras.src.ops.core", "class_name": "Switch", "registered_name": None, "name": "switch",
+            "config": {"name": "switch"}, "inbound_nodes": [{"args": [0, [branch], str(folder / MARKER_NAME)],
+                                                             "kwargs": {}}]})
+
+    def tree_function(config: dict) -> None:  # keras.tree is Keras, but not a model part
+        config["config"]["layers"][1]["config"]["activation"] = {
+            "module": "keras.tree", "class_name": "function", "config": "map_structure", "registered_name": "function"}
+
+    def nested_compile(config: dict) -> None:  # Keras compiles a nested model from its own compile_config
+        inner = json.loads(json.dumps(config))
+        inner["compile_config"] = {"loss": {"module": "keras.utils", "class_name": "function", "config": "get_file",
+                                            "registered_name": "function"}, "optimizer": "sgd"}
+        inner["name"] = "inner"
+        inner["inbound_nodes"] = [{"args": [{"class_name": "__keras_tensor__", "config": {
+            "shape": [None, 3], "dtype": "float32", "keras_history": ["x", 0, 0]}}], "kwargs": {}}]
+        config["config"]["layers"].append(inner)
+
+    def legacy_string(config: dict) -> None:  # the legacy loader turns this string into keras.layers.deserialize
+        dense = config["config"]["layers"][1]
+        dense.pop("module", None)
+        dense["config"]["activation"] = "deserialize"
+
+    def unloaded_module(config: dict) -> None:  # Keras would import it (a Keras module, but not loaded by us)
+        config["config"]["layers"][1].update(
+            module="keras.src.layers.preprocessing.image_preprocessing.bounding_boxes.formats", class_name="XYXY")
+
+    return {
+        "decoy layers beside the config (.keras)": Case(
+            _replace_config(lambda_keras, folder / "decoy.keras", decoy), "UnsafeModelError", "lambda", True),
+        "decoy layers beside the config (.h5)": Case(
+            _replace_h5_config(lambda_h5, folder / "decoy.h5", decoy), "UnsafeModelError", "lambda", True),
+        "functional hidden in call kwargs (.keras)": Case(
+            _replace_config(clean_keras, folder / "hidden.keras", hidden), "UnsafeModelError", "function", True),
+        "functional hidden in call kwargs (.h5)": Case(
+            _replace_h5_config(clean_h5, folder / "hidden.h5", hidden), "UnsafeModelError", "function", True),
+        "keras function where a layer belongs": Case(
+            _replace_config(clean_keras, folder / "function_layer.keras", function_as_layer), "UnsafeModelError",
+            "MobileNet is a function", True),
+        "operation that calls a function it is given": Case(
+            _replace_config(clean_keras, folder / "switch.keras", switch), "UnsafeModelError", "Switch", True),
+        "function naming a non-model keras function": Case(
+            _replace_config(clean_keras, folder / "tree.keras", tree_function), "UnsafeModelError",
+            "keras.tree.map_structure", True),
+        "nested compile_config naming a keras function": Case(
+            _replace_config(clean_keras, folder / "nested_compile.keras", nested_compile), "UnsafeModelError",
+            "get_file", True),
+        "string naming a keras.layers function (.h5)": Case(
+            _replace_h5_config(clean_h5, folder / "legacy_string.h5", legacy_string), "UnsafeModelError",
+            "keras.layers.deserialize", True),
+        "module that is not loaded": Case(
+            _replace_config(clean_keras, folder / "unloaded.keras", unloaded_module), "UnsafeModelError",
+            "not loaded", True),
+    }
+
+
+def _malformed_number_cases(folder: Path, clean_keras: Path, clean_h5: Path) -> dict[str, Case]:
+    """Numbers and encodings that Python's json accepts and no Keras model holds."""
+    with zipfile.ZipFile(clean_keras) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    text = members["config.json"].decode()
+    config = json.loads(text)
+
+    def with_text(name: str, payload: bytes) -> Path:
+        return _zip(folder / name, {**members, "config.json": payload})
+
+    infinite = text.replace('"units": 2', '"units": Infinity')
+    nan = text.replace('"units": 2', '"units": 2, "epsilon": NaN')
+    deep = json.loads(text)
+    deep["config"]["layers"][1]["config"]["extra"] = json.loads("[" * 500 + "]" * 500)
+    h5 = folder / "huge_number.h5"
+    h5.write_bytes(clean_h5.read_bytes())
+    with h5py.File(h5, "a") as f:
+        raw = f.attrs["model_config"]
+        raw = raw.decode() if isinstance(raw, bytes) else raw
+        f.attrs["model_config"] = raw.replace('"batch_shape": [null, 3]', '"batch_shape": [null, 1e999]')
+    with zipfile.ZipFile(clean_keras) as z:
+        weights = z.read("model.weights.h5")
+    import numpy as np
+
+    npz = io.BytesIO()  # a numeric array that Keras would expand with .tolist(): 16 M zeros in a few KiB
+    np.savez_compressed(npz, **{"layers/dense": np.zeros(2**24, "float32")})
+    assert weights  # the clean model has HDF5 weights; this case replaces them
+    npz_members = {n: p for n, p in members.items() if n != "model.weights.h5"}
+    return {
+        "infinite units (.keras)": Case(with_text("infinite.keras", infinite.encode()), "ModelFormatError", "finite"),
+        "huge number in batch_shape (.h5)": Case(h5, "ModelFormatError", "1e999"),
+        "NaN in a layer config": Case(with_text("nan.keras", nan.encode()), "ModelFormatError", "NaN"),
+        "config.json in UTF-16": Case(with_text("utf16.keras", json.dumps(config).encode("utf-16")),
+                                      "ModelFormatError", "UTF-8"),
+        "config.json with a BOM": Case(with_text("bom.keras", b"\xef\xbb\xbf" + text.encode()), "ModelFormatError",
+                                       "UTF-8"),
+        "deep list inside the config": Case(with_text("deep_list.keras", json.dumps(deep).encode()),
+                                            "LimitExceededError", "max_config_depth"),
+        "npz weights": Case(_zip(folder / "npz.keras", {**npz_members, "model.weights.npz": npz.getvalue()}),
+                            "ModelLoadError", "model.weights.npz", static_ok=True),
+    }
+
+
+def _replace_h5_config(source: Path, target: Path, edit) -> Path:
+    target.write_bytes(source.read_bytes())
+    with h5py.File(target, "a") as f:
+        raw = f.attrs["model_config"]
+        config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+        edit(config)
+        f.attrs["model_config"] = json.dumps(config)
+    return target
 
 
 def _outside_file_cases(folder: Path, clean_keras: Path, clean_h5: Path) -> dict[str, Case]:

@@ -165,11 +165,11 @@ def test_npy_header_claiming_terabytes_is_refused_before_reading(tmp_path):
 @pytest.mark.parametrize("damaged", [[1], {"a": 1}, None, 3])
 def test_scanner_survives_damaged_class_names(damaged):
     """Found by the fuzz test: a class_name that is a list or dict must not crash the scan."""
-    from inspector.static import unsafe_layers
+    from inspector.scan import code_references
 
     layers = [{"class_name": damaged, "module": "keras.layers", "config": {"vocabulary": "/etc/passwd"}, "name": "l"},
               {"class_name": damaged, "module": "os", "config": {}, "name": "m"}]
-    found = unsafe_layers({"class_name": "Functional", "config": {"layers": layers}})
+    found = code_references({"class_name": "Functional", "config": {"layers": layers}})
     assert [path for path, _ in found] == ["m"]
 
 
@@ -189,7 +189,7 @@ def test_scanner_survives_damaged_class_names(damaged):
     ({"module": "kerasx.layers", "class_name": "Dense"}, True),
 ])
 def test_configs_may_name_keras_model_parts_only(reference, needs_trust):
-    from inspector.static import unsafe_layers
+    from inspector.scan import code_references
 
     layer = {"class_name": "Dense", "name": "d", "config": {"name": "d", "kernel_initializer": reference}}
-    assert bool(unsafe_layers({"class_name": "Sequential", "config": {"layers": [layer]}})) == needs_trust
+    assert bool(code_references({"class_name": "Sequential", "config": {"layers": [layer]}})) == needs_trust
