@@ -262,11 +262,11 @@ _PART_BASES = (
     ("keras.src.initializers", "Initializer"), ("keras.src.regularizers", "Regularizer"),
     ("keras.src.constraints", "Constraint"), ("keras.src.dtype_policies.dtype_policy", "DTypePolicy"),
     ("keras.src.dtype_policies.dtype_policy_map", "DTypePolicyMap"),
-    ("keras.src.optimizers.base_optimizer", "BaseOptimizer"),
+    ("keras.src.optimizers.base_optimizer", "BaseOptimizer"), ("keras.src.optimizers.multi_optimizer", "OptimizerMap"),
     ("keras.src.optimizers.schedules.learning_rate_schedule", "LearningRateSchedule"),
     ("keras.src.losses.loss", "Loss"), ("keras.src.metrics.metric", "Metric"),
     ("keras.src.random.seed_generator", "SeedGenerator"), ("keras.src.quantizers", "Quantizer"),
-    ("keras.src.quantizers", "QuantizationConfig"))
+    ("keras.src.quantizers", "QuantizationConfig"), ("keras.src.layers.input_spec", "InputSpec"))
 # modules whose registry of plain functions a config may name (activations, losses, metrics)
 _FUNCTION_REGISTRIES = ("keras.src.activations", "keras.src.losses", "keras.src.metrics")
 # registries Keras looks a bare class name up in (legacy .h5 configs, and objects written without a module)
@@ -352,7 +352,7 @@ def why_not_a_model_part(obj: Any) -> str:
     """Why Keras must not reach ``obj`` while building an untrusted model ('' when it is a model part).
 
     A model part is a layer, operation, initializer, regularizer, constraint, dtype policy, optimizer,
-    learning-rate schedule, loss, metric, seed generator or quantizer *class* — except layers that
+    learning-rate schedule, loss, metric, seed generator, quantizer or input spec *class* — except layers that
     wrap code and operations that call functions they are given — or a plain function registered as
     an activation, loss or metric.
 
@@ -377,8 +377,12 @@ def why_not_a_model_part(obj: Any) -> str:
             code = next((c.__name__ for c in obj.__mro__ if c.__name__ in _CODE_LAYER_NAMES
                          and c.__module__.startswith("keras.")), None)
             return f"{label} is a {code} layer, which carries or calls code from the file" if code else ""
-        takes = sorted(p for method in (obj.__init__, getattr(obj, "call", None)) if method is not None
-                       for p in _parameters(method) if _CALLABLE_PARAMETER.search(p))
+        from keras.src.ops.operation import Operation
+
+        # an operation is called with its node's arguments, which a file can make functions; other classes
+        # (a loss wrapper's fn) receive only what their config deserializes to, which is judged on its own
+        takes = sorted(p for method in (obj.__init__, obj.call) for p in _parameters(method)
+                       if _CALLABLE_PARAMETER.search(p)) if issubclass(obj, Operation) else []
         return f"{label} is an operation that calls the functions it is given ({', '.join(takes)})" if takes else ""
     if inspect.isfunction(obj) or inspect.isbuiltin(obj):
         if str(getattr(obj, "__module__", "")).startswith("inspector."):

@@ -32,10 +32,31 @@ def _on_alarm(signum, frame):
     raise Hang()
 
 
+# references that make Keras call code: each family below hides one somewhere Keras will deserialize it
+_CODE_REFERENCES = [
+    {"module": "keras.utils", "class_name": "function", "config": "plot_model", "registered_name": "function"},
+    {"module": "keras.applications.mobilenet", "class_name": "MobileNet", "config": {}, "registered_name": None},
+    {"module": "keras.src.ops.core", "class_name": "WhileLoop", "config": {"name": "loop"}},
+    {"module": "keras.src.ops.core", "class_name": "VectorizedMap", "config": {"name": "map"}},
+    {"module": "keras", "class_name": "function", "config": "Input", "registered_name": "function"},
+    {"module": "keras.layers", "class_name": "deserialize", "config": {}},
+    {"module": "keras.layers", "class_name": "Lambda", "config": {"function": {"class_name": "__lambda__",
+                                                                             "config": {"value": "AAAA"}}}},
+    {"module": "keras.tree", "class_name": "function", "config": "map_structure", "registered_name": "function"},
+]
+# structured families (issue 12), with the outcomes load_model must give them
+FAMILIES = {"nonfinite": {"ModelFormatError"}, "encoding": {"ModelFormatError"},
+            "decoy": {"UnsafeModelError"}, "hidden": {"UnsafeModelError"}, "code": {"UnsafeModelError"},
+            "npz": {"ModelLoadError"}}
+
+
 def mutate(data: bytes, rng: random.Random, others: list[bytes]) -> tuple[str, bytes]:
-    kind = rng.choice(["bytes", "bytes", "bytes", "config", "config", "config", "weights"])
+    kind = rng.choice(["bytes", "bytes", "bytes", "config", "config", "config", "weights", "family", "family"])
     if kind == "config":
         return kind, _mutate_config(data, rng)
+    if kind == "family":
+        family = rng.choice([f for f in FAMILIES if f != "npz" or data[:2] == b"PK"])
+        return f"family-{family}", _family(family, data, rng)
     if kind == "weights" and data[:2] == b"PK":
         # the HDF5 weights inside a .keras, re-zipped so the zip's checksums are valid and HDF5 parses them
         with zipfile.ZipFile(io.BytesIO(data)) as z:
@@ -68,6 +89,69 @@ def _zip(members: dict[str, bytes]) -> bytes:
         for name, payload in members.items():
             z.writestr(name, payload)
     return out.getvalue()
+
+
+def _family(family: str, data: bytes, rng: random.Random) -> bytes:
+    """One structured mutation of a family in FAMILIES."""
+    if family == "npz":
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            members = {n: z.read(n) for n in z.namelist() if n != "model.weights.h5"}
+        import numpy as np
+
+        npz = io.BytesIO()
+        np.savez_compressed(npz, **{"layers/dense": np.zeros(rng.choice([1, 2**10, 2**22]), "float32")})
+        return _zip({**members, "model.weights.npz": npz.getvalue()})
+
+    def edit(text) -> bytes:
+        config = json.loads(text)
+        # Keras drops the top level's compile_config when loading with compile=False (tests/test_scan.py)
+        holders = _dicts({k: v for k, v in config.items() if k != "compile_config"})
+        target = rng.choice(holders)
+        reference = json.loads(json.dumps(rng.choice(_CODE_REFERENCES)))
+        if family == "nonfinite":
+            numbers = [(d, k) for d in holders for k, v in d.items() if isinstance(v, (int, float))
+                       and not isinstance(v, bool)] or [(target, "units")]
+            d, k = rng.choice(numbers)
+            d[k] = rng.choice([float("inf"), float("-inf"), float("nan")])
+        elif family == "decoy":  # the real layers hold the code, a benign list beside them does not
+            config["layers"] = [{"class_name": "Dense", "config": {"name": "decoy", "units": 1}}]
+            target[rng.choice(["extra", "kernel_initializer", "kwargs"])] = reference
+        elif family == "hidden":
+            target["layers"] = [{"module": "keras", "class_name": "Functional", "config": {
+                "name": "hidden", "layers": [{**reference, "name": "r", "inbound_nodes": []}]}}]
+        elif family == "code":
+            target[rng.choice(["extra", "activation", "kernel_initializer", "args"])] = reference
+        encoded = json.dumps(config)
+        if family == "encoding":
+            return encoded.encode(rng.choice(["utf-16", "utf-32", "utf-8-sig", "utf-16-le"]))
+        return encoded.encode()
+
+    if data[:2] == b"PK":
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            members = {n: z.read(n) for n in z.namelist()}
+        members["config.json"] = edit(members["config.json"])
+        return _zip(members)
+    import h5py
+    import numpy as np
+
+    buf = io.BytesIO(data)
+    with h5py.File(buf, "r+") as f:
+        text = edit(f.attrs["model_config"])
+        # bytes that are not UTF-8 must be stored as raw bytes, as a hostile writer would
+        f.attrs["model_config"] = np.void(text) if family == "encoding" else text
+    return buf.getvalue()
+
+
+def _dicts(obj) -> list[dict]:
+    found, stack = [], [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found.append(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def _mutate_config(data: bytes, rng: random.Random) -> bytes:
@@ -121,8 +205,11 @@ def main() -> None:
         outcome = "ok"
         signal.alarm(timeout)
         try:
-            # build_graph runs load_model, and the static parse when loading is refused or fails
-            inspector.build_graph(data)
+            try:
+                inspector.load_model(data)
+            except (inspector.UnsafeModelError, inspector.ModelLoadError) as e:
+                outcome = type(e).__name__
+                inspector.build_graph(data)  # the static view must survive whatever loading refused
         except inspector.InspectorError as e:
             outcome = type(e).__name__
         except Hang:

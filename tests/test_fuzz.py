@@ -14,6 +14,7 @@ from pathlib import Path
 
 import keras
 import pytest
+from fuzz_worker import FAMILIES
 
 CASES = int(os.environ.get("KERAS_INSPECTOR_FUZZ_CASES", "300"))
 TIMEOUT = 30
@@ -46,5 +47,8 @@ def test_mutated_files_never_crash_or_hang(originals):
     assert len(done) == CASES
     bad = [r for r in done if r["outcome"] == "HANG" or r["outcome"].startswith("ESCAPED")]
     assert not bad, bad[:10]
+    wrong = [r for r in done if r["kind"].startswith("family-")
+             and r["outcome"] not in FAMILIES[r["kind"].removeprefix("family-")]]
+    assert not wrong, wrong[:10]
     outcomes = collections.Counter(r["outcome"] for r in done)
     assert outcomes["ok"] > 0 and sum(outcomes.values()) - outcomes["ok"] > 0, outcomes
