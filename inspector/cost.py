@@ -34,7 +34,8 @@ The rules (``k`` = product of the kernel size, ``C_in``/``C_out`` channels,
       Rescaling and Normalization (preprocessing): one per value.
     - Merges: Add, Subtract, Maximum, Minimum, Concatenate 0; Multiply
       ``(inputs − 1)`` per output value; Average one per output value (1/n);
-      Dot: output values × the contracted length.
+      Dot and ``keras.ops.matmul``: output values × the contracted length.
+    - ``keras.ops`` nodes that only compare, cast, slice or move values: 0.
     - Embedding and every reshaping layer (Flatten, Reshape, Permute, padding,
       cropping, repeat, nearest up-sampling, dropout and noise): 0.
     - Activations (Activation, ReLU, LeakyReLU, PReLU, ELU, Softmax): 0, also
@@ -113,8 +114,8 @@ def layer_costs(graph: ModelGraph) -> dict[str, LayerCost]:
         (0, True)
     """
     costs: dict[str, LayerCost] = {}
-    _cost_graph(graph, costs)
-    return costs
+    _cost_graph(graph, costs)  # children are costed before their model node, so reorder parents first
+    return {node.id: costs[node.id] for node, _ in graph.walk()}
 
 
 def total_macs(graph: ModelGraph) -> int | None:
@@ -164,9 +165,9 @@ def _cost_graph(graph: ModelGraph, costs: dict[str, LayerCost]) -> None:
         output_bytes = _output_bytes(node, dtypes)
         if sub is not None:
             _cost_graph(sub, costs)
-            child = [costs[n.id].macs for n in sub.nodes]
-            macs = _sum(child)
-            note = "" if macs is not None else "some layers inside have no count"
+            macs = _sum(costs[n.id].macs for n in sub.nodes)
+            unknown = [n.id for n in sub.nodes if costs[n.id].macs is None]
+            note = f"no count for {unknown[0]}: {costs[unknown[0]].note}" if unknown else ""
         else:
             try:
                 macs, note = _node_macs(node), ""
@@ -329,6 +330,13 @@ def _dot(node: LayerNode) -> int:
     return _values(_output(node)) * int(first[axis])  # type: ignore[arg-type]
 
 
+def _matmul(node: LayerNode) -> int:
+    first = _input(node)
+    if len(first) < 3:  # a rank-1 operand per sample: a (batch, n) @ (n, m) product has no sample axis to keep
+        raise _Unknown(f"matmul of a {_text(first)} tensor has no per-sample rule")
+    return _values(_output(node)) * int(first[-1])  # type: ignore[arg-type]
+
+
 def _attention(node: LayerNode) -> int:
     axes = node.config.get("attention_axes")
     query = _input(node)
@@ -400,6 +408,9 @@ _ZERO = (
     "ZeroPadding2D", "ZeroPadding3D", "Cropping1D", "Cropping2D", "Cropping3D", "MaxPooling1D", "MaxPooling2D",
     "MaxPooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D", "Activation", "ReLU",
     "LeakyReLU", "PReLU", "ELU", "Softmax",
+    # keras.ops called in a functional graph (a mask made from the inputs, a slice, a cast)
+    "Equal", "NotEqual", "Greater", "GreaterEqual", "Less", "LessEqual", "LogicalAnd", "LogicalOr", "LogicalNot",
+    "Cast", "GetItem", "Transpose", "ExpandDims", "Squeeze", "Stack",
 )
 _ONE_PER_VALUE = (
     "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
@@ -417,6 +428,7 @@ _RULES: dict[str, Callable[[LayerNode], int]] = {
     **dict.fromkeys(("LayerNormalization", "GroupNormalization"), _normalization),
     "Multiply": _multiply,
     "Dot": _dot,
+    "Matmul": _matmul,
     "MultiHeadAttention": _attention,
     **dict.fromkeys(_GATES, _recurrent),
     "Bidirectional": _bidirectional,
