@@ -31,7 +31,7 @@ The rules (``k`` = product of the kernel size, ``C_in``/``C_out`` channels,
       statistics fold into one scale and shift per channel).
       LayerNormalization and GroupNormalization: two per value (the square for the
       variance and the normalising product), three with ``scale=True`` (gamma).
-      Rescaling and Normalization (preprocessing): one per value.
+      Rescaling, Normalization (preprocessing) and ConvNeXt's LayerScale: one per value.
     - Merges: Add, Subtract, Maximum, Minimum, Concatenate 0; Multiply
       ``(inputs − 1)`` per output value; Average one per output value (1/n);
       Dot and ``keras.ops.matmul``: output values × the contracted length.
@@ -40,6 +40,8 @@ The rules (``k`` = product of the kernel size, ``C_in``/``C_out`` channels,
       cropping, repeat, nearest up-sampling, dropout and noise): 0.
     - Activations (Activation, ReLU, LeakyReLU, PReLU, ELU, Softmax): 0, also
       when fused into a Dense or Conv.
+    - Rules apply to Keras's own classes only: a custom class (a module outside
+      ``keras``) has no count, whatever its name.
     - MultiHeadAttention with ``h`` heads, key size ``d_k``, value size ``d_v``,
       query/value lengths ``T_q``/``T_v`` and feature sizes ``F_q``/``F_k``/``F_v``,
       output size ``F_o``: projections ``T_q·F_q·h·d_k + T_v·F_k·h·d_k + T_v·F_v·h·d_v``,
@@ -415,6 +417,7 @@ _ZERO = (
 _ONE_PER_VALUE = (
     "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
     "GlobalAveragePooling3D", "BatchNormalization", "Average", "Rescaling", "Normalization",
+    "LayerScale",  # keras.applications.convnext: x × a learned per-channel gamma
 )
 
 _RULES: dict[str, Callable[[LayerNode], int]] = {
@@ -442,6 +445,9 @@ def _node_macs(node: LayerNode) -> int:
         raise _Unknown(node.opaque_reason or "an opaque layer: its computation is not known without running it")
     if node.kind is NodeKind.INPUT:
         return 0
+    if node.module and node.module != "keras" and not node.module.startswith("keras."):
+        # a user's class that happens to be called "Attention" or "Dense" is not Keras's: no rule applies
+        raise _Unknown(f"{node.class_name} is a custom class (from {node.module}): no counting rule")
     rule = _RULES.get(node.class_name)
     if rule is None:
         raise _Unknown(f"no counting rule for {node.class_name}")

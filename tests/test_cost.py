@@ -260,6 +260,15 @@ def test_unknown_layers_give_none_and_make_the_total_unknown():
     assert format_macs(total_macs(graph)) == "unknown"
 
 
+def test_a_custom_class_named_like_a_keras_layer_is_not_counted():
+    class Dense(L.Dense):  # the user's own Dense: its call may do anything
+        pass
+
+    result = cost(Dense(3, name="d"), (8,))
+    assert result.macs is None and "custom class" in result.note
+    assert result.output_bytes == 3 * 4
+
+
 def test_opaque_lambda_in_the_static_view_is_unknown(tmp_path):
     path = tmp_path / "lambda.keras"
     zoo.lambda_abs().save(path)
