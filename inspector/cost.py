@@ -18,6 +18,8 @@ What one MAC is
 The rules (``k`` = product of the kernel size, ``C_in``/``C_out`` channels,
 ``S_out`` = product of the output's spatial size, ``T`` = time steps)
     - Dense (any input rank): product of the input shape × ``units``.
+      EinsumDense: the product of the sizes of every index of its equation (the
+      batch axis left out).
     - Conv1D/2D/3D: ``S_out × C_out × k × C_in / groups``; strides, padding and
       dilation enter through the output shape.
     - DepthwiseConv1D/2D: ``S_out × C_out × k`` (``C_out = C_in × depth_multiplier``).
@@ -49,6 +51,7 @@ The rules (``k`` = product of the kernel size, ``C_in``/``C_out`` channels,
       weighted sum ``h·T_q·T_v·d_v``, output projection ``T_q·h·d_v·F_o``; a gate
       (``use_gate``) adds ``T_q·F_q·h·d_v + T_q·h·d_v``.  Softmax counts 0 and a
       sliding window does not reduce the count (the scores are computed in full).
+    - Attention (dot scores): ``T_q·T_v·(d + d_v)``, plus ``T_q·T_v`` with ``use_scale``.
     - Recurrent layers, per time step × ``T`` (``u`` units, ``d`` input features):
       SimpleRNN ``u(d + u)``; GRU ``3u(d + u) + 3u`` (the three gate products:
       reset, update and its complement; ``reset_after`` moves the reset product
@@ -56,6 +59,8 @@ The rules (``k`` = product of the kernel size, ``C_in``/``C_out`` channels,
       (forget·c, input·g, output·tanh c).  Bidirectional: both directions, plus
       one per output value for ``merge_mode`` "mul" or "ave".
       TimeDistributed: the inner layer's count on one step × ``T``.
+      ConvLSTM1D/2D/3D (``f`` filters): ``T × (S_out·4f·k·(C_in + f) + 3·S_out·f)``,
+      an input and a recurrent convolution per gate.
     - A nested model: the sum of its children (``None`` if any child is unknown).
       Each call of a shared layer or model counts again: nodes are calls.
 
@@ -373,6 +378,55 @@ def _recurrent(node: LayerNode) -> int:
     return steps * (matmuls * units * (features + units) + products * units)
 
 
+def _conv_lstm(node: LayerNode) -> int:
+    shape, out = _input(node), _output(node)
+    steps = int(shape[1])  # type: ignore[arg-type]
+    per_step = shape[:1] + shape[2:]
+    if node.config.get("return_sequences"):
+        out = out[:1] + out[2:]
+    _, c_in = _split(node, per_step)
+    positions, units = _split(node, out)
+    k = _kernel(node)
+    # four gates, each an input conv and a 'same' recurrent conv at every output position, then 3 products
+    return steps * (positions * 4 * units * k * (c_in + units) + 3 * positions * units)
+
+
+def _dot_attention(node: LayerNode) -> int:
+    if node.config.get("score_mode", "dot") != "dot":
+        raise _Unknown(f"Attention with score_mode={node.config.get('score_mode')!r} has no rule")
+    query = _input(node)
+    value = _input(node, 1) if len(node.input_shapes) > 1 else query
+    t_q, t_v = prod(query[1:-1]), prod(value[1:-1])  # type: ignore[arg-type]
+    d, d_v = int(query[-1]), int(value[-1])  # type: ignore[arg-type]
+    scale = t_q * t_v if node.config.get("use_scale") else 0
+    return t_q * t_v * (d + d_v) + scale
+
+
+def _einsum_dense(node: LayerNode) -> int:
+    equation = str(node.config.get("equation", "")).replace(" ", "")
+    try:
+        operands, result = equation.split("->")
+        letters, kernel = operands.split(",")
+    except ValueError:
+        raise _Unknown(f"EinsumDense equation {equation!r} has no rule") from None
+    inputs, outputs = _einsum_axes(equation, letters, _input(node)), _einsum_axes(equation, result, _output(node))
+    sizes = {letter: dim for letter, dim in inputs + outputs if letter != "."}
+    if any(letter not in sizes for letter in kernel.replace("...", "")):
+        raise _Unknown(f"EinsumDense equation {equation!r}: a kernel axis is in neither the input nor the output")
+    # one product per combination of every index (the output's and the contracted ones); the axes under an
+    # ellipsis are the input's own, like a batch of positions
+    return prod(dim for letter, dim in inputs if letter == ".") * prod(sizes.values())
+
+
+def _einsum_axes(equation: str, spec: str, shape: Shape) -> list[tuple[str, int]]:
+    """(letter, size) of every axis but the batch; ``"."`` for an axis under the ellipsis."""
+    head, _, tail = spec.partition("...")
+    axes = list(head) + ["."] * (len(shape) - len(head) - len(tail)) + list(tail)
+    if len(axes) != len(shape):
+        raise _Unknown(f"EinsumDense equation {equation!r} does not fit the shape {_text(shape)}")
+    return [(letter, int(dim)) for letter, dim in zip(axes[1:], shape[1:], strict=True)]  # type: ignore[arg-type]
+
+
 def _inner(node: LayerNode, key: str) -> LayerNode:
     """The layer a wrapper holds, as a node with the wrapper's shapes."""
     inner = node.config.get(key)
@@ -433,6 +487,9 @@ _RULES: dict[str, Callable[[LayerNode], int]] = {
     "Dot": _dot,
     "Matmul": _matmul,
     "MultiHeadAttention": _attention,
+    "Attention": _dot_attention,
+    "EinsumDense": _einsum_dense,
+    **dict.fromkeys(("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"), _conv_lstm),
     **dict.fromkeys(_GATES, _recurrent),
     "Bidirectional": _bidirectional,
     "TimeDistributed": _time_distributed,

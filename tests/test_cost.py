@@ -39,6 +39,18 @@ def test_dense_rank_2_and_rank_3():
     assert cost(L.Dense(3, activation="relu", name="d"), (5, 8)).macs == 5 * 8 * 3
 
 
+@pytest.mark.parametrize("equation, output_shape, shape, macs", [
+    ("abc,cd->abd", (5, 3), (5, 8), 5 * 8 * 3),  # a Dense over the last axis of (time, features)
+    ("...b,bc->...c", 3, (5, 8), 5 * 8 * 3),  # the same with an ellipsis
+    ("ab,bcd->acd", (2, 3), (8,), 8 * 2 * 3),  # a projection into (heads, size)
+])
+def test_einsum_dense(equation, output_shape, shape, macs):
+    layer = L.EinsumDense(equation, output_shape=output_shape, name="e")
+    assert cost(layer, shape).macs == macs
+    positions = int(np.prod(shape[:-1]))  # independent: the kernel is applied once per position
+    assert macs == positions * int(np.prod(layer.kernel.shape))
+
+
 # ----------------------------------------------------------------------------------------- convolutions
 def test_conv1d_strides_and_dilation():
     assert cost(L.Conv1D(4, 3, strides=2, name="c"), (10, 3)).macs == 4 * 4 * 3 * 3  # (10-3)//2+1 = 4 positions
@@ -172,6 +184,14 @@ def test_attention_projection_macs_match_the_kernels():
     assert layer_costs(graph)["mha"].macs == projections + attention
 
 
+def test_dot_product_attention_layer():
+    q, v = keras.Input((5, 4)), keras.Input((7, 4))
+    for use_scale, extra in ((False, 0), (True, 5 * 7)):
+        layer = L.Attention(use_scale=use_scale, name="att")
+        graph = inspector.build_graph(keras.Model([q, v], layer([q, v])))
+        assert layer_costs(graph)["att"].macs == 5 * 7 * 4 + 5 * 7 * 4 + extra
+
+
 # ------------------------------------------------------------------------------------------- recurrent
 def test_simple_rnn():
     assert cost(L.SimpleRNN(3, name="r"), (5, 8)).macs == 5 * 3 * (8 + 3)
@@ -198,6 +218,16 @@ def test_bidirectional_and_time_distributed():
     assert cost(L.Bidirectional(L.LSTM(3), name="b"), (5, 8)).macs == 2 * one_way
     assert cost(L.Bidirectional(L.LSTM(3), merge_mode="mul", name="b"), (5, 8)).macs == 2 * one_way + 3
     assert cost(L.TimeDistributed(L.Dense(4), name="t"), (5, 8)).macs == 5 * 8 * 4
+
+
+def test_conv_lstm_and_its_convolutions_match_the_kernels():
+    layer = L.ConvLSTM2D(3, 3, padding="same", name="r")
+    macs = cost(layer, (4, 6, 6, 2)).macs
+    assert macs == 4 * (36 * 4 * 3 * 9 * (2 + 3) + 3 * 36 * 3)
+    kernel, recurrent = layer.cell.kernel, layer.cell.recurrent_kernel
+    assert macs == 4 * (36 * (int(np.prod(kernel.shape)) + int(np.prod(recurrent.shape))) + 3 * 36 * 3)
+    sequences = L.ConvLSTM1D(2, 3, return_sequences=True, name="r")  # 'valid': 8 -> 6 positions
+    assert cost(sequences, (5, 8, 3)).macs == 5 * (6 * 4 * 2 * 3 * (3 + 2) + 3 * 6 * 2)
 
 
 # ------------------------------------------------------------------------------------------ activations
@@ -284,6 +314,19 @@ def test_every_node_at_every_depth_has_a_cost():
         costs = layer_costs(graph)
         assert list(costs) == [n.id for n, _ in graph.walk()]
         assert all(c.macs is not None and c.output_bytes is not None for c in costs.values()), name
+
+
+def test_static_view_counts_agree_with_the_loaded_model(tmp_path):
+    """Same rules, same facts: wherever the static parse knows a count, it is the walked model's."""
+    for name in zoo.SAFE:
+        path = tmp_path / f"{name}.keras"
+        zoo.ZOO[name]().save(path)
+        walked, parsed = layer_costs(inspector.build_graph(path)), layer_costs(inspector.static_graph(path))
+        assert set(parsed) == set(walked), name
+        known = [node_id for node_id, c in parsed.items() if c.macs is not None]
+        assert len(known) >= len(parsed) // 2, (name, parsed)
+        for node_id in known:
+            assert parsed[node_id].macs == walked[node_id].macs, (name, node_id)
 
 
 # ----------------------------------------------------------------------------------- published figures
