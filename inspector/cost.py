@@ -180,6 +180,11 @@ def _cost_graph(graph: ModelGraph, costs: dict[str, LayerCost]) -> None:
                 macs, note = _node_macs(node), ""
             except _Unknown as e:
                 macs, note = None, str(e)
+            except (TypeError, ValueError, IndexError, ZeroDivisionError, AttributeError):
+                # a static graph carries whatever config the file holds (kernel_size "x", groups 0): no count
+                macs, note = None, f"the config of {node.class_name} is not understood"
+            if macs is not None and macs < 0:
+                macs, note = None, f"the config of {node.class_name} gives a negative count"
         costs[node.id] = LayerCost(macs, output_bytes, note)
 
 
@@ -221,7 +226,7 @@ def _itemsize(dtype: str | None) -> int | None:
 
 def _per_sample(shape: Shape | None) -> int | None:
     """Number of values of one sample of a tensor of ``shape`` (batch axis dropped)."""
-    if shape is None or len(shape) < 1 or any(d is None for d in shape[1:]):
+    if shape is None or len(shape) < 1 or any(not isinstance(d, int) or d < 0 for d in shape[1:]):
         return None
     return prod(int(d) for d in shape[1:])  # type: ignore[arg-type]
 

@@ -11,6 +11,7 @@ import zoo
 
 import inspector
 from inspector.cost import LayerCost, format_macs, layer_costs, total_macs, total_output_bytes
+from inspector.graph import LayerNode, ModelGraph
 
 L = keras.layers
 
@@ -306,6 +307,20 @@ def test_opaque_lambda_in_the_static_view_is_unknown(tmp_path):
     costs = layer_costs(graph)
     assert costs["abs"].macs is None and costs["abs"].note
     assert total_macs(graph) is None
+
+
+@pytest.mark.parametrize("class_name, config", [
+    ("Conv2D", {"kernel_size": "x"}), ("Conv2D", {"kernel_size": [3, 3], "groups": 0}),
+    ("Dense", {"units": -4}), ("MultiHeadAttention", {"num_heads": "two", "key_dim": 4}),
+    ("Bidirectional", {"layer": ["not", "a", "dict"]}), ("EinsumDense", {"equation": 7}),
+])
+def test_malformed_configs_from_a_file_give_none_not_an_error(class_name, config):
+    node = LayerNode("n", "n", class_name, input_shapes=((None, 5, 5, 4),), output_shapes=((None, 3, 3, 2),),
+                     dtype="float32", config=config)
+    graph = ModelGraph("m", "Functional", (node,), (), (), ("n",))
+    result = layer_costs(graph)["n"]
+    assert result.macs is None and result.note
+    assert result.output_bytes == 3 * 3 * 2 * 4
 
 
 def test_every_node_at_every_depth_has_a_cost():
