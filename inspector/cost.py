@@ -33,7 +33,8 @@ The rules (``k`` = product of the kernel size, ``C_in``/``C_out`` channels,
       statistics fold into one scale and shift per channel).
       LayerNormalization and GroupNormalization: two per value (the square for the
       variance and the normalising product), three with ``scale=True`` (gamma).
-      Rescaling, Normalization (preprocessing) and ConvNeXt's LayerScale: one per value.
+      Rescaling, Normalization (preprocessing), ConvNeXt's LayerScale and
+      Inception-ResNet's CustomScaleLayer: one per value.
     - Merges: Add, Subtract, Maximum, Minimum, Concatenate 0; Multiply
       ``(inputs − 1)`` per output value; Average one per output value (1/n);
       Dot and ``keras.ops.matmul``: output values × the contracted length.
@@ -477,6 +478,7 @@ _ONE_PER_VALUE = (
     "AveragePooling1D", "AveragePooling2D", "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
     "GlobalAveragePooling3D", "BatchNormalization", "Average", "Rescaling", "Normalization",
     "LayerScale",  # keras.applications.convnext: x × a learned per-channel gamma
+    "CustomScaleLayer",  # keras.applications.inception_resnet_v2: x + residual × scale
 )
 
 _RULES: dict[str, Callable[[LayerNode], int]] = {

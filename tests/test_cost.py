@@ -344,6 +344,16 @@ def test_static_view_counts_agree_with_the_loaded_model(tmp_path):
             assert parsed[node_id].macs == walked[node_id].macs, (name, node_id)
 
 
+def test_scale_layers_of_keras_applications():
+    from keras.src.applications.convnext import LayerScale
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+    assert cost(LayerScale(1e-6, 4, name="s"), (3, 3, 4)).macs == 3 * 3 * 4
+    x, residual = keras.Input((3, 3, 4)), keras.Input((3, 3, 4))
+    graph = inspector.build_graph(keras.Model([x, residual], CustomScaleLayer(0.2, name="s")([x, residual])))
+    assert layer_costs(graph)["s"].macs == 3 * 3 * 4
+
+
 # ----------------------------------------------------------------------------------- published figures
 @pytest.mark.parametrize("name, published", [("VGG16", 15.47e9), ("MobileNetV2", 300e6), ("ResNet50", 3.86e9)])
 def test_totals_match_published_figures_at_224(name, published):
@@ -371,3 +381,24 @@ def test_vgg16_total_by_hand():
     graph = inspector.build_graph(keras.applications.VGG16(weights=None))
     assert total_macs(graph) == convs + dense
     keras.backend.clear_session()
+
+
+APPLICATIONS = sorted(
+    name for name in dir(keras.applications) if name[0].isupper() and callable(getattr(keras.applications, name)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", APPLICATIONS)
+def test_every_keras_application_has_a_total(name):
+    """Every layer of the 40 architectures has a rule; MobileNetV3's default input has no size, so no total."""
+    model = getattr(keras.applications, name)(weights=None)
+    graph = inspector.build_graph(model)
+    macs = total_macs(graph)
+    if name.startswith("MobileNetV3"):
+        assert model.input_shape[1] is None and macs is None
+    else:
+        assert macs is not None and macs > 100e6, (name, macs)
+        assert total_output_bytes(graph) is not None
+    del model
+    keras.backend.clear_session()
+    gc.collect()
