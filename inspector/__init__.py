@@ -46,6 +46,11 @@ _EXPORTS: dict[str, str] = {
     "build_graph": "inspector.loading",
     "static_graph": "inspector.static",
     "summary_frame": "inspector.summary",
+    # compute cost: MACs and activation sizes
+    "LayerCost": "inspector.cost",
+    "layer_costs": "inspector.cost",
+    "total_macs": "inspector.cost",
+    "total_output_bytes": "inspector.cost",
     # rendering (inspector/renderers/)
     "to_dot": "inspector.renderers",
     "render": "inspector.renderers",

@@ -506,7 +506,7 @@ def _summary(args: argparse.Namespace) -> None:
     if fmt is TableFormat.JSON:
         document = {"model": frame.attrs.get("name"), "source": frame.attrs.get("source"),
                     **{k: frame.attrs.get(k) for k in ("total_params", "trainable_params", "non_trainable_params",
-                                                       "total_bytes")},
+                                                       "total_bytes", "total_macs", "total_output_bytes")},
                     "warnings": list(graph.warnings), "layers": _records(frame)}
         print(json.dumps(document, indent=2, ensure_ascii=False))
         return
@@ -522,13 +522,15 @@ def _summary(args: argparse.Namespace) -> None:
 
 
 def _totals(attrs: dict[str, Any]) -> str:
+    from inspector.cost import format_macs
     from inspector.limits import format_bytes
 
     total = int(attrs.get("total_params") or 0)
     size = attrs.get("total_bytes")
     size_text = f" ({format_bytes(size)})" if size else ""
     return (f"Total params: {total:,}{size_text} | Trainable: {int(attrs.get('trainable_params') or 0):,} | "
-            f"Non-trainable: {int(attrs.get('non_trainable_params') or 0):,}")
+            f"Non-trainable: {int(attrs.get('non_trainable_params') or 0):,} | "
+            f"MACs per sample: {format_macs(attrs.get('total_macs'))}")
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

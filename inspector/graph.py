@@ -165,6 +165,18 @@ class ModelGraph:
     source: Source = Source.KERAS
     warnings: tuple[str, ...] = ()
 
+    def __repr__(self) -> str:
+        """A one-line repr (the generated one would print every node and edge of a 1,600-layer model).
+
+        Example:
+            >>> ModelGraph("mlp", "Sequential", (), (), (), (), total_params=1234)
+            <ModelGraph 'mlp' (Sequential): 0 layers, 1,234 params>
+        """
+        name = self.name if len(self.name) <= 80 else self.name[:79] + "…"
+        static = ", static view" if self.source is Source.STATIC else ""
+        return (f"<ModelGraph {name!r} ({self.class_name[:40]}): {self.layer_count:,} layers, "
+                f"{self.total_params:,} params{static}>")
+
     # ----------------------------------------------------------------- lookup
     def node(self, node_id: str) -> LayerNode:
         """The node with this id, searching nested sub-graphs too.

@@ -11,12 +11,15 @@ Example:
     [['x', '(None, 3)', 0, ''], ['d', '(None, 1)', 4, 'x']]
     >>> df.attrs["total_params"]
     4
+    >>> df["macs"].tolist(), df.attrs["total_macs"]  # d's input shape is not given: no count, no guess
+    ([0, <NA>], None)
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from inspector.cost import layer_costs, total_macs, total_output_bytes
 from inspector.graph import ModelGraph, format_shape
 
 if TYPE_CHECKING:
@@ -27,7 +30,7 @@ __all__ = ["summary_frame", "SUMMARY_COLUMNS"]
 SUMMARY_COLUMNS = (
     "id", "name", "class_name", "kind", "input_shape", "output_shape", "params", "trainable_params",
     "non_trainable_params", "connected_to", "depth", "parent", "dtype", "activation", "trainable", "shared_with",
-    "opaque",
+    "opaque", "macs", "output_bytes",
 )
 
 
@@ -37,7 +40,10 @@ def summary_frame(model_or_graph: Any) -> pd.DataFrame:
     ``model_or_graph`` is a :class:`ModelGraph`, a ``keras.Model`` or a model file.
     Rows at depth 0 add up to the model's parameter count; a nested model's row
     equals the sum of its children's rows; a shared layer's weights are counted
-    on its first call.
+    on its first call.  ``macs`` and ``output_bytes`` (per sample, nullable
+    integers: ``<NA>`` where a shape or a counting rule is missing) follow the
+    rules of :mod:`inspector.cost`; their totals are ``df.attrs["total_macs"]``
+    and ``df.attrs["total_output_bytes"]`` (``None`` if any layer's is unknown).
     """
     import pandas as pd
 
@@ -46,6 +52,7 @@ def summary_frame(model_or_graph: Any) -> pd.DataFrame:
 
         model_or_graph = build_graph(model_or_graph)
     graph = model_or_graph
+    costs = layer_costs(graph)
     rows = []
     for node, owner in graph.walk():
         rows.append({
@@ -66,11 +73,16 @@ def summary_frame(model_or_graph: Any) -> pd.DataFrame:
             "trainable": node.trainable,
             "shared_with": node.shared_with or "",
             "opaque": node.opaque,
+            "macs": costs[node.id].macs,
+            "output_bytes": costs[node.id].output_bytes,
         })
     frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    # nullable integers: a missing count stays <NA> instead of turning the column into floats
+    frame = frame.astype({"macs": "Int64", "output_bytes": "Int64"})
     frame.attrs.update(
         name=graph.name, total_params=graph.total_params, trainable_params=graph.trainable_params,
-        non_trainable_params=graph.non_trainable_params, total_bytes=graph.total_bytes, source=graph.source.value)
+        non_trainable_params=graph.non_trainable_params, total_bytes=graph.total_bytes, source=graph.source.value,
+        total_macs=total_macs(graph), total_output_bytes=total_output_bytes(graph))
     return frame
 
 

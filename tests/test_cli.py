@@ -273,6 +273,7 @@ def test_summary_table_when_piped_is_plain_text_with_totals(models):
     assert rows["hidden"].split()[-2:] == ["144", "features"]
     count = keras.saving.load_model(models["sequential_mlp"]).count_params()
     assert lines[-1].startswith(f"Total params: {count:,} ")
+    assert lines[-1].endswith(f"MACs per sample: {8 * 16 + 16 * 3}")
     assert result.stderr == ""
 
 
@@ -315,8 +316,10 @@ def test_summary_json_parses_and_adds_up(models, capsys):
     model = keras.saving.load_model(models["nested_3_levels"])
     assert document["model"] == "nested_3_levels" and document["source"] == "keras"
     assert document["total_params"] == model.count_params()
+    assert document["total_macs"] == 6 * 4 + 4 + 4 * 2  # deep_dense, deep_bn, mid_dense
     top = [row for row in document["layers"] if row["depth"] == 0]
     assert sum(row["params"] for row in top) == model.count_params()
+    assert sum(row["macs"] for row in top) == document["total_macs"]
     assert {"level2/level3/deep_bn", "level2/mid_dense"} <= {row["id"] for row in document["layers"]}
     assert set(document["layers"][0]) == set(SUMMARY_COLUMNS)
 

@@ -54,3 +54,24 @@ def test_columns_and_connections():
     assert row.connected_to == "shared_dense, shared_dense@1"
     assert row.output_shape == "(None, 10)"
     assert frame.attrs["total_bytes"] == 36 * 4
+
+
+def test_cost_columns_and_totals():
+    frame = inspector.summary_frame(zoo.shared_layer())
+    assert list(frame.columns[-2:]) == ["macs", "output_bytes"]
+    rows = frame.set_index("id")
+    # each call of the shared Dense(4 -> 5) counts; the head reads the 10 concatenated values
+    assert rows.loc["shared_dense", "macs"] == rows.loc["shared_dense@1", "macs"] == 4 * 5
+    assert rows.loc["head", "macs"] == 10
+    assert frame.attrs["total_macs"] == 2 * 4 * 5 + 10
+    assert rows.loc["merge", "output_bytes"] == 10 * 4
+    assert frame.attrs["total_output_bytes"] == (5 + 5 + 10 + 1) * 4  # inputs are not layer outputs
+
+
+def test_unknown_cost_is_missing_not_zero(tmp_path):
+    path = tmp_path / "lambda.keras"
+    zoo.lambda_abs().save(path)
+    frame = inspector.summary_frame(inspector.static_graph(path))
+    assert str(frame["macs"].dtype) == "Int64"
+    assert frame.set_index("id")["macs"].isna()["abs"]
+    assert frame.attrs["total_macs"] is None
