@@ -53,7 +53,7 @@ def show_error(error: InspectorError | str) -> None:
 def warm_up_projector() -> bool:
     """Once per server: load the UMAP kernels in the background so the first projection does not wait."""
     try:
-        from inspector.projection import warm_up
+        from inspector.analysis.projection import warm_up
     except ImportError:
         return False
     threading.Thread(target=warm_up, name="umap-warm-up", daemon=True).start()

@@ -38,7 +38,7 @@ def mobilenet_part(repeat: int) -> list[tuple[str, float, str]]:
     import keras
     import numpy as np
 
-    from inspector.activations import inspect_layers
+    from inspector.analysis.activations import inspect_layers
 
     keras.utils.set_random_seed(0)
     model = keras.applications.MobileNetV2(input_shape=(96, 96, 3), weights=None)
@@ -136,7 +136,7 @@ def child(kind: str, samples: int, batch: int) -> None:
             progress(i + 1, None)
         rows = 1
     else:
-        from inspector.activations import activation_stats
+        from inspector.analysis.activations import activation_stats
 
         frame = activation_stats(model, "all", stream(), batch_size=batch, progress=progress)
         total, rows = frame.attrs["samples"], len(frame)

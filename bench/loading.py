@@ -54,7 +54,7 @@ def main() -> None:
     import keras
 
     import inspector
-    from inspector import files
+    from inspector.io import files
 
     start = time.perf_counter()
     files._HDF5._stop()

@@ -73,7 +73,7 @@ import sys; sys.path.insert(0, {bench!r})
 from projection import mixture
 X = mixture({n}, {d}, seed=1)
 made, made_cpu = time.perf_counter() - start, time.process_time()
-from inspector.projection import project_matrix
+from inspector.analysis.projection import project_matrix
 p = project_matrix(X, method="umap", seed=0)
 import json; print(json.dumps({{"seconds": time.perf_counter() - start - made, "cpu": time.process_time() - made_cpu}}))
 """,
@@ -119,7 +119,7 @@ def main() -> None:
     from sklearn.decomposition import PCA
     from sklearn.manifold import trustworthiness
 
-    from inspector.projection import project_matrix, warm_up
+    from inspector.analysis.projection import project_matrix, warm_up
 
     load_before = os.getloadavg()
     X = mixture(args.points, args.dims)
@@ -226,7 +226,7 @@ def sweep(X, trust) -> list[str]:
     import numpy as np
     from threadpoolctl import threadpool_limits
 
-    from inspector import _umap
+    from inspector.analysis import umap as _umap
 
     lines = ["", "**Choices, measured** on the same data (one thread, CPU seconds):", "",
              "| choice | CPU s | result |", "|---|---:|---|"]

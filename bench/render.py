@@ -165,9 +165,9 @@ def _valid_svg(path: Path) -> bool:
 
 def time_ours(model, path: Path) -> tuple[float | None, str, int]:
     from inspector import InspectorError
-    from inspector.loading import build_graph
-    from inspector.renderers import render
-    from inspector.renderers.view import prepare
+    from inspector.model.loading import build_graph
+    from inspector.render import render
+    from inspector.render.view import prepare
 
     start = time.perf_counter()
     try:

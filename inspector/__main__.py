@@ -1,10 +1,10 @@
-"""``python -m inspector``: the ``keras-inspector`` command line (see :mod:`inspector.cli`)."""
+"""``python -m inspector``: the ``keras-inspector`` command line (see :mod:`inspector.cli.main`)."""
 
 from __future__ import annotations
 
 import sys
 
-from inspector.cli import main
+from inspector.cli.main import main
 
 __all__: list[str] = []
 

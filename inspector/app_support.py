@@ -25,7 +25,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,12 +36,11 @@ from inspector.errors import (
     InspectorError,
     LayerNotFoundError,
     LimitExceededError,
-    ModelLoadError,
     UnsafeModelError,
     without_terminal_codes,
 )
-from inspector.files import read_source
 from inspector.graph import LayerNode, ModelGraph, NodeKind, Source, format_shape
+from inspector.io.files import read_source
 from inspector.limits import format_bytes, get_limits
 
 if TYPE_CHECKING:
@@ -206,23 +205,15 @@ def open_model(data: bytes, *, name: str = "", trust: bool = False) -> OpenedMod
           Received: 'empty.keras', 22 bytes containing []
           Fix: Save the whole model with model.save('model.keras'); model.save_weights() files hold no architecture.
     """
-    from inspector.files import read_model_file
-    from inspector.loading import build_graph, load_model
-    from inspector.static import graph_from_config
+    from inspector.io.files import read_model_file
+    from inspector.model.loading import load_or_view
 
     buffer = io.BytesIO(data)
     buffer.name = name  # so every error message names the file
     model_file = read_model_file(buffer)
-    try:
-        model = load_model(model_file, trust=trust)
-    except (UnsafeModelError, ModelLoadError) as e:
-        graph = graph_from_config(model_file.config, model_file.weights)
-        reason = f"Static view (no code run, some shapes unknown): {e.what}"
-        graph = replace(graph, warnings=(reason, *graph.warnings))
-        return OpenedModel(name or model_file.name, model_file.sha256, model_file.format, trust, graph,
-                           None, str(e), needs_trust=isinstance(e, UnsafeModelError) and not trust)
-    graph = build_graph(model)
-    return OpenedModel(name or model_file.name, model_file.sha256, model_file.format, trust, graph, model)
+    model, graph, why = load_or_view(model_file, trust=trust)
+    return OpenedModel(name or model_file.name, model_file.sha256, model_file.format, trust, graph, model,
+                       str(why) if why else "", needs_trust=isinstance(why, UnsafeModelError) and not trust)
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$])")
@@ -689,7 +680,7 @@ def data_warnings(model: Any, data: Any) -> list[str]:
         >>> data_warnings(keras.Model(x, x), np.array([[1.0, np.nan]]))
         ["Input 'x' holds 1 NaN and 0 Inf value(s) in 1 of 1 samples (first: sample 0)."]
     """
-    from inspector.inputs import input_specs, nonfinite_messages, prepare_arrays
+    from inspector.io.inputs import input_specs, nonfinite_messages, prepare_arrays
 
     specs = input_specs(model)
     return nonfinite_messages(prepare_arrays(data, specs), specs)
@@ -773,7 +764,7 @@ def random_inputs(model: Any, graph: ModelGraph, *, samples: int = 64, seed: int
     ``input_dim`` (other integers are 0/1); free dimensions other than the batch
     get ``free_size``.
     """
-    from inspector.inputs import input_specs
+    from inspector.io.inputs import input_specs
 
     rng = np.random.default_rng(seed)
     out = {}
@@ -818,7 +809,7 @@ def _embedding_vocabularies(graph: ModelGraph) -> dict[str, int]:
 
 
 def read_data_upload(name: str, data: bytes) -> Any:
-    """Read an uploaded ``.npy``/``.npz``/``.csv`` file's bytes with :func:`inspector.inputs.load_data_file`.
+    """Read an uploaded ``.npy``/``.npz``/``.csv`` file's bytes with :func:`inspector.io.inputs.load_data_file`.
 
     Returns an array, a dict of arrays or a DataFrame; never unpickles.
 
@@ -826,7 +817,7 @@ def read_data_upload(name: str, data: bytes) -> Any:
         >>> read_data_upload("x.npy", npy_bytes(np.arange(3))).tolist()
         [0, 1, 2]
     """
-    from inspector.inputs import DATA_SUFFIXES, load_data_file
+    from inspector.io.inputs import DATA_SUFFIXES, load_data_file
 
     suffix = Path(name).suffix.lower()
     if suffix not in DATA_SUFFIXES:

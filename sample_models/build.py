@@ -47,7 +47,7 @@ SEED = 20170601  # the era of the tutorials these models reproduce
 N_INPUT_ROWS = 200  # rows kept in inputs.npz
 DEFAULT_OUT = Path(__file__).resolve().parent
 
-# Fixed order: also the order inspector.samples.list_samples() returns.
+# Fixed order: also the order inspector.io.samples.list_samples() returns.
 SAMPLE_ORDER = ("entity_embeddings", "otto_mlp", "tanh_hinge", "lambda_merge", "nested_gan", "masked_text")
 
 

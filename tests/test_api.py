@@ -33,7 +33,7 @@ def test_every_public_name_resolves():
 
 
 def test_import_is_light():
-    code = ("import sys, inspector, inspector.graph, inspector.errors, inspector.files;"
+    code = ("import sys, inspector, inspector.graph, inspector.errors, inspector.io.files;"
             "heavy = [m for m in ('tensorflow', 'keras', 'umap', 'plotly', 'graphviz', 'sklearn', 'streamlit')"
             " if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

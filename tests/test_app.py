@@ -285,7 +285,7 @@ def test_embedding_layer_has_a_project_button() -> None:
         assert "emb_group_1 (80 x" in texts(at.caption)[0]
 
 
-@pytest.mark.skipif(not HAS_PROJECTOR, reason="inspector.projection has not landed")
+@pytest.mark.skipif(not HAS_PROJECTOR, reason="inspector.analysis.projection has not landed")
 def test_embedding_projection_colours_searches_and_switches_to_pca_3d() -> None:
     at = new_app()
     at.session_state["embedding_layer"] = "emb_group_1"

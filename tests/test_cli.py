@@ -7,7 +7,7 @@ models, so the TensorFlow-free tests (help, usage errors, missing and broken fil
 run in well under a second each.  Every model-running subprocess imports TensorFlow
 (5-15 s), so each sub-command runs a model as a subprocess once or twice, checking
 several outputs per run, and the variants (formats, flags, errors) call
-``inspector.cli.main`` in this process, where Keras is already imported.
+``inspector.cli.main.main`` in this process, where Keras is already imported.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inspector.cli import main
-from inspector.summary import SUMMARY_COLUMNS
+from inspector.cli.main import main
+from inspector.render.summary import SUMMARY_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_models"
@@ -48,7 +48,7 @@ def run_cli(*args: object, timeout: float = 240, env: dict[str, str] | None = No
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    """``inspector.cli.main(ARGS)`` in this process: (exit code, stdout, stderr)."""
+    """``inspector.cli.main.main(ARGS)`` in this process: (exit code, stdout, stderr)."""
     code = main([str(a) for a in args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
@@ -141,7 +141,7 @@ def test_top_level_help_lists_commands_and_exit_codes():
 
 
 def test_cli_public_names():
-    import inspector.cli as cli
+    import inspector.cli.main as cli
 
     assert cli.__all__ == ["ExitCode", "TableFormat", "GraphFormat", "build_parser", "main"]
     assert [int(code) for code in cli.ExitCode] == [0, 1, 2, 3, 130]
@@ -149,7 +149,7 @@ def test_cli_public_names():
 
 
 def test_importing_the_cli_does_not_import_tensorflow():
-    code = ("import sys, inspector.cli, inspector.__main__; "
+    code = ("import sys, inspector.cli.main, inspector.__main__; "
             "print(sorted(m for m in ('tensorflow', 'keras', 'pandas', 'streamlit') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
@@ -238,7 +238,7 @@ def test_debug_shows_the_traceback_of_a_refusal(tmp_path):
 
 
 def test_an_unexpected_error_exits_1_with_one_line_and_a_hint(monkeypatch, capsys):
-    import inspector.cli as cli
+    import inspector.cli.main as cli
 
     def broken_command(args):  # a bug inside a command: something that is not an InspectorError
         raise KeyError("layer_count")
@@ -438,7 +438,7 @@ def test_activations_explain_a_wrong_layer_and_wrong_data(models, capsys):
 
 # ------------------------------------------------------------------------------ project
 needs_projection = pytest.mark.skipif(
-    importlib.util.find_spec("inspector.projection") is None,
+    importlib.util.find_spec("inspector.analysis.projection") is None,
     reason="inspector.project_embedding / inspector.project_activations absent (inspector/projection.py)")
 
 

@@ -10,7 +10,7 @@ import h5py
 import pytest
 
 import inspector
-from inspector.files import read_model_file
+from inspector.io.files import read_model_file
 from inspector.limits import Limits
 
 SEQUENTIAL = {"class_name": "Sequential", "config": {"name": "s", "layers": [
@@ -143,7 +143,7 @@ def test_hdf5_is_parsed_in_a_child_process_with_a_time_limit(suffix):
     child is replaced, and the next file opens normally."""
     import os
 
-    from inspector import files
+    from inspector.io import files
 
     sample = inspector.get_sample("otto_mlp")
     path = sample.h5_path if suffix == "h5" else sample.path
@@ -160,7 +160,7 @@ def test_hdf5_is_parsed_in_a_child_process_with_a_time_limit(suffix):
 def test_a_child_that_dies_is_a_typed_error_and_is_replaced():
     import os
 
-    from inspector import files
+    from inspector.io import files
 
     path = inspector.get_sample("otto_mlp").h5_path
     read_model_file(path)
@@ -177,7 +177,7 @@ def test_the_child_does_not_rerun_the_main_script(tmp_path, monkeypatch):
     import sys
     import types
 
-    from inspector import files
+    from inspector.io import files
 
     script = tmp_path / "app_main.py"
     script.write_text(f"open({str(tmp_path / 'ran')!r}, 'w')\n")

@@ -99,8 +99,8 @@ def _cli(*args: str, cwd=None):
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_cli_summary_and_graph_of_every_case(corpus, name, tmp_path, capsys):
     """In this process (the corpus limits apply): a static view, or exit 3 with the typed message — no traceback."""
-    from inspector.cli import main
-    from inspector.renderers import from_json
+    from inspector.cli.main import main
+    from inspector.render import from_json
 
     folder, cases = corpus
     case = cases[name]
@@ -140,7 +140,7 @@ def test_cli_shows_hostile_models_statically_and_refuses_to_run_them(corpus, tmp
 def test_pickled_npy_and_npz_are_refused_and_never_run(tmp_path):
     import numpy as np
 
-    from inspector.inputs import load_data_file
+    from inspector.io.inputs import load_data_file
 
     marker = tmp_path / MARKER_NAME
     payload = np.array([CreatesMarker(marker)], dtype=object)
@@ -156,7 +156,7 @@ def test_npy_header_claiming_terabytes_is_refused_before_reading(tmp_path):
 
     path = tmp_path / "huge.npy"
     path.write_bytes(terabyte_npy_header())
-    from inspector.inputs import load_data_file
+    from inspector.io.inputs import load_data_file
 
     with pytest.raises(inspector.LimitExceededError, match="max_data_bytes"):
         load_data_file(path)
@@ -165,7 +165,7 @@ def test_npy_header_claiming_terabytes_is_refused_before_reading(tmp_path):
 @pytest.mark.parametrize("damaged", [[1], {"a": 1}, None, 3])
 def test_scanner_survives_damaged_class_names(damaged):
     """Found by the fuzz test: a class_name that is a list or dict must not crash the scan."""
-    from inspector.scan import code_references
+    from inspector.model.scan import code_references
 
     layers = [{"class_name": damaged, "module": "keras.layers", "config": {"vocabulary": "/etc/passwd"}, "name": "l"},
               {"class_name": damaged, "module": "os", "config": {}, "name": "m"}]
@@ -189,7 +189,7 @@ def test_scanner_survives_damaged_class_names(damaged):
     ({"module": "kerasx.layers", "class_name": "Dense"}, True),
 ])
 def test_configs_may_name_keras_model_parts_only(reference, needs_trust):
-    from inspector.scan import code_references
+    from inspector.model.scan import code_references
 
     layer = {"class_name": "Dense", "name": "d", "config": {"name": "d", "kernel_initializer": reference}}
     assert bool(code_references({"class_name": "Sequential", "config": {"layers": [layer]}})) == needs_trust

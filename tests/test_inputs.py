@@ -1,4 +1,4 @@
-"""Validation of user data at the edge (inspector.inputs): no TensorFlow needed here."""
+"""Validation of user data at the edge (inspector.io.inputs): no TensorFlow needed here."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hostile_corpus import CreatesMarker
 
 from inspector.errors import InputDataError, LimitExceededError
-from inspector.inputs import (
+from inspector.io.inputs import (
     InputSpec,
     NonFiniteInputWarning,
     batch_stream,

@@ -10,8 +10,8 @@ import pytest
 
 import inspector
 from inspector import Source
-from inspector.legacy import normalize_config
-from inspector.static import static_graph
+from inspector.model.legacy import normalize_config
+from inspector.model.static import static_graph
 
 
 def _keras1_file(path, config: dict, weights: dict[str, dict[str, tuple[int, ...]]]) -> str:

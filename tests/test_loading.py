@@ -12,8 +12,8 @@ import zoo
 
 import inspector
 from inspector import NodeKind, Source
-from inspector.loading import load_info
-from inspector.static import static_graph
+from inspector.model.loading import load_info
+from inspector.model.static import static_graph
 
 
 def _save(model: keras.Model, path) -> str:

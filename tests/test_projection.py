@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inspector import _umap
+from inspector.analysis import umap as _umap
 from inspector.errors import InputDataError, InspectorError, LayerNotFoundError
-from inspector.projection import Method, Metric, Projection, project_matrix
+from inspector.analysis.projection import Method, Metric, Projection, project_matrix
 
 
 def clusters(n_per: int = 75, k: int = 4, dim: int = 16, seed: int = 0,
@@ -311,7 +311,7 @@ def _word_model(mask_zero: bool = False):
 
 
 def test_labels_come_from_a_real_string_lookup_vocabulary():
-    from inspector.projection import embedding_layers, project_embedding
+    from inspector.analysis.projection import embedding_layers, project_embedding
 
     model, lookup = _word_model()
     table = embedding_layers(model)
@@ -329,7 +329,7 @@ def test_labels_come_from_a_real_string_lookup_vocabulary():
 
 
 def test_padding_row_is_flagged_for_mask_zero():
-    from inspector.projection import project_embedding
+    from inspector.analysis.projection import project_embedding
 
     model, lookup = _word_model(mask_zero=True)
     p = project_embedding(model, 0, method="pca")
@@ -341,7 +341,7 @@ def test_padding_row_is_flagged_for_mask_zero():
 def test_other_lookup_layers_and_nested_models():
     import keras
 
-    from inspector.projection import embedding_layers, project_embedding
+    from inspector.analysis.projection import embedding_layers, project_embedding
 
     ints = keras.Input((2,), dtype="int64", name="codes")
     codes = keras.layers.IntegerLookup(vocabulary=[10, 20, 30], name="codes_lookup")(ints)
@@ -366,7 +366,7 @@ def test_other_lookup_layers_and_nested_models():
 
 
 def test_sample_metadata_labels_and_label_errors():
-    from inspector.projection import embedding_layers, project_embedding
+    from inspector.analysis.projection import embedding_layers, project_embedding
 
     model, _ = _word_model()
     names = [f"n{i}" for i in range(8)]
@@ -381,7 +381,7 @@ def test_sample_metadata_labels_and_label_errors():
 
 
 def test_wrong_layer_errors_list_the_embeddings():
-    from inspector.projection import project_embedding
+    from inspector.analysis.projection import project_embedding
 
     model, _ = _word_model()
     with pytest.raises(InputDataError, match="is a Dense, not an Embedding") as info:
@@ -404,7 +404,7 @@ def test_wrong_layer_errors_list_the_embeddings():
 def test_embeddings_inside_a_custom_layer_are_found():
     import keras
 
-    from inspector.projection import embedding_layers, project_embedding
+    from inspector.analysis.projection import embedding_layers, project_embedding
 
     class TokenAndPosition(keras.layers.Layer):
         def __init__(self, **kwargs):
@@ -424,7 +424,7 @@ def test_embeddings_inside_a_custom_layer_are_found():
 def test_project_activations_labels_predictions_and_sampling():
     import keras
 
-    from inspector.projection import project_activations
+    from inspector.analysis.projection import project_activations
 
     X, y = clusters(n_per=40, k=3, dim=8)
     model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu", name="hidden"),

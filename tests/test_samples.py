@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from inspector.errors import InspectorError, LayerNotFoundError, ModelFormatError
-from inspector.samples import SAMPLE_ORDER, Sample, get_sample, list_samples, samples_dir
+from inspector.io.samples import SAMPLE_ORDER, Sample, get_sample, list_samples, samples_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SAFE_SLUGS = [s for s in SAMPLE_ORDER if s != "lambda_merge"]

@@ -1,4 +1,4 @@
-"""The trust scan judges what Keras would reach, by resolving names as Keras does (inspector.scan)."""
+"""The trust scan judges what Keras would reach, by resolving names as Keras does (inspector.model.scan)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import keras
 import pytest
 
 import inspector
-from inspector.keras_walk import resolve_serialized, why_not_a_model_part
-from inspector.scan import code_references, config_objects
+from inspector.model.keras_internals import resolve_serialized, why_not_a_model_part
+from inspector.model.scan import code_references, config_objects
 
 
 def _keras_classes(base: type) -> list[type]:
@@ -126,15 +126,15 @@ def test_keras_drops_the_top_level_compile_config(tmp_path, monkeypatch):
 @pytest.mark.parametrize("path", ["sample_models/nested_gan/model.keras", "sample_models/masked_text/model.keras",
                                   "sample_models/otto_mlp/model.h5"])
 def test_real_models_need_no_trust(path):
-    from inspector.files import read_model_file
-    from inspector.loading import needs_trust
+    from inspector.io.files import read_model_file
+    from inspector.model.loading import needs_trust
 
     assert needs_trust(read_model_file(path)) == []
 
 
 def test_keras_applications_need_no_trust(tmp_path):
-    from inspector.files import read_model_file
-    from inspector.loading import needs_trust
+    from inspector.io.files import read_model_file
+    from inspector.model.loading import needs_trust
 
     for build in (keras.applications.ConvNeXtTiny, keras.applications.EfficientNetV2B0):
         path = tmp_path / f"{build.__name__}.keras"

@@ -4,7 +4,7 @@ Everything a user may pass as ``X`` is turned here into a list of NumPy arrays,
 one per model input in ``model.inputs`` order, with the model's dtypes — or
 refused with an :class:`~inspector.errors.InputDataError` that names every
 expected input with its shape and dtype and says what was received.  Code
-downstream (:mod:`inspector.activations`) trusts what comes out.
+downstream (:mod:`inspector.analysis.activations`) trusts what comes out.
 
 Accepted data
     A NumPy array (single-input models), a list/tuple in ``model.inputs``

@@ -1,6 +1,6 @@
-"""Numba kernels of :mod:`inspector._umap` (private).
+"""Numba kernels of :mod:`inspector.analysis.umap` (private).
 
-Imported only through :func:`inspector._umap.kernels`, which first points
+Imported only through :func:`inspector.analysis.umap.kernels`, which first points
 numba's on-disk cache at a per-user directory; every kernel is compiled with
 ``cache=True`` so a new process loads machine code instead of compiling it.
 """

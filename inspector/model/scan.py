@@ -11,8 +11,8 @@ one by *what it names*, not by where it sits:
   without a module, modules outside Keras, custom registered names, operations that take functions,
   lookup layers whose vocabulary is a path on this machine;
 * **resolution** (Keras imported, nothing else): the ``module``/``class_name``/``registered_name`` is
-  resolved the way Keras resolves it (:func:`inspector.keras_walk.resolve_serialized`) and the object
-  must be a model part (:func:`inspector.keras_walk.why_not_a_model_part`).  A module Keras would have
+  resolved the way Keras resolves it (:func:`inspector.model.keras_internals.resolve_serialized`) and the object
+  must be a model part (:func:`inspector.model.keras_internals.why_not_a_model_part`).  A module Keras would have
   to import is refused, never imported.
 
 The one key not scanned is the top level's ``compile_config``: we always load with ``compile=False``
@@ -32,7 +32,7 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
-from inspector.files import _layer_name
+from inspector.io.files import _layer_name
 
 __all__ = ["code_references", "config_objects", "reference_reason", "CODE_LAYERS"]
 
@@ -165,7 +165,7 @@ def reference_reason(item: dict) -> str:
 @functools.lru_cache(maxsize=4096)
 def _resolved_reason(cls: str, module: str | None, registered: str | None, function_name: str | None) -> str:
     """Resolve the names as Keras would, and judge the objects they reach (cached: a model repeats them)."""
-    from inspector.keras_walk import resolve_serialized, why_not_a_model_part
+    from inspector.model.keras_internals import resolve_serialized, why_not_a_model_part
 
     if cls.startswith("__"):
         return ""  # Keras's own markers (__keras_tensor__, __numpy__, __tuple__ ...) build plain values
@@ -183,7 +183,7 @@ def _resolved_reason(cls: str, module: str | None, registered: str | None, funct
 def _legacy_string_reason(item: dict) -> str:
     """A layer written without a module goes through Keras's legacy loader (``.h5``, old ``.keras``), which
     replaces any string in its config naming a ``keras.layers`` function by that function."""
-    from inspector.keras_walk import legacy_function_names
+    from inspector.model.keras_internals import legacy_function_names
 
     config = item.get("config")
     if "class_name" not in item or "module" in item or not isinstance(config, dict):

@@ -297,8 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``keras-inspector`` with ``argv`` (default: ``sys.argv[1:]``); returns the exit code.
 
     Example:
-        >>> main(["--version"])  # doctest: +SKIP
-        keras-inspector 0.1.0
+        >>> main(["--version"])  # doctest: +ELLIPSIS
+        keras-inspector ...
         0
     """
     parser = build_parser()
@@ -365,7 +365,7 @@ def _note(args: argparse.Namespace, text: str) -> None:
 
 
 def _progress(args: argparse.Namespace) -> bool | None:
-    """``progress=`` for :mod:`inspector.activations`: None draws a tqdm bar when stderr is a terminal."""
+    """``progress=`` for :mod:`inspector.analysis.activations`: None draws a tqdm bar when stderr is a terminal."""
     return False if args.quiet else None
 
 
@@ -424,7 +424,7 @@ def _import_keras(args: argparse.Namespace, model_file: Any) -> None:
     Keras is involved, so importing TensorFlow for it would only cost seconds.
     """
     if not args.trust:
-        from inspector.loading import needs_trust
+        from inspector.model.loading import needs_trust
 
         if needs_trust(model_file):
             return
@@ -469,7 +469,7 @@ def _library(name: str) -> Any:
 
 def _read_model_file(args: argparse.Namespace) -> Any:
     """The validated model file (fast, no TensorFlow): a missing or broken file fails before the slow import."""
-    from inspector.files import read_model_file
+    from inspector.io.files import read_model_file
 
     return read_model_file(args.model)
 
@@ -492,7 +492,7 @@ def _build_graph(args: argparse.Namespace) -> Any:
 
 
 def _load_data(args: argparse.Namespace) -> Any:
-    from inspector.inputs import load_data_file
+    from inspector.io.inputs import load_data_file
 
     return load_data_file(args.input)
 

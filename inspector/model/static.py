@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inspector.errors import ModelFormatError
-from inspector.files import (
+from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape, Source, WeightInfo
+from inspector.io.files import (
     ALL_WEIGHTS,
     ModelFile,
     ModelSource,
@@ -38,9 +39,8 @@ from inspector.files import (
     _model_layers,
     read_model_file,
 )
-from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape, Source, WeightInfo
 from inspector.limits import Limits
-from inspector.scan import config_objects, reference_reason
+from inspector.model.scan import config_objects, reference_reason
 
 __all__ = ["static_graph", "graph_from_config", "MODEL_CLASSES"]
 
@@ -50,17 +50,30 @@ _NON_TRAINABLE = re.compile(r"(moving_mean|moving_variance|(^|/)count(:0)?$|(^|/
 _NON_TRAINABLE_INDICES = {"BatchNormalization": {"2", "3"}, "Normalization": {"0", "1", "2"}}
 
 
-def static_graph(source: ModelSource | ModelFile, *, limits: Limits | None = None) -> ModelGraph:
+def static_graph(source: ModelSource | ModelFile, *, limits: Limits | None = None,
+                 code: Mapping[str, str] | None = None) -> ModelGraph:
     """Parse a model file into a graph without building the model or running any of its code.
+
+    The one static view, used by every entry point (``build_graph``'s fallback, the app, the CLI):
+    the config as Keras would read it (legacy dialects normalised), stored weight shapes for the
+    parameter counts, and every shape Keras's own arithmetic can infer.  ``code`` (layer path ->
+    reason, from the trust scan) marks more layers opaque.
 
     Example:
         >>> import inspector
-        >>> g = inspector.static_graph("model.keras")  # doctest: +SKIP
-        >>> [n.id for n in g.opaque_nodes]  # doctest: +SKIP
-        ['lambda']
+        >>> g = inspector.static_graph("sample_models/lambda_merge/model.keras")
+        >>> [n.id for n in g.opaque_nodes], g.node("l1_norm").output_shapes
+        (['abs', 'abs@1'], ((None, 1),))
     """
+    from inspector.model.legacy import normalize_config
+    from inspector.model.shape_inference import infer_shapes
+
     model_file = source if isinstance(source, ModelFile) else read_model_file(source, limits=limits)
-    return graph_from_config(model_file.config, model_file.weights)
+    try:
+        config = normalize_config(model_file.config)[0]
+    except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError):
+        config = model_file.config  # graph_from_config has its own, stricter, error for this
+    return infer_shapes(graph_from_config(config, model_file.weights, code=code))
 
 
 def _opaque_reason(layer_config: dict) -> str:
@@ -84,7 +97,7 @@ def graph_from_config(config: dict, weights: dict[str, tuple[StoredWeight, ...]]
     The config comes from an untrusted file: anything it holds that this parser
     cannot make sense of is a :class:`~inspector.errors.ModelFormatError`.  Layers
     whose own names show they need code are marked opaque; ``code`` (layer path ->
-    reason, from :func:`inspector.scan.code_references`) marks the ones found by
+    reason, from :func:`inspector.model.scan.code_references`) marks the ones found by
     resolving names as well.
     """
     try:

@@ -14,7 +14,7 @@ generated from, for colouring projections), ``input_columns`` (input name -> col
 the original data), ``source``, ``params``, ``files``.
 
 Example:
-    >>> from inspector.samples import get_sample, list_samples
+    >>> from inspector.io.samples import get_sample, list_samples
     >>> [s.slug for s in list_samples()][:3]
     ['entity_embeddings', 'otto_mlp', 'tanh_hinge']
     >>> sample = get_sample("masked_text")
@@ -62,7 +62,7 @@ def samples_dir() -> Path:
     override = os.environ.get(_ENVIRONMENT_VARIABLE)
     if override:
         return Path(override).expanduser().resolve()
-    return Path(__file__).resolve().parents[1] / "sample_models"
+    return Path(__file__).resolve().parents[2] / "sample_models"
 
 
 @dataclass(frozen=True)

@@ -527,10 +527,10 @@ class _HDF5Child:
         from multiprocessing.connection import Pipe
 
         self._connection, theirs = Pipe()
-        package_root = str(Path(__file__).resolve().parents[1])
+        package_root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         self._process = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from inspector.files import _hdf5_child; _hdf5_child(int(sys.argv[1]))",
+            [sys.executable, "-c", "import sys; from inspector.io.files import _hdf5_child; _hdf5_child(int(sys.argv[1]))",
              str(theirs.fileno())], pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, env=env)
         theirs.close()
 

@@ -25,9 +25,9 @@ from collections.abc import Iterable
 from enum import Enum
 
 from inspector.graph import LayerNode, ModelGraph, NodeKind
-from inspector.renderers.dot import dot_binary, run_dot, view_to_dot, xml_escape
-from inspector.renderers.layout import Layout, clip_to_box, layered_layout
-from inspector.renderers.style import (
+from inspector.render.dot import dot_binary, run_dot, view_to_dot, xml_escape
+from inspector.render.layout import Layout, clip_to_box, layered_layout
+from inspector.render.style import (
     FAMILIES,
     LabelOptions,
     abbreviate,
@@ -36,7 +36,7 @@ from inspector.renderers.style import (
     format_count,
     label_lines,
 )
-from inspector.renderers.view import View, check_rankdir, prepare
+from inspector.render.view import View, check_rankdir, prepare
 
 __all__ = ["LayoutEngine", "to_html", "builtin_svg", "node_sizes", "cluster_boxes"]
 
@@ -179,7 +179,7 @@ def to_html(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True,
             title: str | None = None) -> str:
     """One standalone HTML page of the graph: pan, zoom, hover and click for layer details.
 
-    Options are those of :func:`~inspector.renderers.dot.to_dot`, plus ``engine``
+    Options are those of :func:`~inspector.render.dot.to_dot`, plus ``engine``
     ("auto": Graphviz when the ``dot`` program is installed, else the built-in
     layout; "graphviz"; "builtin") and the page ``title``.
 

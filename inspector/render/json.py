@@ -43,7 +43,7 @@ from typing import Any
 
 from inspector.errors import InputDataError
 from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape, Source, WeightInfo
-from inspector.renderers.style import family
+from inspector.render.style import family
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "to_json", "from_json"]
 

@@ -24,7 +24,7 @@ Sampling
     ``Projection.sampled``, ``Projection.n_total`` and ``params["sampled"]``.
 
 UMAP
-    The UMAP here is :mod:`inspector._umap`, a compact implementation of the
+    The UMAP here is :mod:`inspector.analysis.umap`, a compact implementation of the
     same algorithm as umap-learn, built for this use: about a quarter of the
     time of ``umap.UMAP().fit_transform`` on 100,000 points with the same
     trustworthiness (0.998x), parallel *and* reproducible for a given ``seed``,
@@ -402,7 +402,7 @@ def project_matrix(
         params["explained_variance_ratio"] = ratios
         params["centered"] = True
     else:
-        from inspector import _umap
+        from inspector.analysis import umap as _umap
 
         coords, used = _umap.fit(vectors, n_components=n_components, metric=metric_.value, seed=seed,
                                  progress=lambda f, m: report(0.02 + 0.96 * f, m))
@@ -433,7 +433,7 @@ def _table_labels(table: pd.DataFrame) -> list[str] | None:
 
 def _pca(X: np.ndarray, n_components: int) -> tuple[np.ndarray, list[float]]:
     """Exact PCA by SVD of the centred matrix (randomised beyond 2,048 columns); signs fixed."""
-    from inspector import _umap
+    from inspector.analysis import umap as _umap
 
     coords = _umap.pca(X, n_components).astype(np.float64)
     if coords.shape[1] < n_components:  # fewer columns (or rows) than requested axes
@@ -625,7 +625,7 @@ def _embedding_entries(model: Any) -> list[_EmbeddingEntry]:
         raise InputDataError("Embedding layers are read from a loaded keras.Model.",
                              received=f"a {type(model).__name__}",
                              fix="Load the model first: model = inspector.load_model('model.keras').")
-    from inspector.loading import build_graph
+    from inspector.model.loading import build_graph
 
     graph = build_graph(model)
     flat = graph.expanded()
@@ -734,10 +734,10 @@ def embedding_layers(model: Any, *, labels: Any = None) -> pd.DataFrame:
     ``lookup`` (the lookup layer feeding it, if any).
 
     Example:
-        >>> import keras  # doctest: +SKIP
-        >>> ids = keras.Input((4,), dtype="int32")  # doctest: +SKIP
-        >>> m = keras.Model(ids, keras.layers.Embedding(100, 8, name="words")(ids))  # doctest: +SKIP
-        >>> embedding_layers(m)[["layer", "vocabulary_size", "dimension"]].values.tolist()  # doctest: +SKIP
+        >>> import keras
+        >>> ids = keras.Input((4,), dtype="int32")
+        >>> m = keras.Model(ids, keras.layers.Embedding(100, 8, name="words")(ids))
+        >>> embedding_layers(m)[["layer", "vocabulary_size", "dimension"]].values.tolist()
         [['words', 100, 8]]
     """
     rows = [{"layer": e.path, "vocabulary_size": int(e.layer.input_dim), "dimension": int(e.layer.output_dim),
@@ -830,11 +830,11 @@ def project_embedding(
     ``is_padding``.
 
     Example:
-        >>> import keras  # doctest: +SKIP
-        >>> lookup = keras.layers.StringLookup(vocabulary=["cat", "dog", "fish"])  # doctest: +SKIP
-        >>> words = keras.Input((1,), dtype="string")  # doctest: +SKIP
-        >>> m = keras.Model(words, keras.layers.Embedding(4, 8, name="emb")(lookup(words)))  # doctest: +SKIP
-        >>> project_embedding(m, "emb", method="pca").frame["label"].tolist()  # doctest: +SKIP
+        >>> import keras
+        >>> lookup = keras.layers.StringLookup(vocabulary=["cat", "dog", "fish"])
+        >>> words = keras.Input((1,), dtype="string")
+        >>> m = keras.Model(words, keras.layers.Embedding(4, 8, name="emb")(lookup(words)))
+        >>> project_embedding(m, "emb", method="pca").frame["label"].tolist()
         ['[UNK]', 'cat', 'dog', 'fish']
 
     Raises:
@@ -902,15 +902,15 @@ def project_activations(
     samples, a seeded sample of X is run and projected (stated in the result).
 
     Example:
-        >>> import keras, numpy as np  # doctest: +SKIP
+        >>> import keras, numpy as np
         >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, name="h"),
-        ...                       keras.layers.Dense(3, activation="softmax")])  # doctest: +SKIP
-        >>> p = project_activations(m, "h", np.random.rand(200, 4), method="pca")  # doctest: +SKIP
-        >>> p.params["label_source"], len(p.frame)  # doctest: +SKIP
+        ...                       keras.layers.Dense(3, activation="softmax")])
+        >>> p = project_activations(m, "h", np.random.rand(200, 4), method="pca")
+        >>> p.params["label_source"], len(p.frame)
         ('predicted class', 200)
     """
-    from inspector.activations import inspect_layers
-    from inspector.loading import build_graph
+    from inspector.analysis.activations import inspect_layers
+    from inspector.model.loading import build_graph
 
     started = time.perf_counter()
     limit = _max_points(max_points)
@@ -987,7 +987,7 @@ def _requested_id(values: dict[str, Any], layer: Any, outputs: list[str], model:
     if len(values) == 1:
         return next(iter(values))
     # the layer is one of several model outputs, named indirectly: ask for it alone
-    from inspector.activations import inspect_layers
+    from inspector.analysis.activations import inspect_layers
 
     alone = inspect_layers(model, [layer], _take(X, np.arange(1)) if _sample_count(X) else X,
                            training=training, batch_size=batch_size, progress=False)
@@ -1044,10 +1044,10 @@ def warm_up() -> float:
     ``~/.cache/keras-inspector/numba`` (or ``$NUMBA_CACHE_DIR``).
 
     Example:
-        >>> warm_up() >= 0  # doctest: +SKIP
+        >>> warm_up() >= 0
         True
     """
-    from inspector import _umap
+    from inspector.analysis import umap as _umap
 
     started = time.perf_counter()
     _umap.warm_up()

@@ -48,7 +48,7 @@ def summary_frame(model_or_graph: Any) -> pd.DataFrame:
     import pandas as pd
 
     if not isinstance(model_or_graph, ModelGraph):
-        from inspector.loading import build_graph
+        from inspector.model.loading import build_graph
 
         model_or_graph = build_graph(model_or_graph)
     graph = model_or_graph

@@ -1,4 +1,4 @@
-"""A compact UMAP for the embedding projector (private; use :mod:`inspector.projection`).
+"""A compact UMAP for the embedding projector (private; use :mod:`inspector.analysis.projection`).
 
 The algorithm is UMAP (McInnes, Healy & Melville, 2018, arXiv:1802.03426): a
 k-nearest-neighbour graph turned into a fuzzy simplicial set, then laid out by
@@ -74,7 +74,7 @@ def configure_numba_cache() -> None:
     """Send numba's on-disk cache to a per-user directory unless the user chose one.
 
     Must run before the ``@njit(cache=True)`` functions are defined, i.e. before
-    :mod:`inspector._umap_kernels` is imported.
+    :mod:`inspector.analysis.umap_kernels` is imported.
     """
     if os.environ.get("NUMBA_CACHE_DIR"):
         return
@@ -93,7 +93,7 @@ def configure_numba_cache() -> None:
 def kernels() -> Any:
     """The compiled numba kernels (imported on first use)."""
     configure_numba_cache()
-    from inspector import _umap_kernels
+    from inspector.analysis import umap_kernels as _umap_kernels
 
     return _umap_kernels
 
@@ -508,7 +508,7 @@ def fit(
 
     Example:
         >>> X = np.random.default_rng(0).normal(size=(60, 5)).astype(np.float32)
-        >>> Y, used = fit(X, n_epochs=20)  # doctest: +SKIP
+        >>> Y, used = fit(X, n_epochs=20)
     """
     n, width = X.shape
     M = metric_space(X, metric)

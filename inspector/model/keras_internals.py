@@ -10,9 +10,9 @@ Everything here is read-only: the model is never called.
 A Keras upgrade that moves these internals breaks this file and nothing else.
 
 Example:
-    >>> import keras  # doctest: +SKIP
-    >>> m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])  # doctest: +SKIP
-    >>> [n.id for n in walk_model(m).nodes]  # doctest: +SKIP
+    >>> import keras
+    >>> m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> [n.id for n in walk_model(m).nodes]
     ['input_layer', 'dense']
 """
 
@@ -251,7 +251,7 @@ def _itemsize(variable: Any) -> int:
 
 
 # --------------------------------------------------------------------------- names a config may hold
-# Everything below answers one question for the trust scan (inspector.scan): which Python object would Keras
+# Everything below answers one question for the trust scan (inspector.model.scan): which Python object would Keras
 # reach for this serialized object, and may a file name it?  It reads Keras's own registries the way
 # ``keras.src.saving.serialization_lib`` does, and never imports a module a file names.
 

@@ -8,10 +8,11 @@ cannot answer (old argument names, opaque code, unknown inputs) keep unknown
 shapes, and so does everything downstream of them.
 
 Example:
-    >>> from inspector.static import graph_from_config
+    >>> from inspector.model.static import graph_from_config
     >>> cfg = {"class_name": "Sequential", "config": {"name": "s", "layers": [
-    ...     {"class_name": "Dense", "config": {"name": "d", "units": 2, "batch_input_shape": [None, 3]}}]}}
-    >>> infer_shapes(graph_from_config(cfg, {})).node("d").output_shapes  # doctest: +SKIP
+    ...     {"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [None, 3]}},
+    ...     {"class_name": "Dense", "config": {"name": "d", "units": 2}}]}}
+    >>> infer_shapes(graph_from_config(cfg, {})).node("d").output_shapes
     ((None, 2),)
 """
 

@@ -4,7 +4,7 @@
 file, its config is scanned for Lambda layers, classes from modules outside
 Keras and serialized functions (refused unless ``trust=True``), and for declared
 sizes beyond the limits; then Keras loads it with ``safe_mode`` on and
-``compile=False``.  Legacy configs are normalised (see :mod:`inspector.legacy`)
+``compile=False``.  Legacy configs are normalised (see :mod:`inspector.model.legacy`)
 and the loaded input shapes are checked against the stored ones.
 
 ``build_graph`` walks a loaded model, or — when the model cannot be loaded
@@ -12,8 +12,10 @@ safely — falls back to the static parse, so a graph is always shown.
 
 Example:
     >>> import inspector
-    >>> model = inspector.load_model("sample_models/otto_mlp/model.keras")  # doctest: +SKIP
-    >>> graph = inspector.build_graph("upload.keras")  # never runs code from the file  # doctest: +SKIP
+    >>> model = inspector.load_model("sample_models/otto_mlp/model.keras")
+    >>> graph = inspector.build_graph("sample_models/lambda_merge/model.keras")  # never runs code from the file
+    >>> model.count_params(), graph.source.value
+    (10309, 'static')
 """
 
 from __future__ import annotations
@@ -36,13 +38,13 @@ from inspector.errors import (
     UnsafeModelError,
     without_terminal_codes,
 )
-from inspector.files import NPZ_WEIGHTS, ModelFile, ModelSource, iter_layer_configs, read_model_file
 from inspector.graph import ModelGraph
-from inspector.legacy import normalize_config
+from inspector.io.files import NPZ_WEIGHTS, ModelFile, ModelSource, iter_layer_configs, read_model_file
 from inspector.limits import Limits, format_bytes, get_limits
-from inspector.scan import config_objects
+from inspector.model.legacy import normalize_config
+from inspector.model.scan import config_objects
 
-__all__ = ["LoadInfo", "load_model", "build_graph", "load_info", "needs_trust"]
+__all__ = ["LoadInfo", "load_model", "build_graph", "load_or_view", "load_info", "needs_trust"]
 
 # config keys that declare a dimension; a hostile file can make Keras allocate terabytes with them
 _SIZE_KEYS = ("units", "filters", "input_dim", "output_dim", "num_heads", "key_dim", "value_dim", "max_tokens",
@@ -114,35 +116,49 @@ def build_graph(model_or_source: Any, *, expand_nested: bool = True, trust: bool
 
     Example:
         >>> import inspector
-        >>> g = inspector.build_graph("model.keras")  # doctest: +SKIP
-        >>> g.total_params == model.count_params()  # doctest: +SKIP
+        >>> model = inspector.load_model("sample_models/nested_gan/model.keras")
+        >>> g = inspector.build_graph(model)
+        >>> g.total_params == model.count_params()
         True
     """
-    from inspector.shape_inference import infer_shapes
-    from inspector.static import graph_from_config
-
     if isinstance(model_or_source, ModelGraph):
         return model_or_source if expand_nested else replace(model_or_source, nested={})
     if _is_keras_model(model_or_source):
-        from inspector.keras_walk import walk_model
+        from inspector.model.keras_internals import walk_model
 
         graph = walk_model(model_or_source, expand_nested=expand_nested)
         info = load_info(model_or_source)
         return replace(graph, warnings=graph.warnings + (info.notes if info else ()))
     model_file = read_model_file(model_or_source, limits=limits) if not isinstance(
         model_or_source, ModelFile) else model_or_source
+    model, graph, _ = load_or_view(model_file, trust=trust, limits=limits)
+    if model is not None and not expand_nested:
+        return build_graph(model, expand_nested=False)
+    return graph if expand_nested else replace(graph, nested={})
+
+
+def load_or_view(model_file: ModelFile, *, trust: bool = False,
+                 limits: Limits | None = None) -> tuple[Any, ModelGraph, InspectorError | None]:
+    """Load a file, or fall back to its static view: ``(model or None, graph, why it is static or None)``.
+
+    The static view's first warning says why it is static (refused code, or what Keras could not do).
+
+    Example:
+        >>> from inspector.io.files import read_model_file
+        >>> model, graph, why = load_or_view(read_model_file("sample_models/lambda_merge/model.keras"))
+        >>> model is None, type(why).__name__, graph.warnings[0][:40]
+        (True, 'UnsafeModelError', 'Static view (no code run, some shapes un')
+    """
+    from inspector.model.static import static_graph
+
     try:
         model = load_model(model_file, trust=trust, limits=limits)
     except (UnsafeModelError, ModelLoadError) as e:
-        try:
-            config = normalize_config(model_file.config)[0]
-        except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError):
-            config = model_file.config  # the static parser has its own, stricter, error for this
-        code = dict(needs_trust(model_file, config)) if isinstance(e, UnsafeModelError) else {}
-        graph = infer_shapes(graph_from_config(config, model_file.weights, code=code))
+        code = dict(needs_trust(model_file)) if isinstance(e, UnsafeModelError) else {}
+        graph = static_graph(model_file, code=code)
         reason = f"Static view (no code run, some shapes unknown): {e.what}"
-        return replace(graph if expand_nested else replace(graph, nested={}), warnings=(reason, *graph.warnings))
-    return build_graph(model, expand_nested=expand_nested)
+        return None, replace(graph, warnings=(reason, *graph.warnings)), e
+    return model, build_graph(model), None
 
 
 # --------------------------------------------------------------------------- checks
@@ -150,15 +166,16 @@ def needs_trust(model_file: ModelFile, config: dict | None = None) -> list[tuple
     """What in a file would run code or read other local files when Keras loads it, as ``(where, why)``.
 
     Scans every object of the config Keras will read (``config``: the file's config normalised for
-    Keras, computed when not given), resolving each name as Keras would (:mod:`inspector.scan`),
+    Keras, computed when not given), resolving each name as Keras would (:mod:`inspector.model.scan`),
     and the weights' outside data.
 
     Example:
         >>> import inspector
-        >>> needs_trust(inspector.files.read_model_file(inspector.get_sample("lambda_merge").path))[0][0]
+        >>> from inspector.io.files import read_model_file
+        >>> needs_trust(read_model_file(inspector.get_sample("lambda_merge").path))[0][0]
         'abs'
     """
-    from inspector.scan import code_references
+    from inspector.model.scan import code_references
 
     outside = [("the weights", f"{ref}: Keras would read that file from this machine, only in trusted mode")
                for ref in model_file.outside_data]
@@ -181,7 +198,7 @@ def _refuse_code(model_file: ModelFile, config: dict) -> None:
 
 
 def _normalized(model_file: ModelFile) -> tuple[dict, list[str]]:
-    """The config Keras will read (legacy dialects rewritten, see :mod:`inspector.legacy`) and notes on the rewrites."""
+    """The config Keras will read (legacy dialects rewritten, see :mod:`inspector.model.legacy`) and notes on the rewrites."""
     try:
         return normalize_config(model_file.config)
     except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as e:
@@ -213,7 +230,7 @@ def _check_declared_sizes(model_file: ModelFile, config: dict, limits: Limits) -
 
 def _check_input_shapes(model: Any, config: dict) -> list[str]:
     """Compare Keras's input shapes with the stored ones; a mismatch means Keras misread the file."""
-    from inspector.static import graph_from_config
+    from inspector.model.static import graph_from_config
 
     declared = graph_from_config(config, {})
     stored = [n.output_shapes[0] for n in declared.nodes if n.id in declared.inputs and n.output_shapes]

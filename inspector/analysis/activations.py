@@ -10,7 +10,7 @@ How it works
     ``"generator/dense_2"`` costs no extra pass.  Node ids are those of
     :class:`~inspector.graph.ModelGraph` (``dense``, ``dense@1`` for the second
     call of a shared layer, ``generator/dense_2`` inside a nested model); the
-    call order and call indices come from :mod:`inspector.keras_walk`.
+    call order and call indices come from :mod:`inspector.model.keras_internals`.
 
 Compiled or eager
     With the TensorFlow backend the pass can be traced once into a
@@ -50,12 +50,12 @@ Example:
     >>> import inspector
     >>> inspector.Mode("training") is inspector.Mode.TRAINING
     True
-    >>> import keras, numpy as np  # doctest: +SKIP
+    >>> import keras, numpy as np
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d1"),
-    ...                           keras.layers.Dropout(0.5, name="drop"), keras.layers.Dense(1, name="d2")])  # doctest: +SKIP
-    >>> inspect_layer(model, 0, np.ones((8, 4))).shape  # doctest: +SKIP
+    ...                           keras.layers.Dropout(0.5, name="drop"), keras.layers.Dense(1, name="d2")])
+    >>> inspect_layer(model, 0, np.ones((8, 4))).shape
     (8, 3)
-    >>> sorted(inspect_layers(model, "all", np.ones((8, 4)), training=True))  # doctest: +SKIP
+    >>> sorted(inspect_layers(model, "all", np.ones((8, 4)), training=True))
     ['d1', 'd2', 'drop']
 """
 
@@ -74,7 +74,7 @@ import numpy as np
 
 from inspector.errors import InputDataError, InspectorError, LayerNotFoundError, LimitExceededError
 from inspector.graph import Shape, format_shape
-from inspector.inputs import (
+from inspector.io.inputs import (
     BatchStream,
     InputSpec,
     batch_stream,
@@ -112,9 +112,9 @@ def inspect_layer(model: Any, layer: Any, X: Any, *, training: bool | Mode = Fal
     per sample, or a list of arrays for a layer with several outputs.
 
     Example:
-        >>> import keras, numpy as np  # doctest: +SKIP
-        >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name="h")])  # doctest: +SKIP
-        >>> inspect_layer(m, "h", np.zeros((5, 2))).shape  # doctest: +SKIP
+        >>> import keras, numpy as np
+        >>> m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name="h")])
+        >>> inspect_layer(m, "h", np.zeros((5, 2))).shape
         (5, 3)
 
     Raises:
@@ -140,12 +140,12 @@ def inspect_layers(model: Any, layers: Any, X: Any, *, training: bool | Mode = F
     ``False`` for none, or ``None`` for a tqdm bar when stderr is a terminal.
 
     Example:
-        >>> import keras, numpy as np  # doctest: +SKIP
-        >>> a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")  # doctest: +SKIP
-        >>> d = keras.layers.Dense(2, name="d")  # doctest: +SKIP
-        >>> m = keras.Model({"a": a, "b": b}, keras.layers.Add(name="s")([d(a), d(b)]))  # doctest: +SKIP
-        >>> X = {"a": np.ones((4, 3)), "b": np.zeros((4, 3))}  # doctest: +SKIP
-        >>> {k: v.shape for k, v in inspect_layers(m, ["d", "d@1", "s"], X).items()}  # doctest: +SKIP
+        >>> import keras, numpy as np
+        >>> a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
+        >>> d = keras.layers.Dense(2, name="d")
+        >>> m = keras.Model({"a": a, "b": b}, keras.layers.Add(name="s")([d(a), d(b)]))
+        >>> X = {"a": np.ones((4, 3)), "b": np.zeros((4, 3))}
+        >>> {k: v.shape for k, v in inspect_layers(m, ["d", "d@1", "s"], X).items()}
         {'d': (4, 2), 'd@1': (4, 2), 's': (4, 2)}
     """
     run = _Request(model, layers, X, mode=_mode(training), kind="values", batch_size=batch_size,
@@ -163,9 +163,9 @@ def compare_modes(model: Any, layers: Any, X: Any, *, batch_size: int | None = N
     two).  Streams any number of samples; the model is not changed.
 
     Example:
-        >>> import keras, numpy as np  # doctest: +SKIP
-        >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.5, name="drop")])  # doctest: +SKIP
-        >>> compare_modes(m, "all", np.ones((64, 4)))["mean_abs_diff"].item() > 0  # doctest: +SKIP
+        >>> import keras, numpy as np
+        >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dropout(0.5, name="drop")])
+        >>> compare_modes(m, "all", np.ones((64, 4)))["mean_abs_diff"].item() > 0
         True
     """
     run = _Request(model, layers, X, mode=Mode.TRAINING, kind="compare", batch_size=batch_size, progress=progress,
@@ -191,9 +191,9 @@ def activation_stats(model: Any, layers: Any, X: Any, *, batch_size: int | None 
     (NaN/Inf found in ``X``) and ``skipped_non_numeric`` (string outputs).
 
     Example:
-        >>> import keras, numpy as np  # doctest: +SKIP
-        >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu", name="h")])  # doctest: +SKIP
-        >>> activation_stats(m, "all", np.random.rand(1000, 4), batch_size=100).columns[:4].tolist()  # doctest: +SKIP
+        >>> import keras, numpy as np
+        >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu", name="h")])
+        >>> activation_stats(m, "all", np.random.rand(1000, 4), batch_size=100).columns[:4].tolist()
         ['layer', 'output', 'class_name', 'shape']
     """
     run = _Request(model, layers, X, mode=_mode(training), kind="stats", batch_size=batch_size, progress=progress,
@@ -216,7 +216,7 @@ def _mode(training: bool | Mode) -> Mode:
 
 
 # =============================================================================== the graph catalog
-# Keras internals used here (beyond inspector.keras_walk's enumeration): a Node's ``operation``,
+# Keras internals used here (beyond inspector.model.keras_internals's enumeration): a Node's ``operation``,
 # ``outputs``, ``input_tensors``, ``is_input`` and ``arguments.fill_in``; a Functional's ``inputs``,
 # ``outputs`` and ``_standardize_inputs``; Sequential's ``_functional``.
 @dataclass(eq=False)
@@ -258,7 +258,7 @@ def _catalog(model: Any) -> _Catalog:
 
 
 def _check_model(model: Any) -> None:
-    from inspector.keras_walk import is_functional
+    from inspector.model.keras_internals import is_functional
 
     if is_functional(model):
         return
@@ -286,7 +286,7 @@ def _owner(model: Any) -> Any:
 def _build_catalog(model: Any, prefix: str, depth: int) -> _Catalog:
     import keras
 
-    from inspector.keras_walk import functional_nodes, is_functional
+    from inspector.model.keras_internals import functional_nodes, is_functional
 
     entries = []
     for node, call in functional_nodes(model):

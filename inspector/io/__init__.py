@@ -1,0 +1,13 @@
+"""Input and output at the edge: everything that reads bytes from outside, checked once, on the way in.
+
+``files`` reads a model file into a validated :class:`~inspector.io.files.ModelFile` (format from content,
+size and zip-bomb limits, the config parsed as Keras parses it, stored weight shapes); ``hdf5`` runs every
+HDF5 parse in a child process bounded in time; ``inputs`` turns user data (arrays, frames, ``.npy``/``.npz``/
+``.csv``) into model inputs; ``samples`` lists the bundled sample models.  Nothing here imports Keras or
+runs code from a file.
+
+Example:
+    >>> from inspector.io.files import read_model_file
+    >>> read_model_file("sample_models/otto_mlp/model.keras").format
+    'keras'
+"""
