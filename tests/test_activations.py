@@ -14,7 +14,13 @@ import zoo
 from hostile_corpus import pickled_npy
 
 import inspector
-from inspector.analysis.activations import Mode, activation_stats, compare_modes, inspect_layer, inspect_layers
+from inspector.analysis.activations import (
+    Mode,
+    activation_stats,
+    compare_modes,
+    inspect_layer,
+    inspect_layers,
+)
 from inspector.errors import InputDataError, LayerNotFoundError, LimitExceededError
 from inspector.io.inputs import NonFiniteInputWarning, input_specs, prepare_arrays
 from inspector.limits import get_limits, set_limits

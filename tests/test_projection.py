@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from inspector.analysis import umap as _umap
-from inspector.errors import InputDataError, InspectorError, LayerNotFoundError
 from inspector.analysis.projection import Method, Metric, Projection, project_matrix
+from inspector.errors import InputDataError, InspectorError, LayerNotFoundError
 
 
 def clusters(n_per: int = 75, k: int = 4, dim: int = 16, seed: int = 0,
