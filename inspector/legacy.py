@@ -68,7 +68,27 @@ def _fix_model(model: dict, notes: list[str]) -> None:
             notes.append(f"Turned BatchNormalization {cfg.get('name')!r} axis=[{cfg['axis']}] into {cfg['axis']} "
                          "(tf.keras 2 wrote a list; Keras 3 wants an integer).")
         if layer.get("class_name") in ("Sequential", "Functional", "Model"):
+            _unwrap_single_endpoints(layer, notes)
             _fix_model(layer, notes)
+
+
+def _unwrap_single_endpoints(model: dict, notes: list[str]) -> None:
+    """Turn a nested model's one-element ``input_layers``/``output_layers`` into the bare ``[name, node, tensor]``.
+
+    tf.keras 2 always wrote lists; a nested model with one output then returned one tensor.  Keras 3 rebuilds a
+    list as a list, so the next layer receives ``[tensor]`` and the outer model fails with "expects 1 named
+    input(s) ... received 2" (every Teachable Machine export).
+    """
+    inner = model.get("config")
+    if not isinstance(inner, dict):
+        return
+    for key in ("input_layers", "output_layers"):
+        value = inner.get(key)
+        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list) and value[0] \
+                and isinstance(value[0][0], str):
+            inner[key] = value[0]
+            notes.append(f"Unwrapped the one-element {key} of nested model {inner.get('name')!r} (tf.keras 2 wrote a "
+                         "list; Keras 3 would pass a one-element list to the next layer).")
 
 
 def _add_sequential_input(inner: dict, layers: list[dict], notes: list[str]) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 import tempfile
 import warnings
@@ -250,6 +251,12 @@ def _explain_keras_failure(error: Exception, model_file: ModelFile, trust: bool)
             "Keras cannot rebuild a layer of this model: the file names a class this Keras version does not have "
             "(a custom layer, or one from an older/newer Keras).", received=f"{received} ({short})",
             fix=f"Load it in the code base that defines the class, or re-save it with a current Keras. {static_hint}")
+    if structure := _input_structure_mismatch(text):
+        return ModelLoadError(
+            f"Keras 3 rebuilt this model's layers but could not connect them: {structure} A nested model "
+            "written by another Keras version returns its outputs in a structure (a list, a dict) that the next "
+            "layer does not accept. This is not a problem with the weights.", received=f"{received} ({short})",
+            fix=f"Load the model in the Keras version that wrote it and re-save it as .keras. {static_hint}")
     if any(k in text.lower() for k in ("shape", "weight", "expected", "layer count", "mismatch")):
         return ModelLoadError(
             "The model's weights do not match its architecture, or a layer's arguments are not accepted by this "
@@ -259,6 +266,16 @@ def _explain_keras_failure(error: Exception, model_file: ModelFile, trust: bool)
         "Keras could not load this model.",
         received=f"{received} ({short})",
         fix=f"Re-save the model with a current Keras (model.save('model.keras')). {static_hint}")
+
+
+def _input_structure_mismatch(text: str) -> str:
+    """The sentence of a Keras message saying a layer got a different number of inputs than it declares, or ''."""
+    match = re.search(r"Layer \"?([^\s\"]+)\"? expects (\d+) (?:named )?input\(s\).*?but it received (\d+) input "
+                      r"tensors?", text, flags=re.DOTALL)
+    if not match:
+        return ""
+    layer, expected, received = match.groups()
+    return f"layer {layer!r} expects {expected} input(s) but received {received}."
 
 
 def _has_masking_embedding(config: dict) -> bool:
