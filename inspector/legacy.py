@@ -14,9 +14,12 @@ Example:
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
-__all__ = ["normalize_config"]
+from inspector.old_semantics import HARD_SIGMOID_KERAS2
+
+__all__ = ["normalize_config", "written_before_keras3"]
 
 _DROP_KEYS = {
     # Keras 3 rejects these arguments, which tf.keras 2 wrote with their default values
@@ -28,12 +31,59 @@ _DROP_KEYS = {
 _DEFAULTS = {"groups": 1, "time_major": False}
 
 
-def normalize_config(config: dict) -> tuple[dict, list[str]]:
-    """Rewrite a model config for Keras 3; returns the new config and a note per change."""
+def normalize_config(config: dict, *, keras_version: str | None = None) -> tuple[dict, list[str]]:
+    """Rewrite a model config for Keras 3; returns the new config and a note per change.
+
+    ``keras_version`` is the version recorded in the file: a file written before
+    Keras 3 also gets the old meaning of what Keras 3 changed (see :mod:`inspector.old_semantics`);
+    the rewritten config then needs ``old_semantics.custom_objects()`` to load.
+    """
     fixed = copy.deepcopy(config)
     notes: list[str] = []
     _fix_model(fixed, notes)
+    if written_before_keras3(keras_version):
+        _keep_old_semantics(fixed, notes)
     return fixed, notes
+
+
+def written_before_keras3(keras_version: str | None) -> bool:
+    """Whether a recorded ``keras_version`` (``"2.4.0"``, ``"1.2.2"``, ``"2.13.1-tf"``) is older than Keras 3.
+
+    Example:
+        >>> written_before_keras3("2.4.0"), written_before_keras3("3.3.3"), written_before_keras3(None)
+        (True, False, False)
+    """
+    match = re.match(r"\s*(\d+)\.", keras_version or "")
+    return match is not None and int(match.group(1)) < 3
+
+
+# activation arguments that can name "hard_sigmoid" (inner_activation: Keras 1's name for recurrent_activation)
+_ACTIVATION_KEYS = ("activation", "recurrent_activation", "inner_activation")
+
+
+def _keep_old_semantics(node: Any, notes: list[str]) -> None:
+    """Rewrite, anywhere in the config (nested models, RNN cells, wrapped layers), what Keras 3 computes differently."""
+    if isinstance(node, list):
+        for item in node:
+            _keep_old_semantics(item, notes)
+        return
+    if not isinstance(node, dict):
+        return
+    cfg = node.get("config")
+    if isinstance(cfg, dict):
+        for key in _ACTIVATION_KEYS:
+            if cfg.get(key) == "hard_sigmoid":
+                cfg[key] = HARD_SIGMOID_KERAS2
+                notes.append(f"{node.get('class_name')} {cfg.get('name')!r}: {key}='hard_sigmoid' computes Keras 1/2's "
+                             "clip(0.2x + 0.5, 0, 1), as when it was saved (Keras 3's hard_sigmoid is relu6(x + 3) / 6).")
+        if node.get("class_name") in ("GRU", "GRUCell") and "reset_after" not in cfg:
+            # Keras <= 2.1.4 had no reset_after and computed reset_after=False; Keras 3 defaults to True
+            cfg["reset_after"] = False
+            notes.append(f"GRU {cfg.get('name')!r}: reset_after=False, the only GRU of the Keras version that wrote "
+                         "it (Keras 3's default is True).")
+    for value in node.values():
+        if isinstance(value, (dict, list)):
+            _keep_old_semantics(value, notes)
 
 
 def _fix_model(model: dict, notes: list[str]) -> None:

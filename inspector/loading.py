@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from inspector import old_semantics
 from inspector.errors import (
     InspectorError,
     LimitExceededError,
@@ -89,7 +90,7 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
         _refuse_code(model_file)
     _check_declared_sizes(model_file, limits)
     try:
-        config, notes = normalize_config(model_file.config)
+        config, notes = normalize_config(model_file.config, keras_version=model_file.keras_version)
     except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as e:
         raise ModelFormatError("The model's architecture config is malformed.", received=_received(model_file),
                                fix="Re-save the model with model.save(...).") from e
@@ -133,7 +134,7 @@ def build_graph(model_or_source: Any, *, expand_nested: bool = True, trust: bool
         model = load_model(model_file, trust=trust, limits=limits)
     except (UnsafeModelError, ModelLoadError) as e:
         try:
-            config = normalize_config(model_file.config)[0]
+            config = normalize_config(model_file.config, keras_version=model_file.keras_version)[0]
         except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError):
             config = model_file.config  # the static parser has its own, stricter, error for this
         graph = infer_shapes(graph_from_config(config, model_file.weights))
@@ -221,7 +222,9 @@ def _keras_load(data: bytes, model_file: ModelFile, trust: bool) -> Any:
         try:
             with warnings.catch_warnings():  # Keras's deprecation chatter about old configs is noise here
                 warnings.simplefilter("ignore")
-                return keras.saving.load_model(path, compile=False, safe_mode=not trust)
+                # our own stand-ins for functions whose meaning Keras 3 changed, named by normalize_config
+                return keras.saving.load_model(path, compile=False, safe_mode=not trust,
+                                               custom_objects=old_semantics.custom_objects())
         except InspectorError:
             raise
         except MemoryError as e:
