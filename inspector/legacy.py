@@ -76,6 +76,14 @@ def _keep_old_semantics(node: Any, notes: list[str]) -> None:
                 cfg[key] = HARD_SIGMOID_KERAS2
                 notes.append(f"{node.get('class_name')} {cfg.get('name')!r}: {key}='hard_sigmoid' computes Keras 1/2's "
                              "clip(0.2x + 0.5, 0, 1), as when it was saved (Keras 3's hard_sigmoid is relu6(x + 3) / 6).")
+        if node.get("class_name") == "ThresholdedReLU":
+            # Keras 3 removed the layer; ReLU(threshold=theta) computes x where x >= theta, else 0 (the two differ
+            # only at x == theta exactly, where the old layer gave 0)
+            node["class_name"] = "ReLU"
+            node["config"] = cfg = {"name": cfg.get("name"), "trainable": cfg.get("trainable", True),
+                                    "dtype": cfg.get("dtype", "float32"), "threshold": float(cfg.get("theta", 1.0))}
+            notes.append(f"ThresholdedReLU {cfg['name']!r} (removed in Keras 3) became ReLU(threshold="
+                         f"{cfg['threshold']}), the same function.")
         if node.get("class_name") in ("GRU", "GRUCell") and "reset_after" not in cfg:
             # Keras <= 2.1.4 had no reset_after and computed reset_after=False; Keras 3 defaults to True
             cfg["reset_after"] = False

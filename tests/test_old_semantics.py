@@ -126,3 +126,20 @@ def test_normalisation_renames_hard_sigmoid_everywhere_only_before_keras3():
     assert layers[2]["config"]["reset_after"] is False
     assert len(notes) == 3
     assert normalize_config(config, keras_version="3.1.0") == (config, [])
+
+
+def test_keras2_thresholded_relu_becomes_relu_with_threshold(tmp_path):
+    import keras
+
+    path = tmp_path / "thr.h5"
+    keras.Sequential([keras.Input((5,)), keras.layers.Dense(5, name="d")]).save(path)
+    with h5py.File(path, "r+") as f:
+        f.attrs["keras_version"] = "2.2.4"
+        config = json.loads(f.attrs["model_config"])
+        config["config"]["layers"].append({"class_name": "ThresholdedReLU", "config": {
+            "name": "thr", "trainable": True, "dtype": "float32", "theta": 0.7}})
+        f.attrs["model_config"] = json.dumps(config)
+    model = inspector.load_model(path)
+    X = np.random.default_rng(3).normal(0, 1, (8, 5)).astype("float32")
+    dense = inspector.inspect_layer(model, "d", X)
+    np.testing.assert_allclose(inspector.inspect_layer(model, "thr", X), dense * (dense > 0.7), atol=1e-6)
