@@ -17,6 +17,7 @@ import copy
 import re
 from typing import Any
 
+from inspector import keras1
 from inspector.old_semantics import HARD_SIGMOID_KERAS2
 
 __all__ = ["normalize_config", "written_before_keras3"]
@@ -40,6 +41,9 @@ def normalize_config(config: dict, *, keras_version: str | None = None) -> tuple
     """
     fixed = copy.deepcopy(config)
     notes: list[str] = []
+    if keras1.is_keras1(fixed, keras_version):
+        fixed, notes = keras1.convert_config(fixed)
+        keras_version = keras_version or "1"  # Keras 1's hard_sigmoid and GRU, whatever the file recorded
     _fix_model(fixed, notes)
     if written_before_keras3(keras_version):
         _keep_old_semantics(fixed, notes)

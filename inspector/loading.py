@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from inspector import old_semantics
+from inspector import keras1, old_semantics
 from inspector.errors import (
     InspectorError,
     LimitExceededError,
@@ -95,6 +95,8 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
         raise ModelFormatError("The model's architecture config is malformed.", received=_received(model_file),
                                fix="Re-save the model with model.save(...).") from e
     data = _with_config(model_file, config) if notes else model_file.data
+    if model_file.format == "h5" and keras1.is_keras1(model_file.config, model_file.keras_version):
+        data = keras1.convert_weights(data, model_file.config)  # per-gate RNN weights, Theano kernels
     model = _keras_load(data, model_file, trust)
     notes += _check_input_shapes(model, config)
     info = LoadInfo(model_file.name, model_file.format, model_file.sha256, trust, model_file.keras_version,
