@@ -218,6 +218,9 @@ def _convert_layer(layer: dict, notes: list[str]) -> None:
 
 def _convert_merge(layer: dict, cfg: dict, notes: list[str]) -> None:
     mode = cfg.get("mode")
+    if "layers" in cfg:  # a Merge of whole Sequential branches (Keras 1's Sequential API): no Keras 3 layer
+        notes.append(f"Keras 1 Merge {cfg.get('name')!r} merges Sequential branches; Keras 3 cannot express it.")
+        return
     if merge_runs_code(layer) or mode not in _MERGE_CLASSES:
         notes.append(f"Keras 1 Merge {cfg.get('name')!r}: mode {str(mode)[:40]!r} is not one Keras 3 has; left as is.")
         return

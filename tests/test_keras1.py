@@ -216,3 +216,37 @@ def test_keras1_merge_with_a_function_is_code():
     fixed, notes = convert_config(config)
     assert fixed["config"]["layers"][-1]["class_name"] == "Merge"  # never converted: Keras refuses it
     assert any("not one Keras 3 has" in note for note in notes)
+
+
+def test_keras1_conv1d_batchnorm_pooling(tmp_path):
+    steps, channels, filters = 9, 3, 5
+    config = {"class_name": "Sequential", "config": [
+        {"class_name": "Convolution1D", "config": {
+            "name": "convolution1d_1", "trainable": True, "batch_input_shape": [None, steps, channels],
+            "input_dtype": "float32", "nb_filter": filters, "filter_length": 3, "init": "uniform",
+            "activation": "relu", "border_mode": "valid", "subsample_length": 1, "W_regularizer": None,
+            "b_regularizer": None, "activity_regularizer": None, "W_constraint": None, "b_constraint": None,
+            "bias": True, "input_dim": channels, "input_length": steps}},
+        {"class_name": "BatchNormalization", "config": {
+            "name": "batchnormalization_1", "trainable": True, "epsilon": 0.001, "mode": 0, "axis": -1,
+            "momentum": 0.99, "gamma_regularizer": None, "beta_regularizer": None}},
+        {"class_name": "MaxPooling1D", "config": {
+            "name": "maxpooling1d_1", "trainable": True, "pool_length": 2, "stride": 2, "border_mode": "valid"}},
+        {"class_name": "Dropout", "config": {"name": "dropout_1", "trainable": True, "p": 0.5}}]}
+    kernel, bias = _normal(3, 1, channels, filters), _normal(filters)  # Keras 1 ran Conv1D as a width-1 Conv2D
+    gamma, beta, mean, variance = _normal(filters), _normal(filters), _normal(filters), RNG.uniform(0.5, 2, filters)
+    path = _keras1_file(tmp_path / "conv1d.h5", config, {
+        "convolution1d_1": {"W": kernel, "b": bias},
+        # Keras 1 called the moving variance "running_std"; it held the variance
+        "batchnormalization_1": {"gamma": gamma, "beta": beta, "running_mean": mean, "running_std": variance},
+        "maxpooling1d_1": {}, "dropout_1": {}})
+    model = inspector.load_model(path)
+    X = _normal(4, steps, channels)
+
+    flipped = kernel[::-1, 0]  # Theano convolved: the kernel flipped along time
+    conv = np.stack([np.einsum("btc,tcf->bf", X[:, t:t + 3], flipped) for t in range(steps - 2)], axis=1) + bias
+    conv = np.maximum(conv, 0)
+    normed = (conv - mean) / np.sqrt(variance + 0.001) * gamma + beta
+    pooled = np.maximum(normed[:, 0:6:2], normed[:, 1:7:2])
+    np.testing.assert_allclose(model.predict(X, verbose=0), pooled, atol=1e-4)
+    assert model.get_layer("dropout_1").rate == 0.5
