@@ -42,6 +42,7 @@ from inspector.files import ModelFile, ModelSource, iter_layer_configs, read_mod
 from inspector.graph import ModelGraph
 from inspector.legacy import normalize_config
 from inspector.limits import Limits, format_bytes, get_limits
+from inspector.load_causes import failure_cause
 
 __all__ = ["LoadInfo", "load_model", "build_graph", "load_info", "needs_trust"]
 
@@ -251,6 +252,8 @@ def _explain_keras_failure(error: Exception, model_file: ModelFile, trust: bool)
         return UnsafeModelError("This model needs code from the file (a Lambda or custom function) to load.",
                                 received=f"{received} ({short})",
                                 fix=f"Load it with trust=True only if you wrote it. {static_hint}")
+    if cause := failure_cause(error, model_file.config):  # the real cause, read from the whole exception chain
+        return ModelLoadError(cause[0], received=f"{received} ({short})", fix=cause[1])
     if any(k in text for k in ("Could not locate", "Unknown layer", "Unknown object", "is not a valid")):
         return ModelLoadError(
             "Keras cannot rebuild a layer of this model: the file names a class this Keras version does not have "

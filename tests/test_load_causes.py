@@ -1,0 +1,81 @@
+"""Load failures name their real cause, read from the whole chain of Keras's exceptions."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zipfile
+
+import h5py
+import pytest
+
+import inspector
+
+
+def _h5_with_layer(path, layer: dict) -> str:
+    """A tf.keras-2-style .h5 (Dense model saved by Keras 3, marked 2.4.0) with one extra layer in its config."""
+    import keras
+
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")]).save(path)
+    with h5py.File(path, "r+") as f:
+        f.attrs["keras_version"] = "2.4.0"
+        config = json.loads(f.attrs["model_config"])
+        config["config"]["layers"].append(layer)
+        f.attrs["model_config"] = json.dumps(config)
+    return str(path)
+
+
+def test_qkeras_class_is_named_with_its_package(tmp_path):
+    path = _h5_with_layer(tmp_path / "q.h5", {"class_name": "QDense", "config": {
+        "name": "qd", "units": 2, "kernel_quantizer": "quantized_bits(4,0,1)" * 400}})  # a long config, as in QKeras
+    with pytest.raises(inspector.ModelLoadError) as info:
+        inspector.load_model(path, trust=True)
+    assert "'QDense' from the QKeras package" in info.value.what
+    assert "pip install qkeras" in info.value.fix and "trust=True" in info.value.fix
+
+
+def test_lambda_bytecode_from_another_python_is_named(tmp_path):
+    import keras
+
+    path = tmp_path / "lam.keras"
+    keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda x: x * 2, name="double")]).save(path)
+    with zipfile.ZipFile(path) as z:
+        files = {name: z.read(name) for name in z.namelist()}
+    config = json.loads(files["config.json"])
+    function = config["config"]["layers"][-1]["config"]["function"]["config"]
+    # marshal data with a type code this Python does not know, as bytecode from another version can have
+    function["code"] = base64.b64encode(b"\xff\x00\x00\x00").decode()
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, payload in files.items():
+            z.writestr(name, payload)
+    with pytest.raises(inspector.ModelLoadError) as info:
+        inspector.load_model(path, trust=True)
+    assert "bytecode written by a different Python version" in info.value.what
+
+
+def test_subclassed_model_with_empty_config_says_its_code_is_needed(tmp_path):
+    import keras
+
+    class MyModel(keras.Model):  # the code the user has and the file does not
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = MyModel()
+    model(keras.ops.zeros((1, 3)))
+    model.save(tmp_path / "saved.keras")
+    with zipfile.ZipFile(tmp_path / "saved.keras") as z:
+        weights = z.read("model.weights.h5")
+    path = tmp_path / "sub.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "3.3.3"}))
+        z.writestr("config.json", json.dumps({"module": None, "class_name": "MyModel", "config": {},
+                                              "registered_name": "MyModel"}))
+        z.writestr("model.weights.h5", weights)
+    with pytest.raises(inspector.ModelLoadError) as info:
+        inspector.load_model(path, trust=True)
+    assert "subclassed keras.Model ('MyModel') saved with an empty config" in info.value.what
