@@ -68,13 +68,16 @@ def load_info(model: Any) -> LoadInfo | None:
     return getattr(model, "_inspector_load_info", None)
 
 
-def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: Limits | None = None) -> Any:
+def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: Limits | None = None,
+               custom_objects: dict[str, Any] | None = None) -> Any:
     """Load a ``.keras`` or legacy ``.h5`` model from a path, bytes or binary file object.
 
     With ``trust=False`` (the default) no code from the file runs: a model that
     needs it (Lambda, custom classes) raises :class:`~inspector.errors.UnsafeModelError`
     — its graph is still available from :func:`build_graph`.  Pass ``trust=True``
-    only for files you made yourself.
+    only for files you made yourself.  ``custom_objects`` (``{"ClassName": cls}``,
+    as in ``keras.saving.load_model``) gives Keras your own classes; it needs
+    ``trust=True``, since the file then decides which of them run and with what.
 
     Example:
         >>> import inspector
@@ -86,6 +89,7 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
           Fix: Save the model with model.save('model.keras') (or 'model.h5') and upload that file.
     """
     limits = limits or get_limits()
+    _check_custom_objects(custom_objects, trust)
     model_file = source if isinstance(source, ModelFile) else read_model_file(source, limits=limits)
     if not trust:
         _refuse_code(model_file)
@@ -98,7 +102,7 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
     data = _with_config(model_file, config) if notes else model_file.data
     if model_file.format == "h5" and keras1.is_keras1(model_file.config, model_file.keras_version):
         data = keras1.convert_weights(data, model_file.config)  # per-gate RNN weights, Theano kernels
-    model = _keras_load(data, model_file, trust)
+    model = _keras_load(data, model_file, trust, custom_objects)
     notes += _check_input_shapes(model, config)
     info = LoadInfo(model_file.name, model_file.format, model_file.sha256, trust, model_file.keras_version,
                     tuple(notes))
@@ -107,7 +111,7 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
 
 
 def build_graph(model_or_source: Any, *, expand_nested: bool = True, trust: bool = False,
-                limits: Limits | None = None) -> ModelGraph:
+                limits: Limits | None = None, custom_objects: dict[str, Any] | None = None) -> ModelGraph:
     """The :class:`~inspector.graph.ModelGraph` of a keras.Model, or of a file (path, bytes, file object).
 
     A file that cannot be loaded safely (Lambda, custom classes, version skew)
@@ -134,7 +138,7 @@ def build_graph(model_or_source: Any, *, expand_nested: bool = True, trust: bool
     model_file = read_model_file(model_or_source, limits=limits) if not isinstance(
         model_or_source, ModelFile) else model_or_source
     try:
-        model = load_model(model_file, trust=trust, limits=limits)
+        model = load_model(model_file, trust=trust, limits=limits, custom_objects=custom_objects)
     except (UnsafeModelError, ModelLoadError) as e:
         try:
             config = normalize_config(model_file.config, keras_version=model_file.keras_version)[0]
@@ -177,6 +181,18 @@ def _refuse_code(model_file: ModelFile) -> None:
             "for files you wrote yourself.")
 
 
+def _check_custom_objects(custom_objects: dict[str, Any] | None, trust: bool) -> None:
+    if custom_objects is None:
+        return
+    if not isinstance(custom_objects, dict) or not all(isinstance(k, str) for k in custom_objects):
+        raise TypeError(f"custom_objects must map class names to classes or functions, got {type(custom_objects)}")
+    if custom_objects and not trust:
+        raise UnsafeModelError(
+            "custom_objects were given without trust=True: with them, the file chooses which of your classes and "
+            "functions run, and with which arguments.", received=f"custom_objects with {sorted(custom_objects)[:5]}",
+            fix="Pass trust=True as well, for a file you wrote yourself (CLI: --trust).")
+
+
 def _check_declared_sizes(model_file: ModelFile, limits: Limits) -> None:
     stored = sum(_count(w.shape) * 4 for ws in model_file.weights.values() for w in ws)
     if stored > limits.max_weight_bytes:
@@ -216,7 +232,7 @@ def _check_input_shapes(model: Any, config: dict) -> list[str]:
 
 
 # --------------------------------------------------------------------------- keras
-def _keras_load(data: bytes, model_file: ModelFile, trust: bool) -> Any:
+def _keras_load(data: bytes, model_file: ModelFile, trust: bool, custom_objects: dict[str, Any] | None = None) -> Any:
     import keras
 
     with tempfile.TemporaryDirectory(prefix="keras-inspector-") as tmp:
@@ -227,7 +243,8 @@ def _keras_load(data: bytes, model_file: ModelFile, trust: bool) -> Any:
                 warnings.simplefilter("ignore")
                 # our own stand-ins for functions whose meaning Keras 3 changed, named by normalize_config
                 return keras.saving.load_model(path, compile=False, safe_mode=not trust,
-                                               custom_objects=old_semantics.custom_objects())
+                                               custom_objects={**(custom_objects or {}),
+                                                               **old_semantics.custom_objects()})
         except InspectorError:
             raise
         except MemoryError as e:

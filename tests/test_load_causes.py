@@ -79,3 +79,42 @@ def test_subclassed_model_with_empty_config_says_its_code_is_needed(tmp_path):
     with pytest.raises(inspector.ModelLoadError) as info:
         inspector.load_model(path, trust=True)
     assert "subclassed keras.Model ('MyModel') saved with an empty config" in info.value.what
+
+
+def _l1_dist_class():
+    """A user's own layer, called with a tensor by keyword (as Siamese-network code does: L1Dist()(a, other=b))."""
+    import keras
+
+    class L1Dist(keras.layers.Layer):
+        def call(self, anchor, other=None):
+            return keras.ops.abs(anchor - other)
+
+    return L1Dist
+
+
+def _l1_dist_file(path):
+    import keras
+
+    a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
+    out = _l1_dist_class()(name="l1")(a, other=b)
+    keras.Model([a, b], out).save(path)
+    return path
+
+
+def test_custom_objects_load_a_user_class_called_with_a_keyword_tensor(tmp_path):
+    import numpy as np
+
+    path = _l1_dist_file(tmp_path / "siamese.keras")
+    model = inspector.load_model(path, trust=True, custom_objects={"L1Dist": _l1_dist_class()})
+    a, b = np.arange(6, dtype="float32").reshape(2, 3), np.ones((2, 3), "float32") * 2
+    np.testing.assert_allclose(inspector.inspect_layer(model, "l1", [a, b]), np.abs(a - b))
+    graph = inspector.build_graph(path, trust=True, custom_objects={"L1Dist": _l1_dist_class()})
+    assert graph.source == inspector.Source.KERAS
+
+
+def test_custom_objects_need_trust(tmp_path):
+    path = _l1_dist_file(tmp_path / "siamese.keras")
+    with pytest.raises(inspector.UnsafeModelError, match="trust=True"):
+        inspector.load_model(path, custom_objects={"L1Dist": _l1_dist_class()})
+    with pytest.raises(inspector.ModelLoadError, match="'L1Dist'"):  # trusted, but the class is not given
+        inspector.load_model(path, trust=True)
