@@ -107,6 +107,7 @@ def _fix_model(model: dict, notes: list[str]) -> None:
     if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
         return
     layers = inner["layers"]
+    _keyword_tensors(layers, notes)
     if model.get("class_name") == "Sequential" and layers and isinstance(layers[0], dict) \
             and layers[0].get("class_name") != "InputLayer":
         _add_sequential_input(inner, layers, notes)
@@ -132,6 +133,49 @@ def _fix_model(model: dict, notes: list[str]) -> None:
         if layer.get("class_name") in ("Sequential", "Functional", "Model"):
             _unwrap_single_endpoints(layer, notes)
             _fix_model(layer, notes)
+
+
+def _keyword_tensors(layers: list, notes: list[str]) -> None:
+    """Rewrite tf.keras 2 nodes that pass tensors by keyword into Keras 3's node format.
+
+    tf.keras 2 wrote ``layer(a, other=b)`` as ``[["a", 0, 0, {"other": ["b", 0, 0]}]]`` and turned the inner
+    ``[name, node, tensor]`` back into a tensor when loading; Keras 3 reads that list as a plain value, so the
+    layer would receive ``["b", 0, 0]``.  Its own format marks each tensor, which it then resolves.
+    """
+    names = {layer.get("name", (layer.get("config") or {}).get("name")) for layer in layers if isinstance(layer, dict)}
+
+    def is_reference(value: Any) -> bool:
+        return (isinstance(value, list) and len(value) == 3 and value[0] in names
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:]))
+
+    def tensor(reference: list) -> dict:
+        # the shape and dtype are placeholders: Keras 3 replaces the tensor by the one keras_history names
+        return {"class_name": "__keras_tensor__", "config": {"shape": [], "dtype": "float32",
+                                                             "keras_history": list(reference)}}
+
+    def mark(value: Any) -> Any:
+        if is_reference(value):
+            return tensor(value)
+        if isinstance(value, list):
+            return [mark(v) for v in value]
+        if isinstance(value, dict):
+            return {k: mark(v) for k, v in value.items()}
+        return value
+
+    for layer in layers:
+        nodes = layer.get("inbound_nodes") if isinstance(layer, dict) else None
+        if not isinstance(nodes, list):
+            continue
+        for i, node in enumerate(nodes):
+            if not (isinstance(node, list) and node and all(isinstance(e, list) and len(e) == 4 for e in node)):
+                continue
+            kwargs = node[0][3]
+            if not isinstance(kwargs, dict) or mark(kwargs) == kwargs:
+                continue  # no tensor passed by keyword: Keras 3 reads the legacy node as it is
+            args = [tensor(e[:3]) for e in node]
+            nodes[i] = {"args": [args[0] if len(args) == 1 else args], "kwargs": mark(kwargs)}
+            notes.append(f"Layer {layer.get('name')!r}: tensors passed by keyword ({', '.join(sorted(kwargs))}) "
+                         "rewritten from tf.keras 2's node format to Keras 3's.")
 
 
 def _unwrap_single_endpoints(model: dict, notes: list[str]) -> None:

@@ -118,3 +118,28 @@ def test_custom_objects_need_trust(tmp_path):
         inspector.load_model(path, custom_objects={"L1Dist": _l1_dist_class()})
     with pytest.raises(inspector.ModelLoadError, match="'L1Dist'"):  # trusted, but the class is not given
         inspector.load_model(path, trust=True)
+
+
+def test_tf_keras2_keyword_tensor_reaches_the_user_class(tmp_path):
+    """tf.keras 2 stored L1Dist()(a, other=b) as [["a", 0, 0, {"other": ["b", 0, 0]}]]: the class gets a tensor."""
+    import numpy as np
+
+    path = _l1_dist_file(tmp_path / "siamese.h5")
+    with h5py.File(path, "r+") as f:
+        f.attrs["keras_version"] = "2.4.0"
+        config = json.loads(f.attrs["model_config"])
+        dtype = "float32"
+        config["config"]["layers"] = [
+            {"class_name": "InputLayer", "name": "a", "inbound_nodes": [],
+             "config": {"batch_input_shape": [None, 3], "dtype": dtype, "sparse": False, "name": "a"}},
+            {"class_name": "InputLayer", "name": "b", "inbound_nodes": [],
+             "config": {"batch_input_shape": [None, 3], "dtype": dtype, "sparse": False, "name": "b"}},
+            {"class_name": "L1Dist", "name": "l1", "config": {"name": "l1", "trainable": True, "dtype": dtype},
+             "inbound_nodes": [[["a", 0, 0, {"other": ["b", 0, 0]}]]]}]
+        config["config"]["input_layers"] = [["a", 0, 0], ["b", 0, 0]]
+        config["config"]["output_layers"] = [["l1", 0, 0]]
+        f.attrs["model_config"] = json.dumps(config)
+    model = inspector.load_model(path, trust=True, custom_objects={"L1Dist": _l1_dist_class()})
+    a, b = np.arange(6, dtype="float32").reshape(2, 3), np.full((2, 3), 2.0, "float32")
+    np.testing.assert_allclose(model.predict([a, b], verbose=0), np.abs(a - b))
+    assert any("passed by keyword (other)" in note for note in inspector.loading.load_info(model).notes)
