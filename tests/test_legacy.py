@@ -10,8 +10,10 @@ import pytest
 
 import inspector
 from inspector import Source
+from inspector.io.files import iter_layer_configs, read_model_file
 from inspector.model.legacy import normalize_config
-from inspector.model.static import static_graph
+from inspector.model.shape_inference import infer_shapes
+from inspector.model.static import graph_from_config, static_graph
 
 
 def _keras1_file(path, config: dict, weights: dict[str, dict[str, tuple[int, ...]]]) -> str:
@@ -100,11 +102,74 @@ def test_normalize_bare_list_sequential_and_tf2_arguments():
 
 
 def test_static_view_infers_shapes_keras_2_did_not_record(real_models):
-    """The Teachable Machine file (tf.keras 2.4, MobileNetV2 nested twice) does not load in Keras 3;
-    its static view still gets every shape, computed by Keras's shape arithmetic without building it."""
-    graph = inspector.build_graph(real_models / "2nithing_keras_model.h5")
+    """The Teachable Machine file (tf.keras 2.4, MobileNetV2 nested twice): its static view gets every shape, computed by Keras's shape arithmetic without building it."""
+    model_file = read_model_file(real_models / "2nithing_keras_model.h5")
+    graph = infer_shapes(graph_from_config(normalize_config(model_file.config)[0], model_file.weights))
     assert graph.source == Source.STATIC
     unknown = [n.id for n, _ in graph.walk() if not n.output_shapes or None in n.output_shapes]
     assert unknown == []
     assert graph.node("sequential_1/model1").output_shapes == ((None, 7, 7, 1280),)
     assert graph.nodes[-1].output_shapes == ((None, 2),)
+
+
+def test_teachable_machine_file_loads_untrusted_and_computes_mobilenet_features(real_models):
+    """tf.keras 2 wrote the nested MobileNetV2's single output as a one-element list; unwrapped, Keras 3 loads the
+    file, and the features equal an independently built MobileNetV2(alpha=0.35) holding the file's own weights."""
+    import keras
+
+    path = real_models / "2nithing_keras_model.h5"
+    model = inspector.load_model(path)  # untrusted
+    assert any("Unwrapped the one-element output_layers of nested model 'model1'" in note
+               for note in inspector.model.loading.load_info(model).notes)
+    reference = keras.applications.MobileNetV2(input_shape=(224, 224, 3), alpha=0.35, weights=None,
+                                               include_top=False)
+    with h5py.File(path, "r") as f:
+        stored = f["model_weights/sequential_1"]
+        copied = 0
+        for layer in reference.layers:
+            if layer.weights:
+                # tf.keras 2 named a depthwise kernel "depthwise_kernel"; Keras 3 names it "kernel"
+                names = [w.name if f"{layer.name}/{w.name}:0" in stored else f"depthwise_{w.name}"
+                         for w in layer.weights]
+                layer.set_weights([stored[f"{layer.name}/{name}:0"][()] for name in names])
+                copied += len(layer.weights)
+        head = f["model_weights/sequential_3"]
+        w1, b1 = head["dense_Dense1/kernel:0"][()], head["dense_Dense1/bias:0"][()]
+        w2 = head["dense_Dense2/kernel:0"][()]
+    assert copied == len(model.weights) - 3 == 260  # every stored array but the head's three
+    X = np.random.default_rng(0).uniform(-1, 1, (2, 224, 224, 3)).astype("float32")
+    features = inspector.inspect_layer(model, "sequential_1/model1", X)
+    expected = np.asarray(reference.predict(X, verbose=0))
+    assert features.shape == (2, 7, 7, 1280)
+    np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-4)
+    # the head, in NumPy: global average pooling, Dense(100, relu), Dense(2, softmax, no bias)
+    hidden = np.maximum(expected.mean(axis=(1, 2)) @ w1 + b1, 0)
+    logits = hidden @ w2
+    probabilities = np.exp(logits - logits.max(1, keepdims=True))
+    probabilities /= probabilities.sum(1, keepdims=True)
+    np.testing.assert_allclose(model.predict(X, verbose=0), probabilities, rtol=1e-4, atol=1e-5)
+
+
+def test_nested_model_structure_failure_is_not_blamed_on_the_weights(real_models, tmp_path):
+    """Keras 3's own failure on the raw Teachable Machine file (before our unwrapping) is explained as a
+    structure mismatch between a nested model and the next layer, not as mismatched weights."""
+    import keras
+
+    from inspector.model.loading import _explain_keras_failure
+
+    path = real_models / "2nithing_keras_model.h5"
+    model_file = read_model_file(path)
+    # every normalisation but the unwrapping, so Keras 3 gets as far as connecting the nested model
+    fixed, _ = normalize_config(model_file.config)
+    inner = next(lc for _, lc in iter_layer_configs(fixed) if lc["config"].get("name") == "model1")["config"]
+    inner["input_layers"], inner["output_layers"] = [inner["input_layers"]], [inner["output_layers"]]
+    raw = tmp_path / "raw.h5"
+    raw.write_bytes(path.read_bytes())
+    with h5py.File(raw, "r+") as f:
+        f.attrs["model_config"] = json.dumps(fixed)
+    with pytest.raises(Exception) as keras_error:
+        keras.saving.load_model(raw, compile=False)
+    explained = _explain_keras_failure(keras_error.value, model_file, trust=False)
+    assert "expects 1 input(s) but received 2" in explained.what
+    assert "not a problem with the weights" in explained.what
+    assert "weights do not match" not in str(explained)

@@ -174,11 +174,11 @@ def test_real_boston_batch_input_shape_is_not_doubled(real_models):
     assert any("batch_input_shape" in note for note in load_info(model).notes)
 
 
-def test_real_teachable_machine_falls_back_to_static_view(real_models):
-    graph = inspector.build_graph(real_models / "2nithing_keras_model.h5")
-    assert graph.source == Source.STATIC
+def test_real_teachable_machine_loads_with_the_stored_parameter_counts(real_models):
+    graph = inspector.build_graph(real_models / "2nithing_keras_model.h5")  # loads since issue 15 (tests/test_legacy.py)
+    assert graph.source != Source.STATIC
     mobilenet = graph.node("sequential_1/model1")
-    assert mobilenet.params == 410208  # MobileNetV2 alpha=0.35, from the stored weight shapes
+    assert mobilenet.params == 410208  # MobileNetV2 alpha=0.35, as the stored weight shapes say
     assert graph.total_params == 410208 + 128300
 
 

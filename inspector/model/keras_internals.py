@@ -11,9 +11,9 @@ A Keras upgrade that moves these internals breaks this file and nothing else.
 
 Example:
     >>> import keras
-    >>> m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    >>> m = keras.Sequential([keras.Input((3,), name="x"), keras.layers.Dense(2, name="d")])
     >>> [n.id for n in walk_model(m).nodes]
-    ['input_layer', 'dense']
+    ['x', 'd']
 """
 
 from __future__ import annotations

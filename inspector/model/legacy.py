@@ -14,9 +14,13 @@ Example:
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
-__all__ = ["normalize_config"]
+from inspector.model import keras1
+from inspector.model.old_semantics import HARD_SIGMOID_KERAS2
+
+__all__ = ["normalize_config", "written_before_keras3"]
 
 _DROP_KEYS = {
     # Keras 3 rejects these arguments, which tf.keras 2 wrote with their default values
@@ -28,12 +32,70 @@ _DROP_KEYS = {
 _DEFAULTS = {"groups": 1, "time_major": False}
 
 
-def normalize_config(config: dict) -> tuple[dict, list[str]]:
-    """Rewrite a model config for Keras 3; returns the new config and a note per change."""
+def normalize_config(config: dict, *, keras_version: str | None = None) -> tuple[dict, list[str]]:
+    """Rewrite a model config for Keras 3; returns the new config and a note per change.
+
+    ``keras_version`` is the version recorded in the file: a file written before
+    Keras 3 also gets the old meaning of what Keras 3 changed (see :mod:`inspector.model.old_semantics`);
+    the rewritten config then needs ``old_semantics.custom_objects()`` to load.
+    """
     fixed = copy.deepcopy(config)
     notes: list[str] = []
+    if keras1.is_keras1(fixed, keras_version):
+        fixed, notes = keras1.convert_config(fixed)
+        keras_version = keras_version or "1"  # Keras 1's hard_sigmoid and GRU, whatever the file recorded
     _fix_model(fixed, notes)
+    if written_before_keras3(keras_version):
+        _keep_old_semantics(fixed, notes)
     return fixed, notes
+
+
+def written_before_keras3(keras_version: str | None) -> bool:
+    """Whether a recorded ``keras_version`` (``"2.4.0"``, ``"1.2.2"``, ``"2.13.1-tf"``) is older than Keras 3.
+
+    Example:
+        >>> written_before_keras3("2.4.0"), written_before_keras3("3.3.3"), written_before_keras3(None)
+        (True, False, False)
+    """
+    match = re.match(r"\s*(\d+)\.", keras_version or "")
+    return match is not None and int(match.group(1)) < 3
+
+
+# activation arguments that can name "hard_sigmoid" (inner_activation: Keras 1's name for recurrent_activation)
+_ACTIVATION_KEYS = ("activation", "recurrent_activation", "inner_activation")
+
+
+def _keep_old_semantics(node: Any, notes: list[str]) -> None:
+    """Rewrite, anywhere in the config (nested models, RNN cells, wrapped layers), what Keras 3 computes differently."""
+    if isinstance(node, list):
+        for item in node:
+            _keep_old_semantics(item, notes)
+        return
+    if not isinstance(node, dict):
+        return
+    cfg = node.get("config")
+    if isinstance(cfg, dict):
+        for key in _ACTIVATION_KEYS:
+            if cfg.get(key) == "hard_sigmoid":
+                cfg[key] = HARD_SIGMOID_KERAS2
+                notes.append(f"{node.get('class_name')} {cfg.get('name')!r}: {key}='hard_sigmoid' computes Keras 1/2's "
+                             "clip(0.2x + 0.5, 0, 1), as when it was saved (Keras 3's hard_sigmoid is relu6(x + 3) / 6).")
+        if node.get("class_name") == "ThresholdedReLU":
+            # Keras 3 removed the layer; ReLU(threshold=theta) computes x where x >= theta, else 0 (the two differ
+            # only at x == theta exactly, where the old layer gave 0)
+            node["class_name"] = "ReLU"
+            node["config"] = cfg = {"name": cfg.get("name"), "trainable": cfg.get("trainable", True),
+                                    "dtype": cfg.get("dtype", "float32"), "threshold": float(cfg.get("theta", 1.0))}
+            notes.append(f"ThresholdedReLU {cfg['name']!r} (removed in Keras 3) became ReLU(threshold="
+                         f"{cfg['threshold']}), the same function.")
+        if node.get("class_name") in ("GRU", "GRUCell") and "reset_after" not in cfg:
+            # Keras <= 2.1.4 had no reset_after and computed reset_after=False; Keras 3 defaults to True
+            cfg["reset_after"] = False
+            notes.append(f"GRU {cfg.get('name')!r}: reset_after=False, the only GRU of the Keras version that wrote "
+                         "it (Keras 3's default is True).")
+    for value in node.values():
+        if isinstance(value, (dict, list)):
+            _keep_old_semantics(value, notes)
 
 
 def _fix_model(model: dict, notes: list[str]) -> None:
@@ -45,6 +107,7 @@ def _fix_model(model: dict, notes: list[str]) -> None:
     if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
         return
     layers = inner["layers"]
+    _keyword_tensors(layers, notes)
     if model.get("class_name") == "Sequential" and layers and isinstance(layers[0], dict) \
             and layers[0].get("class_name") != "InputLayer":
         _add_sequential_input(inner, layers, notes)
@@ -68,7 +131,70 @@ def _fix_model(model: dict, notes: list[str]) -> None:
             notes.append(f"Turned BatchNormalization {cfg.get('name')!r} axis=[{cfg['axis']}] into {cfg['axis']} "
                          "(tf.keras 2 wrote a list; Keras 3 wants an integer).")
         if layer.get("class_name") in ("Sequential", "Functional", "Model"):
+            _unwrap_single_endpoints(layer, notes)
             _fix_model(layer, notes)
+
+
+def _keyword_tensors(layers: list, notes: list[str]) -> None:
+    """Rewrite tf.keras 2 nodes that pass tensors by keyword into Keras 3's node format.
+
+    tf.keras 2 wrote ``layer(a, other=b)`` as ``[["a", 0, 0, {"other": ["b", 0, 0]}]]`` and turned the inner
+    ``[name, node, tensor]`` back into a tensor when loading; Keras 3 reads that list as a plain value, so the
+    layer would receive ``["b", 0, 0]``.  Its own format marks each tensor, which it then resolves.
+    """
+    names = {layer.get("name", (layer.get("config") or {}).get("name")) for layer in layers if isinstance(layer, dict)}
+
+    def is_reference(value: Any) -> bool:
+        return (isinstance(value, list) and len(value) == 3 and value[0] in names
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in value[1:]))
+
+    def tensor(reference: list) -> dict:
+        # the shape and dtype are placeholders: Keras 3 replaces the tensor by the one keras_history names
+        return {"class_name": "__keras_tensor__", "config": {"shape": [], "dtype": "float32",
+                                                             "keras_history": list(reference)}}
+
+    def mark(value: Any) -> Any:
+        if is_reference(value):
+            return tensor(value)
+        if isinstance(value, list):
+            return [mark(v) for v in value]
+        if isinstance(value, dict):
+            return {k: mark(v) for k, v in value.items()}
+        return value
+
+    for layer in layers:
+        nodes = layer.get("inbound_nodes") if isinstance(layer, dict) else None
+        if not isinstance(nodes, list):
+            continue
+        for i, node in enumerate(nodes):
+            if not (isinstance(node, list) and node and all(isinstance(e, list) and len(e) == 4 for e in node)):
+                continue
+            kwargs = node[0][3]
+            if not isinstance(kwargs, dict) or mark(kwargs) == kwargs:
+                continue  # no tensor passed by keyword: Keras 3 reads the legacy node as it is
+            args = [tensor(e[:3]) for e in node]
+            nodes[i] = {"args": [args[0] if len(args) == 1 else args], "kwargs": mark(kwargs)}
+            notes.append(f"Layer {layer.get('name')!r}: tensors passed by keyword ({', '.join(sorted(kwargs))}) "
+                         "rewritten from tf.keras 2's node format to Keras 3's.")
+
+
+def _unwrap_single_endpoints(model: dict, notes: list[str]) -> None:
+    """Turn a nested model's one-element ``input_layers``/``output_layers`` into the bare ``[name, node, tensor]``.
+
+    tf.keras 2 always wrote lists; a nested model with one output then returned one tensor.  Keras 3 rebuilds a
+    list as a list, so the next layer receives ``[tensor]`` and the outer model fails with "expects 1 named
+    input(s) ... received 2" (every Teachable Machine export).
+    """
+    inner = model.get("config")
+    if not isinstance(inner, dict):
+        return
+    for key in ("input_layers", "output_layers"):
+        value = inner.get(key)
+        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list) and value[0] \
+                and isinstance(value[0][0], str):
+            inner[key] = value[0]
+            notes.append(f"Unwrapped the one-element {key} of nested model {inner.get('name')!r} (tf.keras 2 wrote a "
+                         "list; Keras 3 would pass a one-element list to the next layer).")
 
 
 def _add_sequential_input(inner: dict, layers: list[dict], notes: list[str]) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 import tempfile
 import warnings
@@ -41,7 +42,9 @@ from inspector.errors import (
 from inspector.graph import ModelGraph
 from inspector.io.files import NPZ_WEIGHTS, ModelFile, ModelSource, iter_layer_configs, read_model_file
 from inspector.limits import Limits, format_bytes, get_limits
+from inspector.model import keras1, old_semantics
 from inspector.model.legacy import normalize_config
+from inspector.model.load_causes import failure_cause
 from inspector.model.scan import config_objects
 
 __all__ = ["LoadInfo", "load_model", "build_graph", "load_or_view", "load_info", "needs_trust"]
@@ -68,13 +71,16 @@ def load_info(model: Any) -> LoadInfo | None:
     return getattr(model, "_inspector_load_info", None)
 
 
-def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: Limits | None = None) -> Any:
+def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: Limits | None = None,
+               custom_objects: dict[str, Any] | None = None) -> Any:
     """Load a ``.keras`` or legacy ``.h5`` model from a path, bytes or binary file object.
 
     With ``trust=False`` (the default) no code from the file runs: a model that
     needs it (Lambda, custom classes) raises :class:`~inspector.errors.UnsafeModelError`
     — its graph is still available from :func:`build_graph`.  Pass ``trust=True``
-    only for files you made yourself.
+    only for files you made yourself.  ``custom_objects`` (``{"ClassName": cls}``,
+    as in ``keras.saving.load_model``) gives Keras your own classes; it needs
+    ``trust=True``, since the file then decides which of them run and with what.
 
     Example:
         >>> import inspector
@@ -86,6 +92,7 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
           Fix: Save the model with model.save('model.keras') (or 'model.h5') and upload that file.
     """
     limits = limits or get_limits()
+    _check_custom_objects(custom_objects, trust)
     model_file = source if isinstance(source, ModelFile) else read_model_file(source, limits=limits)
     config, notes = _normalized(model_file)
     if not trust:
@@ -98,7 +105,9 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
             fix="Re-save the model with model.save('model.keras') (HDF5 weights, the default). The graph is still "
                 "shown from the file's config (static view).")
     data = _with_config(model_file, config) if notes else model_file.data
-    model = _keras_load(data, model_file, trust)
+    if model_file.format == "h5" and keras1.is_keras1(model_file.config, model_file.keras_version):
+        data = keras1.convert_weights(data, model_file.config)  # per-gate RNN weights, Theano kernels
+    model = _keras_load(data, model_file, trust, custom_objects)
     notes += _check_input_shapes(model, config)
     info = LoadInfo(model_file.name, model_file.format, model_file.sha256, trust, model_file.keras_version,
                     tuple(notes))
@@ -107,7 +116,7 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
 
 
 def build_graph(model_or_source: Any, *, expand_nested: bool = True, trust: bool = False,
-                limits: Limits | None = None) -> ModelGraph:
+                limits: Limits | None = None, custom_objects: dict[str, Any] | None = None) -> ModelGraph:
     """The :class:`~inspector.graph.ModelGraph` of a keras.Model, or of a file (path, bytes, file object).
 
     A file that cannot be loaded safely (Lambda, custom classes, version skew)
@@ -131,14 +140,14 @@ def build_graph(model_or_source: Any, *, expand_nested: bool = True, trust: bool
         return replace(graph, warnings=graph.warnings + (info.notes if info else ()))
     model_file = read_model_file(model_or_source, limits=limits) if not isinstance(
         model_or_source, ModelFile) else model_or_source
-    model, graph, _ = load_or_view(model_file, trust=trust, limits=limits)
+    model, graph, _ = load_or_view(model_file, trust=trust, limits=limits, custom_objects=custom_objects)
     if model is not None and not expand_nested:
         return build_graph(model, expand_nested=False)
     return graph if expand_nested else replace(graph, nested={})
 
 
-def load_or_view(model_file: ModelFile, *, trust: bool = False,
-                 limits: Limits | None = None) -> tuple[Any, ModelGraph, InspectorError | None]:
+def load_or_view(model_file: ModelFile, *, trust: bool = False, limits: Limits | None = None,
+                 custom_objects: dict[str, Any] | None = None) -> tuple[Any, ModelGraph, InspectorError | None]:
     """Load a file, or fall back to its static view: ``(model or None, graph, why it is static or None)``.
 
     The static view's first warning says why it is static (refused code, or what Keras could not do).
@@ -152,7 +161,7 @@ def load_or_view(model_file: ModelFile, *, trust: bool = False,
     from inspector.model.static import static_graph
 
     try:
-        model = load_model(model_file, trust=trust, limits=limits)
+        model = load_model(model_file, trust=trust, limits=limits, custom_objects=custom_objects)
     except (UnsafeModelError, ModelLoadError) as e:
         code = dict(needs_trust(model_file)) if isinstance(e, UnsafeModelError) else {}
         graph = static_graph(model_file, code=code)
@@ -200,10 +209,22 @@ def _refuse_code(model_file: ModelFile, config: dict) -> None:
 def _normalized(model_file: ModelFile) -> tuple[dict, list[str]]:
     """The config Keras will read (legacy dialects rewritten, see :mod:`inspector.model.legacy`) and notes on the rewrites."""
     try:
-        return normalize_config(model_file.config)
+        return normalize_config(model_file.config, keras_version=model_file.keras_version)
     except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as e:
         raise ModelFormatError("The model's architecture config is malformed.", received=_received(model_file),
                                fix="Re-save the model with model.save(...).") from e
+
+
+def _check_custom_objects(custom_objects: dict[str, Any] | None, trust: bool) -> None:
+    if custom_objects is None:
+        return
+    if not isinstance(custom_objects, dict) or not all(isinstance(k, str) for k in custom_objects):
+        raise TypeError(f"custom_objects must map class names to classes or functions, got {type(custom_objects)}")
+    if custom_objects and not trust:
+        raise UnsafeModelError(
+            "custom_objects were given without trust=True: with them, the file chooses which of your classes and "
+            "functions run, and with which arguments.", received=f"custom_objects with {sorted(custom_objects)[:5]}",
+            fix="Pass trust=True as well, for a file you wrote yourself (CLI: --trust).")
 
 
 def _check_declared_sizes(model_file: ModelFile, config: dict, limits: Limits) -> None:
@@ -246,7 +267,7 @@ def _check_input_shapes(model: Any, config: dict) -> list[str]:
 
 
 # --------------------------------------------------------------------------- keras
-def _keras_load(data: bytes, model_file: ModelFile, trust: bool) -> Any:
+def _keras_load(data: bytes, model_file: ModelFile, trust: bool, custom_objects: dict[str, Any] | None = None) -> Any:
     import keras
 
     with tempfile.TemporaryDirectory(prefix="keras-inspector-") as tmp:
@@ -255,7 +276,10 @@ def _keras_load(data: bytes, model_file: ModelFile, trust: bool) -> Any:
         try:
             with warnings.catch_warnings():  # Keras's deprecation chatter about old configs is noise here
                 warnings.simplefilter("ignore")
-                return keras.saving.load_model(path, compile=False, safe_mode=not trust)
+                # our own stand-ins for functions whose meaning Keras 3 changed, named by normalize_config
+                return keras.saving.load_model(path, compile=False, safe_mode=not trust,
+                                               custom_objects={**(custom_objects or {}),
+                                                               **old_semantics.custom_objects()})
         except InspectorError:
             raise
         except MemoryError as e:
@@ -280,11 +304,19 @@ def _explain_keras_failure(error: Exception, model_file: ModelFile, trust: bool)
         return UnsafeModelError("This model needs code from the file (a Lambda or custom function) to load.",
                                 received=f"{received} ({short})",
                                 fix=f"Load it with trust=True only if you wrote it. {static_hint}")
+    if cause := failure_cause(error, model_file.config):  # the real cause, read from the whole exception chain
+        return ModelLoadError(cause[0], received=f"{received} ({short})", fix=cause[1])
     if any(k in text for k in ("Could not locate", "Unknown layer", "Unknown object", "is not a valid")):
         return ModelLoadError(
             "Keras cannot rebuild a layer of this model: the file names a class this Keras version does not have "
             "(a custom layer, or one from an older/newer Keras).", received=f"{received} ({short})",
             fix=f"Load it in the code base that defines the class, or re-save it with a current Keras. {static_hint}")
+    if structure := _input_structure_mismatch(text):
+        return ModelLoadError(
+            f"Keras 3 rebuilt this model's layers but could not connect them: {structure} A nested model "
+            "written by another Keras version returns its outputs in a structure (a list, a dict) that the next "
+            "layer does not accept. This is not a problem with the weights.", received=f"{received} ({short})",
+            fix=f"Load the model in the Keras version that wrote it and re-save it as .keras. {static_hint}")
     if any(k in text.lower() for k in ("shape", "weight", "expected", "layer count", "mismatch")):
         return ModelLoadError(
             "The model's weights do not match its architecture, or a layer's arguments are not accepted by this "
@@ -294,6 +326,16 @@ def _explain_keras_failure(error: Exception, model_file: ModelFile, trust: bool)
         "Keras could not load this model.",
         received=f"{received} ({short})",
         fix=f"Re-save the model with a current Keras (model.save('model.keras')). {static_hint}")
+
+
+def _input_structure_mismatch(text: str) -> str:
+    """The sentence of a Keras message saying a layer got a different number of inputs than it declares, or ''."""
+    match = re.search(r"Layer \"?([^\s\"]+)\"? expects (\d+) (?:named )?input\(s\).*?but it received (\d+) input "
+                      r"tensors?", text, flags=re.DOTALL)
+    if not match:
+        return ""
+    layer, expected, received = match.groups()
+    return f"layer {layer!r} expects {expected} input(s) but received {received}."
 
 
 def _has_masking_embedding(config: dict) -> bool:

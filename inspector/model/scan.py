@@ -135,6 +135,12 @@ def reference_reason(item: dict) -> str:
     cls = cls if isinstance(cls, str) else ""  # a damaged config may hold anything here
     if cls in CODE_LAYERS:
         return CODE_LAYERS[cls]
+    if cls == "Merge":  # Keras 1: a merge mode (or output shape) may be a marshalled function
+        from inspector.model.keras1 import merge_runs_code
+
+        why = merge_runs_code(item)
+        if why:
+            return f"{why}, which runs only in trusted mode"
     if cls in _TYPE_SPECS:
         return f"it holds a serialized {cls}, which Keras rebuilds by calling code it looks up by name"
     config = item.get("config")

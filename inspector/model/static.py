@@ -70,7 +70,7 @@ def static_graph(source: ModelSource | ModelFile, *, limits: Limits | None = Non
 
     model_file = source if isinstance(source, ModelFile) else read_model_file(source, limits=limits)
     try:
-        config = normalize_config(model_file.config)[0]
+        config = normalize_config(model_file.config, keras_version=model_file.keras_version)[0]
     except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError):
         config = model_file.config  # graph_from_config has its own, stricter, error for this
     return infer_shapes(graph_from_config(config, model_file.weights, code=code))

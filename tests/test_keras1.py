@@ -1,0 +1,252 @@
+"""Keras 1 files (written here with h5py the way Keras 1.2 saved them) load into Keras 3 and compute Keras 1's numbers.
+
+Every expected value is an independent NumPy implementation of the Keras 1 formula; the weights are random and
+large enough that a wrong gate order, a missing kernel flip or Keras 3's hard_sigmoid would change the result.
+"""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+import inspector
+from inspector.model.keras1 import convert_config, merge_runs_code
+
+RNG = np.random.default_rng(7)
+
+
+def _keras1_file(path, config: dict, weights: dict[str, dict[str, np.ndarray]], backend: str = "theano") -> str:
+    """Write an .h5 the way Keras 1.2's save_model did: byte-string attributes, model_weights/<layer>/<layer>_<w>."""
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = b"1.2.2"
+        f.attrs["backend"] = backend.encode()
+        f.attrs["model_config"] = json.dumps(config).encode()
+        group = f.create_group("model_weights")
+        group.attrs["layer_names"] = np.array([name.encode() for name in weights])
+        for layer, arrays in weights.items():
+            g = group.create_group(layer)
+            g.attrs["weight_names"] = np.array([f"{layer}_{w}".encode() for w in arrays])
+            for w, array in arrays.items():
+                g.create_dataset(f"{layer}_{w}", data=np.asarray(array, "float32"))
+    return str(path)
+
+
+def _normal(*shape, scale=1.0):
+    return RNG.normal(0, scale, shape).astype("float32")
+
+
+def hard_sigmoid(x):  # Keras 1's
+    return np.clip(0.2 * x + 0.5, 0.0, 1.0)
+
+
+def sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _rnn_config(cls, name, units, extra=None):
+    return {"class_name": cls, "config": {
+        "name": name, "trainable": True, "return_sequences": False, "go_backwards": False, "stateful": False,
+        "unroll": False, "consume_less": "cpu", "input_dim": None, "input_length": None, "output_dim": units,
+        "init": "glorot_uniform", "inner_init": "orthogonal", "activation": "tanh", "inner_activation": "hard_sigmoid",
+        "W_regularizer": None, "U_regularizer": None, "b_regularizer": None, "dropout_W": 0.0, "dropout_U": 0.0,
+        **(extra or {})}}
+
+
+def test_keras1_embedding_gru_dense(tmp_path):
+    vocab, dim, units, steps = 20, 5, 4, 7
+    config = {"class_name": "Sequential", "config": [
+        {"class_name": "Embedding", "config": {
+            "name": "embedding_1", "trainable": True, "batch_input_shape": [None, steps], "input_dtype": "int32",
+            "input_dim": vocab, "output_dim": dim, "init": "uniform", "input_length": steps, "W_regularizer": None,
+            "activity_regularizer": None, "W_constraint": None, "mask_zero": False, "dropout": 0.0}},
+        _rnn_config("GRU", "gru_1", units),
+        {"class_name": "Dense", "config": {
+            "name": "dense_1", "trainable": True, "output_dim": 1, "init": "glorot_uniform", "activation": "sigmoid",
+            "W_regularizer": None, "b_regularizer": None, "activity_regularizer": None, "W_constraint": None,
+            "b_constraint": None, "bias": True, "input_dim": None}}]}
+    embedding = _normal(vocab, dim)
+    gates = {f"{kind}_{g}": _normal(*shape, scale=1.5) for g in "zrh"
+             for kind, shape in (("W", (dim, units)), ("U", (units, units)), ("b", (units,)))}
+    dense_w, dense_b = _normal(units, 1), _normal(1)
+    path = _keras1_file(tmp_path / "gru.h5", config, {
+        "embedding_1": {"W": embedding}, "gru_1": gates, "dense_1": {"W": dense_w, "b": dense_b}})
+
+    model = inspector.load_model(path)
+    X = RNG.integers(0, vocab, (6, steps)).astype("int32")
+
+    # Keras 1.2 GRU (consume_less="cpu"): z, r from x W + h U + b; candidate from (r * h) U_h
+    h = np.zeros((len(X), units))
+    for t in range(steps):
+        x = embedding[X[:, t]]
+        z = hard_sigmoid(x @ gates["W_z"] + gates["b_z"] + h @ gates["U_z"])
+        r = hard_sigmoid(x @ gates["W_r"] + gates["b_r"] + h @ gates["U_r"])
+        candidate = np.tanh(x @ gates["W_h"] + gates["b_h"] + (r * h) @ gates["U_h"])
+        h = z * h + (1 - z) * candidate
+    np.testing.assert_allclose(inspector.inspect_layer(model, "embedding_1", X), embedding[X], atol=1e-6)
+    np.testing.assert_allclose(inspector.inspect_layer(model, "gru_1", X), h, atol=1e-5)
+    np.testing.assert_allclose(model.predict(X, verbose=0), sigmoid(h @ dense_w + dense_b), atol=1e-5)
+
+
+def test_keras1_lstm_per_gate_weights(tmp_path):
+    features, units, steps = 3, 4, 5
+    config = {"class_name": "Sequential", "config": [
+        _rnn_config("LSTM", "lstm_1", units, {"batch_input_shape": [None, steps, features], "input_dtype": "float32",
+                                              "forget_bias_init": "one"})]}
+    # stored in Keras 1's trainable_weights order: gates i, c, f, o
+    gates = {f"{kind}_{g}": _normal(*shape, scale=1.5) for g in "icfo"
+             for kind, shape in (("W", (features, units)), ("U", (units, units)), ("b", (units,)))}
+    path = _keras1_file(tmp_path / "lstm.h5", config, {"lstm_1": gates})
+    model = inspector.load_model(path)
+    X = _normal(6, steps, features, scale=2.0)
+
+    h, c = np.zeros((len(X), units)), np.zeros((len(X), units))
+    for t in range(steps):
+        x = X[:, t]
+        i = hard_sigmoid(x @ gates["W_i"] + gates["b_i"] + h @ gates["U_i"])
+        f = hard_sigmoid(x @ gates["W_f"] + gates["b_f"] + h @ gates["U_f"])
+        c = f * c + i * np.tanh(x @ gates["W_c"] + gates["b_c"] + h @ gates["U_c"])
+        o = hard_sigmoid(x @ gates["W_o"] + gates["b_o"] + h @ gates["U_o"])
+        h = o * np.tanh(c)
+    np.testing.assert_allclose(inspector.inspect_layer(model, "lstm_1", X), h, atol=1e-5)
+
+
+def _conv2d_theano(x_nchw, kernel_oirc, bias):
+    """Theano's conv2d (what Keras 1 ran with the Theano backend): a true convolution, the kernel flipped, 'valid'."""
+    n, _, height, width = x_nchw.shape
+    filters, _, rows, cols = kernel_oirc.shape
+    flipped = kernel_oirc[:, :, ::-1, ::-1]
+    out = np.zeros((n, filters, height - rows + 1, width - cols + 1))
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            patch = x_nchw[:, :, i:i + rows, j:j + cols]
+            out[:, :, i, j] = np.einsum("bcrs,fcrs->bf", patch, flipped)
+    return out + bias[None, :, None, None]
+
+
+def _conv_config(dim_ordering, shape):
+    return {"class_name": "Sequential", "config": [{"class_name": "Convolution2D", "config": {
+        "name": "convolution2d_1", "trainable": True, "batch_input_shape": [None, *shape], "input_dtype": "float32",
+        "nb_filter": 4, "nb_row": 3, "nb_col": 2, "init": "glorot_uniform", "activation": "linear",
+        "border_mode": "valid", "subsample": [1, 1], "dim_ordering": dim_ordering, "W_regularizer": None,
+        "b_regularizer": None, "activity_regularizer": None, "W_constraint": None, "b_constraint": None,
+        "bias": True}}]}
+
+
+def test_keras1_theano_ordered_conv2d_is_transposed_and_flipped(tmp_path):
+    kernel, bias = _normal(4, 2, 3, 2), _normal(4)  # Theano order: (filters, channels, rows, cols)
+    # output (4 filters, 5, 5): no spatial size equals the filter count, which Keras 3.15's eager channels-first
+    # Conv2D on CPU (oneDNN) gets wrong — it adds the bias along the last axis when the two sizes coincide
+    path = _keras1_file(tmp_path / "conv_th.h5", _conv_config("th", [2, 7, 6]),
+                        {"convolution2d_1": {"W": kernel, "b": bias}})
+    model = inspector.load_model(path)
+    X = _normal(3, 2, 7, 6)
+    expected = _conv2d_theano(X, kernel, bias)
+    np.testing.assert_allclose(inspector.inspect_layer(model, "convolution2d_1", X), expected, atol=1e-4)
+    np.testing.assert_allclose(model.predict(X, verbose=0), expected, atol=1e-4)
+
+
+def test_keras1_tensorflow_conv2d_is_a_cross_correlation(tmp_path):
+    kernel, bias = _normal(3, 2, 2, 4), _normal(4)  # TensorFlow order: (rows, cols, channels, filters)
+    path = _keras1_file(tmp_path / "conv_tf.h5", _conv_config("tf", [6, 5, 2]),
+                        {"convolution2d_1": {"W": kernel, "b": bias}}, backend="tensorflow")
+    model = inspector.load_model(path)
+    X = _normal(3, 6, 5, 2)
+    # TensorFlow's conv2d does not flip: the same as Theano's on the flipped kernel, in channels-first terms
+    expected = _conv2d_theano(X.transpose(0, 3, 1, 2), kernel[::-1, ::-1].transpose(3, 2, 0, 1), bias)
+    np.testing.assert_allclose(inspector.inspect_layer(model, "convolution2d_1", X),
+                               expected.transpose(0, 2, 3, 1), atol=1e-4)
+
+
+def test_keras1_conv_without_backend_is_refused_clearly(tmp_path):
+    path = _keras1_file(tmp_path / "conv.h5", _conv_config("tf", [6, 5, 2]),
+                        {"convolution2d_1": {"W": _normal(3, 2, 2, 4), "b": _normal(4)}}, backend="")
+    with pytest.raises(inspector.ModelLoadError, match="backend"):
+        inspector.load_model(path)
+
+
+def _merge_model(mode: str, extra: dict) -> dict:
+    def dense(name):
+        return {"class_name": "Dense", "name": name, "inbound_nodes": [[["input_1", 0, 0]]], "config": {
+            "name": name, "trainable": True, "output_dim": 3, "init": "glorot_uniform", "activation": "linear",
+            "W_regularizer": None, "b_regularizer": None, "activity_regularizer": None, "W_constraint": None,
+            "b_constraint": None, "bias": True, "input_dim": 4}}
+    merge = {"name": "merge_1", "mode": mode, "mode_type": "raw", "concat_axis": -1, "dot_axes": -1,
+             "output_shape": None, "output_shape_type": "raw", "output_mask": None, "output_mask_type": "raw",
+             "arguments": {}, **extra}
+    return {"class_name": "Model", "config": {"name": "model_1", "layers": [
+        {"class_name": "InputLayer", "name": "input_1", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, 4], "input_dtype": "float32", "sparse": False, "name": "input_1"}},
+        dense("dense_a"), dense("dense_b"),
+        {"class_name": "Merge", "name": "merge_1", "inbound_nodes": [[["dense_a", 0, 0], ["dense_b", 0, 0]]],
+         "config": merge}],
+        "input_layers": [["input_1", 0, 0]], "output_layers": [["merge_1", 0, 0]]}}
+
+
+MERGES = {
+    "concat": lambda a, b: np.concatenate([a, b], axis=-1),
+    "sum": lambda a, b: a + b,
+    "mul": lambda a, b: a * b,
+    "ave": lambda a, b: (a + b) / 2,
+    "dot": lambda a, b: (a * b).sum(-1, keepdims=True),
+    # Keras 1: batch_dot(a, b) / max(sqrt(batch_dot(a, a) * batch_dot(b, b)), epsilon)
+    "cos": lambda a, b: (a * b).sum(-1, keepdims=True) / np.sqrt((a * a).sum(-1, keepdims=True)
+                                                                 * (b * b).sum(-1, keepdims=True)),
+}
+
+
+@pytest.mark.parametrize("mode", list(MERGES))
+def test_keras1_merge_modes(tmp_path, mode):
+    wa, ba, wb, bb = _normal(4, 3), _normal(3), _normal(4, 3), _normal(3)
+    path = _keras1_file(tmp_path / f"merge_{mode}.h5", _merge_model(mode, {}), {
+        "input_1": {}, "dense_a": {"W": wa, "b": ba}, "dense_b": {"W": wb, "b": bb}, "merge_1": {}})
+    model = inspector.load_model(path)
+    X = _normal(5, 4)
+    expected = MERGES[mode](X @ wa + ba, X @ wb + bb)
+    np.testing.assert_allclose(inspector.inspect_layer(model, "merge_1", X), expected, atol=1e-5)
+
+
+def test_keras1_merge_with_a_function_is_code():
+    config = _merge_model("ignored", {"mode": ["4wEAAAAAAAAA", None, None], "mode_type": "lambda"})
+    merge = config["config"]["layers"][-1]
+    assert merge_runs_code(merge) == "a Keras 1 Merge layer whose mode is a Python function (marshalled bytecode)"
+    assert merge_runs_code(_merge_model("sum", {})["config"]["layers"][-1]) is None
+    fixed, notes = convert_config(config)
+    assert fixed["config"]["layers"][-1]["class_name"] == "Merge"  # never converted: Keras refuses it
+    assert any("not one Keras 3 has" in note for note in notes)
+
+
+def test_keras1_conv1d_batchnorm_pooling(tmp_path):
+    steps, channels, filters = 9, 3, 5
+    config = {"class_name": "Sequential", "config": [
+        {"class_name": "Convolution1D", "config": {
+            "name": "convolution1d_1", "trainable": True, "batch_input_shape": [None, steps, channels],
+            "input_dtype": "float32", "nb_filter": filters, "filter_length": 3, "init": "uniform",
+            "activation": "relu", "border_mode": "valid", "subsample_length": 1, "W_regularizer": None,
+            "b_regularizer": None, "activity_regularizer": None, "W_constraint": None, "b_constraint": None,
+            "bias": True, "input_dim": channels, "input_length": steps}},
+        {"class_name": "BatchNormalization", "config": {
+            "name": "batchnormalization_1", "trainable": True, "epsilon": 0.001, "mode": 0, "axis": -1,
+            "momentum": 0.99, "gamma_regularizer": None, "beta_regularizer": None}},
+        {"class_name": "MaxPooling1D", "config": {
+            "name": "maxpooling1d_1", "trainable": True, "pool_length": 2, "stride": 2, "border_mode": "valid"}},
+        {"class_name": "Dropout", "config": {"name": "dropout_1", "trainable": True, "p": 0.5}}]}
+    kernel, bias = _normal(3, 1, channels, filters), _normal(filters)  # Keras 1 ran Conv1D as a width-1 Conv2D
+    gamma, beta, mean, variance = _normal(filters), _normal(filters), _normal(filters), RNG.uniform(0.5, 2, filters)
+    path = _keras1_file(tmp_path / "conv1d.h5", config, {
+        "convolution1d_1": {"W": kernel, "b": bias},
+        # Keras 1 called the moving variance "running_std"; it held the variance
+        "batchnormalization_1": {"gamma": gamma, "beta": beta, "running_mean": mean, "running_std": variance},
+        "maxpooling1d_1": {}, "dropout_1": {}})
+    model = inspector.load_model(path)
+    X = _normal(4, steps, channels)
+
+    flipped = kernel[::-1, 0]  # Theano convolved: the kernel flipped along time
+    conv = np.stack([np.einsum("btc,tcf->bf", X[:, t:t + 3], flipped) for t in range(steps - 2)], axis=1) + bias
+    conv = np.maximum(conv, 0)
+    normed = (conv - mean) / np.sqrt(variance + 0.001) * gamma + beta
+    pooled = np.maximum(normed[:, 0:6:2], normed[:, 1:7:2])
+    np.testing.assert_allclose(model.predict(X, verbose=0), pooled, atol=1e-4)
+    assert model.get_layer("dropout_1").rate == 0.5

@@ -1,0 +1,145 @@
+"""Load failures name their real cause, read from the whole chain of Keras's exceptions."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zipfile
+
+import h5py
+import pytest
+
+import inspector
+
+
+def _h5_with_layer(path, layer: dict) -> str:
+    """A tf.keras-2-style .h5 (Dense model saved by Keras 3, marked 2.4.0) with one extra layer in its config."""
+    import keras
+
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")]).save(path)
+    with h5py.File(path, "r+") as f:
+        f.attrs["keras_version"] = "2.4.0"
+        config = json.loads(f.attrs["model_config"])
+        config["config"]["layers"].append(layer)
+        f.attrs["model_config"] = json.dumps(config)
+    return str(path)
+
+
+def test_qkeras_class_is_named_with_its_package(tmp_path):
+    path = _h5_with_layer(tmp_path / "q.h5", {"class_name": "QDense", "config": {
+        "name": "qd", "units": 2, "kernel_quantizer": "quantized_bits(4,0,1)" * 400}})  # a long config, as in QKeras
+    with pytest.raises(inspector.ModelLoadError) as info:
+        inspector.load_model(path, trust=True)
+    assert "'QDense' from the QKeras package" in info.value.what
+    assert "pip install qkeras" in info.value.fix and "trust=True" in info.value.fix
+
+
+def test_lambda_bytecode_from_another_python_is_named(tmp_path):
+    import keras
+
+    path = tmp_path / "lam.keras"
+    keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda x: x * 2, name="double")]).save(path)
+    with zipfile.ZipFile(path) as z:
+        files = {name: z.read(name) for name in z.namelist()}
+    config = json.loads(files["config.json"])
+    function = config["config"]["layers"][-1]["config"]["function"]["config"]
+    # marshal data with a type code this Python does not know, as bytecode from another version can have
+    function["code"] = base64.b64encode(b"\xff\x00\x00\x00").decode()
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, payload in files.items():
+            z.writestr(name, payload)
+    with pytest.raises(inspector.ModelLoadError) as info:
+        inspector.load_model(path, trust=True)
+    assert "bytecode written by a different Python version" in info.value.what
+
+
+def test_subclassed_model_with_empty_config_says_its_code_is_needed(tmp_path):
+    import keras
+
+    class MyModel(keras.Model):  # the code the user has and the file does not
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    model = MyModel()
+    model(keras.ops.zeros((1, 3)))
+    model.save(tmp_path / "saved.keras")
+    with zipfile.ZipFile(tmp_path / "saved.keras") as z:
+        weights = z.read("model.weights.h5")
+    path = tmp_path / "sub.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "3.3.3"}))
+        z.writestr("config.json", json.dumps({"module": None, "class_name": "MyModel", "config": {},
+                                              "registered_name": "MyModel"}))
+        z.writestr("model.weights.h5", weights)
+    with pytest.raises(inspector.ModelLoadError) as info:
+        inspector.load_model(path, trust=True)
+    assert "subclassed keras.Model ('MyModel') saved with an empty config" in info.value.what
+
+
+def _l1_dist_class():
+    """A user's own layer, called with a tensor by keyword (as Siamese-network code does: L1Dist()(a, other=b))."""
+    import keras
+
+    class L1Dist(keras.layers.Layer):
+        def call(self, anchor, other=None):
+            return keras.ops.abs(anchor - other)
+
+    return L1Dist
+
+
+def _l1_dist_file(path):
+    import keras
+
+    a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
+    out = _l1_dist_class()(name="l1")(a, other=b)
+    keras.Model([a, b], out).save(path)
+    return path
+
+
+def test_custom_objects_load_a_user_class_called_with_a_keyword_tensor(tmp_path):
+    import numpy as np
+
+    path = _l1_dist_file(tmp_path / "siamese.keras")
+    model = inspector.load_model(path, trust=True, custom_objects={"L1Dist": _l1_dist_class()})
+    a, b = np.arange(6, dtype="float32").reshape(2, 3), np.ones((2, 3), "float32") * 2
+    np.testing.assert_allclose(inspector.inspect_layer(model, "l1", [a, b]), np.abs(a - b))
+    graph = inspector.build_graph(path, trust=True, custom_objects={"L1Dist": _l1_dist_class()})
+    assert graph.source == inspector.Source.KERAS
+
+
+def test_custom_objects_need_trust(tmp_path):
+    path = _l1_dist_file(tmp_path / "siamese.keras")
+    with pytest.raises(inspector.UnsafeModelError, match="trust=True"):
+        inspector.load_model(path, custom_objects={"L1Dist": _l1_dist_class()})
+    with pytest.raises(inspector.ModelLoadError, match="'L1Dist'"):  # trusted, but the class is not given
+        inspector.load_model(path, trust=True)
+
+
+def test_tf_keras2_keyword_tensor_reaches_the_user_class(tmp_path):
+    """tf.keras 2 stored L1Dist()(a, other=b) as [["a", 0, 0, {"other": ["b", 0, 0]}]]: the class gets a tensor."""
+    import numpy as np
+
+    path = _l1_dist_file(tmp_path / "siamese.h5")
+    with h5py.File(path, "r+") as f:
+        f.attrs["keras_version"] = "2.4.0"
+        config = json.loads(f.attrs["model_config"])
+        dtype = "float32"
+        config["config"]["layers"] = [
+            {"class_name": "InputLayer", "name": "a", "inbound_nodes": [],
+             "config": {"batch_input_shape": [None, 3], "dtype": dtype, "sparse": False, "name": "a"}},
+            {"class_name": "InputLayer", "name": "b", "inbound_nodes": [],
+             "config": {"batch_input_shape": [None, 3], "dtype": dtype, "sparse": False, "name": "b"}},
+            {"class_name": "L1Dist", "name": "l1", "config": {"name": "l1", "trainable": True, "dtype": dtype},
+             "inbound_nodes": [[["a", 0, 0, {"other": ["b", 0, 0]}]]]}]
+        config["config"]["input_layers"] = [["a", 0, 0], ["b", 0, 0]]
+        config["config"]["output_layers"] = [["l1", 0, 0]]
+        f.attrs["model_config"] = json.dumps(config)
+    model = inspector.load_model(path, trust=True, custom_objects={"L1Dist": _l1_dist_class()})
+    a, b = np.arange(6, dtype="float32").reshape(2, 3), np.full((2, 3), 2.0, "float32")
+    np.testing.assert_allclose(model.predict([a, b], verbose=0), np.abs(a - b))
+    assert any("passed by keyword (other)" in note for note in inspector.model.loading.load_info(model).notes)
