@@ -122,3 +122,34 @@ def test_wheel_states_its_licence_without_deprecation(wheel: tuple[Path, str]) -
     assert "Deprecat" not in log, [line for line in log.splitlines() if "Deprecat" in line]
     assert not {"umap-learn", "scikit-learn", "graphviz"} & runtime_requirements(metadata)
 
+
+
+def make_dry_run(target: str, tmp_path: Path) -> list[str]:
+    """The commands `make -n TARGET` would run, with a stand-in interpreter name and a venv folder in tmp."""
+    if subprocess.run(["make", "--version"], capture_output=True).returncode != 0:
+        pytest.skip("make is not installed")
+    run = subprocess.run(["make", "-n", target, "PYTHON=python3-externally-managed", f"VENV={tmp_path / 'env'}"],
+                         cwd=REPO, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    return run.stdout.splitlines()
+
+
+@pytest.mark.parametrize("target", ["app", "test"])
+def test_make_creates_and_uses_its_own_environment(target: str, tmp_path: Path) -> None:
+    """PEP 668: the system interpreter only creates the venv; every pip, streamlit and pytest runs inside it."""
+    env_python = f"{tmp_path / 'env'}/bin/python"
+    lines = make_dry_run(target, tmp_path)
+    assert lines[0] == f"python3-externally-managed -m venv {tmp_path / 'env'}"
+    assert all(line.startswith(env_python + " -m ") for line in lines[1:]), lines
+    assert lines[1].startswith(f"{env_python} -m pip install")
+    last = {"app": f"{env_python} -m streamlit run app/main.py", "test": f"{env_python} -m pytest"}[target]
+    assert lines[-1].startswith(last), lines
+    # made once: an existing environment is reused
+    (tmp_path / "env" / "bin").mkdir(parents=True)
+    (tmp_path / "env" / "bin" / "python").touch()
+    assert make_dry_run(target, tmp_path) == lines[1:]
+
+
+def test_ci_and_gitignore_follow_the_environment() -> None:
+    assert "make test" in (REPO / ".ci" / "run").read_text()
+    assert ".venv/" in (REPO / ".gitignore").read_text().splitlines()
