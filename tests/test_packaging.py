@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import os
 import re
 import subprocess
 import sys
@@ -153,3 +154,56 @@ def test_make_creates_and_uses_its_own_environment(target: str, tmp_path: Path) 
 def test_ci_and_gitignore_follow_the_environment() -> None:
     assert "make test" in (REPO / ".ci" / "run").read_text()
     assert ".venv/" in (REPO / ".gitignore").read_text().splitlines()
+
+
+@pytest.mark.slow
+def test_wheel_works_alone_in_a_fresh_environment(wheel: tuple[Path, str], tmp_path: Path) -> None:
+    """Install the wheel with only its declared dependencies into a new venv (no system site-packages) and
+    run the CLI from an empty folder: summary, graph to SVG (needs Graphviz's dot), a UMAP projection.
+
+    Slow: pip installs TensorFlow and the rest from the package index (about 3 min on a loaded 2-core
+    machine, 1.5 GB), the commands then take about a minute.
+    """
+    import shutil
+    import time
+    import venv
+
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed (.ci/run installs it)")
+    path, _ = wheel
+    env_dir = tmp_path / "env"
+    venv.EnvBuilder(with_pip=True, system_site_packages=False, clear=True).create(env_dir)
+    python = env_dir / "bin" / "python"
+    clean_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    clean_env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    started = time.perf_counter()
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", str(path)], capture_output=True, text=True,
+                             timeout=1800, env=clean_env, stdin=subprocess.DEVNULL)
+    assert install.returncode == 0, install.stderr[-3000:]
+    installed_seconds = time.perf_counter() - started
+    empty = tmp_path / "empty"
+    empty.mkdir()
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(env_dir / "bin" / args[0]), *args[1:]], cwd=empty, capture_output=True,
+                              text=True, timeout=900, env=clean_env, stdin=subprocess.DEVNULL)
+
+    where = run("python", "-c", "import inspector, importlib.metadata as m; print(inspector.__file__);"
+                                "print(sorted(d.metadata['Name'] for d in m.distributions()))")
+    assert where.returncode == 0, where.stderr
+    assert where.stdout.startswith(str(env_dir)), where.stdout  # the wheel's copy, not this checkout's
+    present = {normalize(n) for n in ast.literal_eval(where.stdout.splitlines()[1])}
+    assert not {"umap-learn", "scikit-learn", "graphviz", "jax", "pytest"} & present
+    otto = REPO / "sample_models" / "otto_mlp" / "model.keras"
+    embeddings = REPO / "sample_models" / "entity_embeddings" / "model.keras"
+    summary = run("keras-inspector", "summary", str(otto), "--format", "csv")
+    assert summary.returncode == 0, summary.stderr
+    assert "softmax,Activation" in summary.stdout
+    graph = run("keras-inspector", "graph", str(otto), "-o", "x.svg")
+    assert graph.returncode == 0, graph.stderr
+    assert (empty / "x.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+    project = run("keras-inspector", "project", str(embeddings), "--layer", "emb_group_1", "-o", "coords.csv")
+    assert project.returncode == 0, project.stderr  # UMAP: numba, scipy, threadpoolctl come with the wheel
+    header, *rows = (empty / "coords.csv").read_text().splitlines()
+    assert "x" in header.split(",") and "y" in header.split(",") and len(rows) > 2
+    print(f"\nwheel smoke: install {installed_seconds:.0f} s, commands {time.perf_counter() - started - installed_seconds:.0f} s")
