@@ -184,8 +184,9 @@ def activation_stats(model: Any, layers: Any, X: Any, *, batch_size: int | None 
     with ddof=0), ``zero_fraction`` (values exactly zero), ``dead_fraction``
     (units — positions of a sample's output — that are zero for *every* sample),
     ``nan_count`` and ``inf_count``.  Each batch is reduced inside the forward
-    pass (per-sample partial sums, totals in float64; a batch whose values hold
-    NaN/Inf is recomputed exactly in float64) and batches are merged with Chan's
+    pass (per-sample partial sums, totals in float64 — taken by NumPy on a backend
+    without float64, JAX without x64; a batch whose values hold NaN/Inf is
+    recomputed exactly in float64) and batches are merged with Chan's
     parallel algorithm, so the result does not depend on the batch size beyond
     rounding.  ``df.attrs`` holds ``samples``, ``mode``, ``input_warnings``
     (NaN/Inf found in ``X``) and ``skipped_non_numeric`` (string outputs).
