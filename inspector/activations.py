@@ -518,9 +518,8 @@ def _backend_has_float64() -> bool:
 
     if keras.backend.backend() != "jax":
         return True
-    import jax
-
-    return bool(jax.config.jax_enable_x64)
+    # Keras's JAX backend has imported jax; looked up rather than imported, as jax is no dependency of ours
+    return bool(sys.modules["jax"].config.jax_enable_x64)
 
 
 def _batch_partials(rows: Any, dims: Any) -> tuple[Any, ...]:
