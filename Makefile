@@ -1,24 +1,31 @@
 # The two Quickstart commands: `make app` and `make test`.
+# Both run in the project's own virtual environment ($(VENV), made on first use with `python3 -m venv`):
+# Debian/Ubuntu and Homebrew Pythons refuse `pip install` outside one (PEP 668, "externally-managed-environment").
 PYTHON ?= python3
+VENV ?= .venv
 PORT ?= 8501
+VENV_PYTHON := $(VENV)/bin/python
 
-.PHONY: app test install install-test samples bench lint
+.PHONY: app test install install-test samples lint
 
-install:
-	$(PYTHON) -m pip install -q -e .
+$(VENV_PYTHON):
+	$(PYTHON) -m venv $(VENV)
 
-install-test:
-	$(PYTHON) -m pip install -q -e ".[test]"
+install: $(VENV_PYTHON)
+	$(VENV_PYTHON) -m pip install -q -e .
+
+install-test: $(VENV_PYTHON)
+	$(VENV_PYTHON) -m pip install -q -e ".[test]"
 
 app: install
-	$(PYTHON) -m streamlit run app/main.py --server.port $(PORT)
+	$(VENV_PYTHON) -m streamlit run app/main.py --server.port $(PORT)
 
 test: install-test
-	$(PYTHON) -m ruff check inspector app tests bench sample_models
-	$(PYTHON) -m pytest
+	$(VENV_PYTHON) -m ruff check inspector app tests bench sample_models
+	$(VENV_PYTHON) -m pytest
 
 samples: install
-	$(PYTHON) sample_models/build.py
+	$(VENV_PYTHON) sample_models/build.py
 
-lint:
-	$(PYTHON) -m ruff check inspector app tests bench sample_models
+lint: install-test
+	$(VENV_PYTHON) -m ruff check inspector app tests bench sample_models

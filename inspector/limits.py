@@ -3,8 +3,10 @@
 Every limit is stated in the error raised when it is hit.  Defaults suit a
 laptop; change them process-wide with :func:`set_limits` or per call where a
 function takes ``limits=``.  Environment variables ``KERAS_INSPECTOR_<FIELD>``
-(upper case) override the defaults when the process starts, so a server
-operator can set them without code.
+(upper case) override the defaults, so a server operator can set them without
+code; they are read on the first :func:`get_limits` (not at import, so a bad
+value is an :class:`~inspector.errors.InspectorError` where a limit is used) and
+take an integer written as ``100000``, ``100_000`` or ``1e5``.
 
 Example:
     >>> from inspector.limits import Limits, get_limits, set_limits
@@ -12,14 +14,19 @@ Example:
     >>> get_limits().max_upload_bytes
     1000000
     >>> _ = set_limits(**vars(old))
+    >>> parse_limit("KERAS_INSPECTOR_MAX_POINTS", "2.5e5"), parse_limit("KERAS_INSPECTOR_MAX_POINTS", "100_000")
+    (250000, 100000)
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields, replace
+from decimal import Decimal, InvalidOperation
 
-__all__ = ["Limits", "get_limits", "set_limits", "format_bytes"]
+from inspector.errors import InspectorError
+
+__all__ = ["Limits", "get_limits", "set_limits", "format_bytes", "parse_limit"]
 
 
 @dataclass(frozen=True)
@@ -41,28 +48,65 @@ class Limits:
     max_data_bytes: int = 2 * 2**30  # a user data file (.npy/.npz/.csv)
 
 
+_LARGEST = Decimal(2**63)
+
+
+def parse_limit(variable: str, text: str) -> int:
+    """The positive integer an environment variable holds: ``100000``, ``100_000`` or ``1e5``.
+
+    Example:
+        >>> parse_limit("KERAS_INSPECTOR_MAX_SAMPLES", " 1e3 ")
+        1000
+
+    Raises:
+        InspectorError: anything else (a fraction, a unit such as ``500MB``, zero or a negative number).
+    """
+    value = text.strip()
+    number: int | None = None
+    try:
+        float(value)  # Python's own number syntax (Decimal is laxer with underscores: "_1")
+        exact = Decimal(value.replace("_", ""))  # exact, unlike float: 1e5, 2.5e5, 100_000
+    except (ValueError, InvalidOperation):
+        exact = Decimal("NaN")
+    if exact.is_finite() and exact == exact.to_integral_value() and exact <= _LARGEST:
+        number = int(exact)
+    if number is None or number < 1:  # also above 2**63: no size or count is that large
+        field = variable.removeprefix("KERAS_INSPECTOR_").lower()
+        default = f" ({getattr(Limits(), field):,})" if hasattr(Limits(), field) else ""
+        raise InspectorError(
+            f"The environment variable {variable} must be a positive whole number.",
+            received=f"{variable}={text!r}",
+            fix=f"Set it to a number such as 100000, 100_000 or 1e5 (sizes are in bytes), or unset it for the "
+                f"default{default}.")
+    return number
+
+
 def _from_environment() -> Limits:
     overrides = {}
     for f in fields(Limits):
-        value = os.environ.get(f"KERAS_INSPECTOR_{f.name.upper()}")
+        variable = f"KERAS_INSPECTOR_{f.name.upper()}"
+        value = os.environ.get(variable)
         if value:
-            overrides[f.name] = int(value)
+            overrides[f.name] = parse_limit(variable, value)
     return Limits(**overrides)
 
 
-_current = _from_environment()
+_current: Limits | None = None  # read from the environment on first use
 
 
 def get_limits() -> Limits:
     """The limits in force in this process."""
+    global _current
+    if _current is None:
+        _current = _from_environment()
     return _current
 
 
 def set_limits(**changes: int) -> Limits:
     """Change some limits process-wide; returns the previous limits (to restore them)."""
     global _current
-    previous = _current
-    _current = replace(_current, **changes)
+    previous = get_limits()
+    _current = replace(previous, **changes)
     return previous
 
 

@@ -184,8 +184,9 @@ def activation_stats(model: Any, layers: Any, X: Any, *, batch_size: int | None 
     with ddof=0), ``zero_fraction`` (values exactly zero), ``dead_fraction``
     (units — positions of a sample's output — that are zero for *every* sample),
     ``nan_count`` and ``inf_count``.  Each batch is reduced inside the forward
-    pass (per-sample partial sums, totals in float64; a batch whose values hold
-    NaN/Inf is recomputed exactly in float64) and batches are merged with Chan's
+    pass (per-sample partial sums, totals in float64 — taken by NumPy on a backend
+    without float64, JAX without x64; a batch whose values hold NaN/Inf is
+    recomputed exactly in float64) and batches are merged with Chan's
     parallel algorithm, so the result does not depend on the batch size beyond
     rounding.  ``df.attrs`` holds ``samples``, ``mode``, ``input_warnings``
     (NaN/Inf found in ``X``) and ``skipped_non_numeric`` (string outputs).
@@ -490,6 +491,8 @@ def _batch_stats(t: Any, per_channel: bool) -> tuple[Any, ...]:
     else:
         rows = ops.reshape(x, (ops.shape(x)[0], -1, channels))
     dims = ops.shape(rows)
+    if not _backend_has_float64():
+        return _batch_partials(rows, dims)
     count = ops.cast(dims[0], "float64") * ops.cast(dims[1], "float64")
 
     def across_batch(per_sample: Any) -> Any:  # (batch, channels) partial sums -> float64 totals
@@ -507,6 +510,56 @@ def _batch_stats(t: Any, per_channel: bool) -> tuple[Any, ...]:
     nonzero = across_batch(ops.sum(ops.square(ops.sign(rows)), axis=1))  # float arithmetic beats bool ops here
     finite = ops.logical_and(ops.isfinite(total), ops.isfinite(m2))
     return count, mean, m2, low, high, count - nonzero, alive, finite
+
+
+def _backend_has_float64() -> bool:
+    """Whether the Keras backend computes in float64 (JAX truncates it to float32 unless x64 is enabled)."""
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return True
+    # Keras's JAX backend has imported jax; looked up rather than imported, as jax is no dependency of ours
+    return bool(sys.modules["jax"].config.jax_enable_x64)
+
+
+def _batch_partials(rows: Any, dims: Any) -> tuple[Any, ...]:
+    """:func:`_batch_stats` for a backend without float64: per-sample float32 sums, totalled by NumPy.
+
+    The same sums as the float64 path before its cast (so the same numbers up to rounding), but the
+    reduction across the batch, the mean and the shift correction happen in :func:`_float64_totals`.
+    The squared deviations are taken from the float32 mean of the batch, any point being exact after
+    the correction.
+    """
+    from keras import ops
+
+    per_sample = ops.sum(rows, axis=1)  # (batch, channels)
+    point = ops.sum(per_sample, axis=0) / ops.cast(ops.maximum(dims[0] * dims[1], 1), rows.dtype)
+    squares = ops.sum(_squared_difference(rows, point), axis=1)
+    unit_max, unit_min = ops.max(rows, axis=0), ops.min(rows, axis=0)
+    alive = ops.logical_or(ops.greater(unit_max, 0), ops.less(unit_min, 0))
+    nonzero = ops.sum(ops.square(ops.sign(rows)), axis=1)
+    return (dims, per_sample, point, squares, ops.min(unit_min, axis=0), ops.max(unit_max, axis=0), nonzero,
+            alive)
+
+
+def _float64_totals(parts: list[np.ndarray]) -> list[np.ndarray]:
+    """The ``(count, mean, m2, min, max, zeros, alive, finite)`` of :func:`_batch_stats` from the
+    per-sample partials of :func:`_batch_partials`, in float64."""
+    dims, per_sample, point, squares, low, high, nonzero, alive = parts
+    count = np.float64(dims[0]) * np.float64(dims[1])
+    total = per_sample.astype(np.float64).sum(axis=0)
+    mean = total / max(count, 1.0)
+    shift = mean - point.astype(np.float64)
+    m2 = squares.astype(np.float64).sum(axis=0) - count * shift * shift
+    zeros = count - nonzero.astype(np.float64).sum(axis=0)
+    finite = np.isfinite(total) & np.isfinite(m2)
+    return [count, mean, m2, low.astype(np.float64), high.astype(np.float64), zeros, alive, finite]
+
+
+def _numpy_stats(parts: tuple[Any, ...]) -> list[np.ndarray]:
+    """One output's :func:`_batch_stats` as NumPy arrays, totalled in float64 here if the backend could not."""
+    numbers = [_to_numpy(p) for p in parts]
+    return numbers if not numbers or _backend_has_float64() else _float64_totals(numbers)
 
 
 def _squared_difference(a: Any, b: Any) -> Any:
@@ -543,6 +596,10 @@ def _exact_batch_stats(a: np.ndarray, per_channel: bool) -> tuple[np.ndarray, ..
 def _mode_difference(inference: Any, training: Any) -> tuple[Any, ...]:
     from keras import ops
 
+    if not _backend_has_float64():  # per-sample float32 sums; comparison() totals them in float64
+        a, b = (ops.cast(ops.reshape(v, (ops.shape(v)[0], -1)), "float32") for v in (inference, training))
+        diff = ops.abs(b - a)
+        return ops.sum(diff, axis=1), ops.max(diff), ops.sum(ops.abs(a), axis=1), ops.size(diff)
     a = ops.cast(inference, "float64")
     diff = ops.abs(ops.cast(training, "float64") - a)
     return ops.sum(diff), ops.max(diff), ops.sum(ops.abs(a)), ops.cast(ops.size(diff), "float64")
@@ -856,7 +913,7 @@ class _Request:
         for result in self._batches():
             if totals is None:
                 totals = [[_Running() if parts else None for parts in outputs] for outputs in result]
-            numbers = [[[_to_numpy(p) for p in parts] for parts in outputs] for outputs in result]
+            numbers = [[_numpy_stats(parts) for parts in outputs] for outputs in result]
             exact = self._exact_where_nonfinite(numbers)
             for i, (acc_row, outputs) in enumerate(zip(totals, numbers, strict=True)):
                 for k, (acc, parts) in enumerate(zip(acc_row, outputs, strict=True)):
@@ -906,7 +963,8 @@ class _Request:
 
         sums: list[list[np.ndarray | None]] | None = None
         for result in self._batches():
-            numbers = [[np.array([float(_to_numpy(p)) for p in parts]) if parts else None for parts in outputs]
+            numbers = [[np.array([float(np.sum(_to_numpy(p), dtype=np.float64)) for p in parts]) if parts else None
+                        for parts in outputs]
                        for outputs in result]
             if sums is None:
                 sums = numbers
