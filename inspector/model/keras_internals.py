@@ -374,8 +374,7 @@ def why_not_a_model_part(obj: Any) -> str:
         from keras.src.layers import Layer
 
         if issubclass(obj, Layer):
-            code = next((c.__name__ for c in obj.__mro__ if c.__name__ in _CODE_LAYER_NAMES
-                         and c.__module__.startswith("keras.")), None)
+            code = next((c.__name__ for c in obj.__mro__ if (c.__module__, c.__name__) in _CODE_LAYERS), None)
             return f"{label} is a {code} layer, which carries or calls code from the file" if code else ""
         from keras.src.ops.operation import Operation
 
@@ -394,7 +393,11 @@ def why_not_a_model_part(obj: Any) -> str:
     return f"{_public_name(obj)} is a {type(obj).__name__}, not a model part"
 
 
-_CODE_LAYER_NAMES = frozenset({"Lambda", "TFSMLayer", "TorchModuleWrapper", "JaxLayer", "FlaxLayer"})
+# by module as well as name: the JAX backend's own Layer base class is also called JaxLayer
+_CODE_LAYERS = frozenset({
+    ("keras.src.layers.core.lambda_layer", "Lambda"), ("keras.src.export.tfsm_layer", "TFSMLayer"),
+    ("keras.src.utils.torch_utils", "TorchModuleWrapper"), ("keras.src.utils.jax_layer", "JaxLayer"),
+    ("keras.src.utils.jax_layer", "FlaxLayer")})
 
 
 def _parameters(method: Any) -> list[str]:
