@@ -46,6 +46,14 @@ _EXPORTS: dict[str, str] = {
     "build_graph": "inspector.loading",
     "static_graph": "inspector.static",
     "summary_frame": "inspector.summary",
+    # comparing two models, mask flow, an Embedding as a lookup
+    "compare": "inspector.model_diff",
+    "ModelDiff": "inspector.model_diff",
+    "mask_flow": "inspector.masks",
+    "MaskFlow": "inspector.masks",
+    "MaskRole": "inspector.masks",
+    "embedding_lookup": "inspector.embedding_rows",
+    "EmbeddingLookup": "inspector.embedding_rows",
     # rendering (inspector/renderers/)
     "to_dot": "inspector.renderers",
     "render": "inspector.renderers",

@@ -27,7 +27,7 @@ __all__ = ["summary_frame", "SUMMARY_COLUMNS"]
 SUMMARY_COLUMNS = (
     "id", "name", "class_name", "kind", "input_shape", "output_shape", "params", "trainable_params",
     "non_trainable_params", "connected_to", "depth", "parent", "dtype", "activation", "trainable", "shared_with",
-    "opaque",
+    "opaque", "mask",
 )
 
 
@@ -46,6 +46,9 @@ def summary_frame(model_or_graph: Any) -> pd.DataFrame:
 
         model_or_graph = build_graph(model_or_graph)
     graph = model_or_graph
+    from inspector.masks import mask_flow
+
+    flow = mask_flow(graph)  # the `mask` column: produces / propagates / consumes / drops / "" (docs/masks.md)
     rows = []
     for node, owner in graph.walk():
         rows.append({
@@ -66,6 +69,7 @@ def summary_frame(model_or_graph: Any) -> pd.DataFrame:
             "trainable": node.trainable,
             "shared_with": node.shared_with or "",
             "opaque": node.opaque,
+            "mask": flow.role(node.id),
         })
     frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     frame.attrs.update(
