@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 
 import inspector
@@ -143,3 +144,21 @@ def test_mask_carrying_edges_are_drawn_differently() -> None:
     plain = inspector.build_graph(inspector.get_sample("otto_mlp").path)
     assert MASK_COLOUR not in inspector.to_dot(plain)
     assert set(mask_flow(plain).roles.values()) == {MaskRole.NONE}
+
+
+def test_a_mask_goes_through_a_nested_model_as_keras_runs_it() -> None:
+    """Keras's symbolic tensors lose the mask at a nested model's output, but a real call keeps it: the pooling
+    after the nested model averages only the unpadded steps (checked with NumPy on the model's own outputs)."""
+    inner_in = keras.Input((5, 4), name="inner_in")
+    block = keras.Model(inner_in, keras.layers.Dense(3, name="inner_dense")(inner_in), name="block")
+    tokens = keras.Input((5,), dtype="int32", name="tokens")
+    steps = block(keras.layers.Embedding(9, 4, mask_zero=True, name="emb")(tokens))
+    model = keras.Model(tokens, keras.layers.GlobalAveragePooling1D(name="gap")(steps))
+    flow = mask_flow(inspector.build_graph(model))
+    assert [flow.role(n) for n in ("emb", "block/inner_dense", "block", "gap")] == [
+        "produces", "propagates", "propagates", "consumes"]
+    x = np.array([[1, 2, 0, 0, 0], [3, 4, 5, 6, 0]])
+    per_step = np.asarray(keras.Model(tokens, steps)(x))
+    expected = np.stack([per_step[0, :2].mean(0), per_step[1, :4].mean(0)])
+    np.testing.assert_allclose(np.asarray(model(x)), expected, rtol=1e-6)
+    assert not np.allclose(expected, per_step.mean(1))  # the mask made a difference
