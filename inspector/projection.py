@@ -351,6 +351,27 @@ class Projection:
                                  fix="Check the folder is writable and the disk not full.") from e
         return target
 
+    def to_tensorboard_zip(self, *, tensor_name: str | None = None) -> bytes:
+        """The three files of :meth:`to_tensorboard` as one zip archive (for a download).
+
+        Example:
+            >>> import io, zipfile, numpy as np
+            >>> data = project_matrix(np.eye(3), method="pca").to_tensorboard_zip()
+            >>> sorted(zipfile.ZipFile(io.BytesIO(data)).namelist())
+            ['metadata.tsv', 'projector_config.pbtxt', 'tensors.tsv']
+        """
+        import io
+        import tempfile
+        import zipfile
+
+        buffer = io.BytesIO()
+        with tempfile.TemporaryDirectory(prefix="keras-inspector-projector-") as folder:
+            written = self.to_tensorboard(folder, tensor_name=tensor_name)
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for name in ("tensors.tsv", "metadata.tsv", "projector_config.pbtxt"):
+                    archive.write(written / name, name)
+        return buffer.getvalue()
+
 
 def _pbtxt_string(text: str) -> str:
     """A protobuf text-format string literal."""

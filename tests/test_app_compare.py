@@ -59,3 +59,11 @@ def test_a_second_upload_is_compared_with_the_open_model() -> None:
     assert shown["weight_max_abs_diff"].iloc[0] == pytest.approx(0.01, abs=1e-6)
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["Download CSV", "Download HTML"]
+
+
+def test_embeddings_page_offers_the_tensorboard_download() -> None:
+    at = new_app()
+    at.switch_page("views/embeddings.py").run()
+    assert_clean(at)
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert "Download for TensorBoard's projector (.zip)" in labels
