@@ -140,6 +140,16 @@ def compare(a: Any, b: Any, *, trust: bool = False) -> ModelDiff:
             continue
         inserts.setdefault(last, []).append(_row(node, None, model_a, graph_a, model_b, graph_b))
         status[node.id] = "removed"
+    # a nested model whose own facts match is still changed when anything inside it is
+    models_b = {n.id for n in nodes_b if n.kind.value == "model"}
+    for row in rows_b:
+        node_id = row["id_b"]
+        if row["status"] == "same" and node_id in models_b:
+            inside = [k for k, v in status.items() if v != "same"
+                      and (k.startswith(node_id + "/") or k.startswith(row["id_a"] + "/"))]
+            if inside:
+                row["status"] = status[node_id] = "changed"
+                row["changes"] = f"{len(inside)} layer(s) inside changed"
     rows = list(inserts.get(-1, []))
     for i, row in enumerate(rows_b):
         rows.append(row)

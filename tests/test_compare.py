@@ -141,3 +141,21 @@ def test_cli_diff_table_csv_json_and_drawing(pair, tmp_path: Path, capsys: pytes
     assert main(["diff", str(path_a), str(tmp_path / "missing.keras")]) == 3
     assert "error:" in capsys.readouterr().err
     assert main(["diff", str(path_a), str(path_b), "-o", str(tmp_path / "d.txt")]) == 2
+
+
+def test_a_change_inside_a_nested_model_marks_the_model_changed() -> None:
+    def build() -> keras.Model:
+        inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="inner_dense")], name="block")
+        x = keras.Input((4,), name="x")
+        return keras.Model(x, keras.layers.Dense(1, name="head")(inner(x)), name="outer")
+
+    keras.utils.set_random_seed(2)
+    a, b = build(), build()
+    b.set_weights(a.get_weights())
+    kernel, bias = b.get_layer("block").get_layer("inner_dense").get_weights()
+    b.get_layer("block").get_layer("inner_dense").set_weights([kernel - np.float32(0.5), bias])
+    frame = inspector.compare(a, b).frame.set_index("id_b")
+    assert frame.loc["block/inner_dense", "status"] == "changed"
+    assert frame.loc["block/inner_dense", "weight_max_abs_diff"] == pytest.approx(0.5, abs=1e-6)
+    assert frame.loc["block", "status"] == "changed" and "inside" in frame.loc["block", "changes"]
+    assert frame.loc["head", "status"] == frame.loc["x", "status"] == "same"
