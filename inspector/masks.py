@@ -139,7 +139,7 @@ def mask_flow(graph: ModelGraph) -> MaskFlow:
 
 def _rule(node: LayerNode, inputs: list[bool]) -> tuple[MaskRole, tuple[int, ...]]:
     """``(role, indices of masked outputs)`` of one node, given which inputs carry a mask."""
-    cls, cfg = node.class_name, node.config or {}
+    cls, cfg = node.class_name, node.config if isinstance(node.config, dict) else {}
     any_masked = any(inputs)
     if node.kind == NodeKind.INPUT:  # a nested model's input: passes on what feeds it
         return MaskRole.NONE, (0,) if any_masked else ()
@@ -151,7 +151,8 @@ def _rule(node: LayerNode, inputs: list[bool]) -> tuple[MaskRole, tuple[int, ...
         return MaskRole.NONE, ()
     first = (0,) if inputs and inputs[0] else ()
     if cls in _RNNS:
-        inner = cfg.get("layer", {}).get("config", {}) if cls == "Bidirectional" else cfg
+        inner = cfg.get("layer") if cls == "Bidirectional" else {"config": cfg}
+        inner = inner.get("config") if isinstance(inner, dict) else None  # a hostile config may hold anything
         if not (isinstance(inner, dict) and inner.get("return_sequences")):
             return MaskRole.CONSUMES, ()
         if cls == "Bidirectional" and cfg.get("merge_mode", "concat") is None:

@@ -22,7 +22,9 @@ def text_model() -> keras.Model:
     dense = keras.layers.Dense(4, name="per_step")(seq)
     pooled = keras.layers.GlobalAveragePooling1D(name="gap")(dense)
     last = keras.layers.LSTM(3, name="lstm_last")(seq)
-    merged = keras.layers.Concatenate(name="joined")([pooled, last])
+    both_ways = keras.layers.Bidirectional(keras.layers.GRU(2, return_sequences=True), name="bi")(x)
+    both_pooled = keras.layers.GlobalAveragePooling1D(name="bi_pool")(both_ways)
+    merged = keras.layers.Concatenate(name="joined")([pooled, last, both_pooled])
     return keras.Model(tokens, keras.layers.Dense(1, name="head")(merged), name="text")
 
 
@@ -69,7 +71,8 @@ def test_roles_on_the_text_model() -> None:
     flow = mask_flow(inspector.build_graph(model))
     roles = {layer.name: flow.role(layer.name) for layer in model.layers}
     assert roles == {"tokens": "", "emb": "produces", "lstm_seq": "consumes", "per_step": "propagates",
-                     "gap": "consumes", "lstm_last": "consumes", "joined": "", "head": ""}
+                     "gap": "consumes", "lstm_last": "consumes", "bi": "consumes", "bi_pool": "consumes",
+                     "joined": "", "head": ""}
     # "consumes" is exactly Keras's own test: the layer's call takes a mask argument
     for layer in model.layers:
         if roles[layer.name] in ("consumes", "propagates"):
