@@ -144,7 +144,11 @@ def test_mask_carrying_edges_are_drawn_differently() -> None:
     assert inspector.to_dot(graph, show_masks=False).count(MASK_COLOUR) == 0
     page = inspector.to_html(graph, engine="builtin")
     assert page.count(f'stroke="{MASK_COLOUR}"') == len(carried)
+    figure = inspector.graph_figure(graph)
+    (purple,) = [t for t in figure.data if t.name == "masked edges"]
+    assert purple.line.color == MASK_COLOUR and list(purple.x).count(None) == len(carried)
     plain = inspector.build_graph(inspector.get_sample("otto_mlp").path)
+    assert "masked edges" not in [t.name for t in inspector.graph_figure(plain).data]
     assert MASK_COLOUR not in inspector.to_dot(plain)
     assert set(mask_flow(plain).roles.values()) == {MaskRole.NONE}
 
