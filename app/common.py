@@ -19,6 +19,7 @@ PAGES = {
     "layer": "views/layer.py",
     "activations": "views/activations.py",
     "embeddings": "views/embeddings.py",
+    "compare": "views/compare.py",
 }
 
 

@@ -28,6 +28,7 @@ navigation = st.navigation([
     st.Page(common.PAGES["layer"], title="Layer", icon=":material/layers:"),
     st.Page(common.PAGES["activations"], title="Activations", icon=":material/bolt:"),
     st.Page(common.PAGES["embeddings"], title="Embeddings", icon=":material/scatter_plot:"),
+    st.Page(common.PAGES["compare"], title="Compare", icon=":material/compare_arrows:"),
 ])
 common.warm_up_projector()
 common.sidebar()

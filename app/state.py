@@ -36,6 +36,11 @@ GRAPH_CHART_COUNT = "graph_chart_count"  # bumped after a click so the chart's s
 # Overview / Layer pages
 SUMMARY_TABLE = "summary_table_widget"
 LAYER_PICK = "layer_pick_widget"
+EMBEDDING_LOOKUP = "embedding_lookup_widget"  # the index or token explained on the Layer page
+
+# Compare page
+COMPARE_UPLOAD = "compare_upload_widget"
+COMPARISONS = "comparisons"  # {(open model hash, trusted, other file hash): ModelDiff}
 
 # Activations page
 ACTIVATION_SOURCE = "activation_source_widget"

@@ -51,6 +51,14 @@ _EXPORTS: dict[str, str] = {
     "layer_costs": "inspector.cost",
     "total_macs": "inspector.cost",
     "total_output_bytes": "inspector.cost",
+    # comparing two models, mask flow, an Embedding as a lookup
+    "compare": "inspector.analysis.model_diff",
+    "ModelDiff": "inspector.analysis.model_diff",
+    "mask_flow": "inspector.masks",
+    "MaskFlow": "inspector.masks",
+    "MaskRole": "inspector.masks",
+    "embedding_lookup": "inspector.analysis.embedding_rows",
+    "EmbeddingLookup": "inspector.analysis.embedding_rows",
     # rendering (inspector/render/)
     "to_dot": "inspector.render",
     "render": "inspector.render",

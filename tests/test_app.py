@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 MAIN = str(REPO / "app" / "main.py")
 TIMEOUT = 120  # the first run imports TensorFlow
 SAMPLES = [s.slug for s in inspector.list_samples()]
-PAGES = ("views/overview.py", "views/graph.py", "views/layer.py", "views/activations.py", "views/embeddings.py")
+PAGES = ("views/overview.py", "views/graph.py", "views/layer.py", "views/activations.py", "views/embeddings.py",
+         "views/compare.py")
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

@@ -135,3 +135,7 @@ if query:
         common.show_error(e)
 st.download_button("Download coordinates (.csv)", projection.to_csv(), file_name=f"{layer.replace('/', '_')}.csv",
                    mime="text/csv", on_click="ignore")
+st.download_button("Download for TensorBoard's projector (.zip)", projection.to_tensorboard_zip,
+                   file_name=f"{layer.replace('/', '_')}_projector.zip", mime="application/zip", on_click="ignore",
+                   help="tensors.tsv, metadata.tsv and projector_config.pbtxt: unzip into a folder and run "
+                        "`tensorboard --logdir FOLDER` (Projector tab).")  # built only when clicked

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+import inspector
 from app import common, state
 from inspector import app_support
 from inspector.errors import InspectorError
@@ -32,6 +33,26 @@ def _picked() -> None:
     st.session_state[state.SELECTED_LAYER] = st.session_state[state.LAYER_PICK]
 
 
+def _embedding_explained(opened, node_id: str) -> None:
+    """A lookup is a matrix product: W[i] next to one_hot(i) @ W, on the real weights."""
+    with st.expander("A lookup is a one-hot product", expanded=True):
+        item = st.text_input("Index or token", value="1", key=state.EMBEDDING_LOOKUP,
+                             help="A row number of the table, or a token of the model's vocabulary.")
+        sample = common.current_sample()
+        try:
+            look = inspector.embedding_lookup(opened.model, node_id, item,
+                                              labels=sample.metadata.get("embedding_labels") if sample else None)
+        except InspectorError as e:
+            common.show_error(e)
+            return
+        verdict = "equal, exactly" if look.equal else f"differ by up to {look.max_abs_diff:.3g}"
+        st.markdown(f"Index **{look.index}** (label `{look.label}`, from {look.label_source}) of a "
+                    f"{look.shape[0]:,} × {look.shape[1]:,} table: `W[{look.index}]` and "
+                    f"`one_hot({look.index}) @ W` **{verdict}**.")
+        st.dataframe({"W[i]": look.row, "one_hot(i) @ W": look.product, "layer(i)": look.layer_output},
+                     hide_index=False)
+
+
 node_id = st.selectbox("Layer", choices, key=state.LAYER_PICK, on_change=_picked,
                        help="Filtered by the sidebar search; click a layer in the Graph page to open it here.")
 node = graph.node(node_id)
@@ -47,6 +68,8 @@ if node.class_name == "Embedding":
         st.switch_page(common.PAGES["embeddings"])
     elif not opened.can_run:
         st.caption("Projecting this embedding needs the model loaded (not a static view).")
+    if opened.can_run:
+        _embedding_explained(opened, node_id)
 
 with st.expander("Config (JSON)", expanded=len(node.config) < 12):
     st.json(node.config or {}, expanded=True)

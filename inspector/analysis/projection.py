@@ -302,6 +302,82 @@ class Projection:
         """
         return self.frame.to_csv(index=False, float_format="%.6g")
 
+    def to_tensorboard(self, folder: str | os.PathLike[str], *, tensor_name: str | None = None) -> Path:
+        """Write the points for TensorBoard's Embedding Projector; returns the folder.
+
+        Three files: ``tensors.tsv`` (one row per point: its original vector,
+        :attr:`vectors`, so TensorBoard can run its own PCA/t-SNE/UMAP),
+        ``metadata.tsv`` (a header, then one row per point in the same order:
+        every frame column except the coordinates) and ``projector_config.pbtxt``
+        (a ``ProjectorConfig`` naming both).  Open it with
+        ``tensorboard --logdir FOLDER`` → Projector.  Tabs and newlines inside
+        labels become spaces (TSV has no quoting).
+
+        Example:
+            >>> import tempfile, numpy as np
+            >>> p = project_matrix(np.eye(4), method="pca", labels=["a", "b", "c", "d"])
+            >>> out = p.to_tensorboard(tempfile.mkdtemp())
+            >>> sorted(f.name for f in out.iterdir())
+            ['metadata.tsv', 'projector_config.pbtxt', 'tensors.tsv']
+            >>> [line.split() for line in (out / "metadata.tsv").read_text().splitlines()[:2]]
+            [['index', 'label', 'is_padding'], ['0', 'a', 'False']]
+        """
+        target = Path(folder)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InputDataError("The TensorBoard export folder cannot be created.", received=f"{target}: {e}",
+                                 fix="Give a writable folder path.") from e
+        vectors = self.vectors if self.vectors.size else self.frame[
+            [c for c in ("x", "y", "z") if c in self.frame]].to_numpy(np.float32)
+        meta = self.frame.drop(columns=[c for c in ("x", "y", "z") if c in self.frame])
+
+        def cell(value: Any) -> str:
+            return " ".join(str(value).split()) if str(value).strip() else "(empty)"
+
+        lines = ["\t".join(cell(c) for c in meta.columns)]
+        lines += ["\t".join(cell(v) for v in row) for row in meta.itertuples(index=False, name=None)]
+        name = tensor_name or self.source or "points"
+        config = ("embeddings {\n"
+                  f"  tensor_name: {_pbtxt_string(name)}\n"
+                  f"  tensor_shape: {vectors.shape[0]}\n  tensor_shape: {vectors.shape[1]}\n"
+                  '  tensor_path: "tensors.tsv"\n  metadata_path: "metadata.tsv"\n}\n')
+        try:
+            np.savetxt(target / "tensors.tsv", vectors, delimiter="\t", fmt="%.7g")
+            (target / "metadata.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+            (target / "projector_config.pbtxt").write_text(config, encoding="utf-8")
+        except OSError as e:
+            raise InputDataError("The TensorBoard export could not be written.", received=f"{target}: {e}",
+                                 fix="Check the folder is writable and the disk not full.") from e
+        return target
+
+    def to_tensorboard_zip(self, *, tensor_name: str | None = None) -> bytes:
+        """The three files of :meth:`to_tensorboard` as one zip archive (for a download).
+
+        Example:
+            >>> import io, zipfile, numpy as np
+            >>> data = project_matrix(np.eye(3), method="pca").to_tensorboard_zip()
+            >>> sorted(zipfile.ZipFile(io.BytesIO(data)).namelist())
+            ['metadata.tsv', 'projector_config.pbtxt', 'tensors.tsv']
+        """
+        import io
+        import tempfile
+        import zipfile
+
+        buffer = io.BytesIO()
+        with tempfile.TemporaryDirectory(prefix="keras-inspector-projector-") as folder:
+            written = self.to_tensorboard(folder, tensor_name=tensor_name)
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for name in ("tensors.tsv", "metadata.tsv", "projector_config.pbtxt"):
+                    archive.write(written / name, name)
+        return buffer.getvalue()
+
+
+def _pbtxt_string(text: str) -> str:
+    """A protobuf text-format string literal."""
+    escaped = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
 
 def _is_number(value: Any) -> bool:
     try:

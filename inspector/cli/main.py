@@ -1,4 +1,4 @@
-"""The command line: ``keras-inspector summary | graph | activations | project | app``.
+"""The command line: ``keras-inspector summary | graph | activations | project | diff | app``.
 
 Every sub-command is a thin shell around the library: parse the arguments, call
 one or two public functions of :mod:`inspector`, write the result.  Importing
@@ -90,6 +90,14 @@ class _ProjectionFormat(str, Enum):
     HTML = "html"
 
 
+class _DiffGraphFormat(str, Enum):
+    SVG = "svg"
+    PNG = "png"
+    PDF = "pdf"
+    DOT = "dot"
+    HTML = "html"
+
+
 # =============================================================================== parser
 _EXAMPLES = {
     "summary": """\
@@ -123,6 +131,16 @@ examples:
 
 Without --input the rows of an Embedding layer's weight matrix are projected;
 with --input, the layer's activations on that data (one point per sample).""",
+    "diff": """\
+examples:
+  keras-inspector diff base.keras finetuned.keras
+  keras-inspector diff epoch_10.keras epoch_20.keras --format csv > diff.csv
+  keras-inspector diff base.keras finetuned.keras --changed-only -o diff.html
+
+Layers are matched by name, then by position for renamed ones; status is same,
+added, removed or changed.  Weight columns are NaN for a model shown from its
+static view (one that cannot load without --trust).  -o draws the second model
+with added (green), removed (red, dashed) and changed (amber) layers marked.""",
     "app": """\
 examples:
   keras-inspector app
@@ -283,6 +301,15 @@ def build_parser() -> argparse.ArgumentParser:
                          help="with --input: samples per forward pass")
     project.add_argument("-o", "--output", type=_suffix_type(_ProjectionFormat, "output file"), required=True,
                          metavar="FILE", help="coords.csv (one row per point) or plot.html (standalone plotly page)")
+
+    diff = command("diff", "Compare two models layer by layer: added, removed, changed layers and weight deltas.")
+    diff.add_argument("model_a", metavar="A", help=model_help + " (the reference, e.g. the base model)")
+    diff.add_argument("model_b", metavar="B", help=model_help + " (compared against A)")
+    diff.add_argument("--format", type=str.lower, choices=[f.value for f in TableFormat], default="table",
+                      help="table (default), csv and json (every column), markdown")
+    diff.add_argument("--changed-only", action="store_true", help="list only added, removed and changed layers")
+    diff.add_argument("-o", "--output", type=_suffix_type(_DiffGraphFormat, "output file"), metavar="FILE",
+                      help="also draw the difference on B's graph (.svg .png .pdf .dot .html)")
 
     app = command("app", "Start the Streamlit app, optionally opened on MODEL.")
     app.add_argument("model", metavar="MODEL", nargs="?", help=model_help + " to open first (optional)")
@@ -824,10 +851,52 @@ def _app(args: argparse.Namespace) -> None:
                              fix="Read the messages above; run `python -m streamlit run app/main.py` to debug.")
 
 
+# =============================================================================== diff
+def _diff(args: argparse.Namespace) -> None:
+    from inspector.io.files import read_model_file
+
+    fmt = TableFormat(args.format)
+    output = _check_output(args.output) if args.output is not None else None
+    compare = _library("compare")
+    files = [read_model_file(path) for path in (args.model_a, args.model_b)]  # fail fast, before TensorFlow
+    for model_file in files:
+        _import_keras(args, model_file)
+    diff = compare(files[0], files[1], trust=args.trust)
+    frame = diff.frame
+    if args.changed_only:
+        frame = frame[frame["status"] != "same"]
+    counts = ", ".join(f"{n} {status}" for status, n in diff.counts().items())
+    if fmt is TableFormat.JSON:
+        document = {"a": diff.name_a, "b": diff.name_b, "counts": diff.counts(),
+                    "layers": json.loads(frame.to_json(orient="records"))}
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+    elif fmt is TableFormat.CSV:
+        sys.stdout.write(frame.to_csv(index=False))
+    else:
+        view = frame[["name", "status", "class_b", "output_shape_a", "output_shape_b", "params_a", "params_b",
+                      "weight_max_abs_diff", "weight_rel_diff", "changes"]].rename(columns={
+            "name": "Layer", "status": "Status", "class_b": "Type", "output_shape_a": "Output A",
+            "output_shape_b": "Output B", "params_a": "Params A", "params_b": "Params B",
+            "weight_max_abs_diff": "Max |Δw|", "weight_rel_diff": "Rel Δw", "changes": "Changes"})
+        view = view.astype(object).where(view.notna(), "")
+        _print_table(view, fmt, title=f"{diff.name_a} → {diff.name_b}", footer=counts)
+    if output is not None:
+        suffix = _DiffGraphFormat(output.suffix.lower().lstrip("."))
+        if suffix is _DiffGraphFormat.HTML:
+            content: bytes | str = diff.to_html()
+        elif suffix is _DiffGraphFormat.DOT:
+            content = diff.to_dot()
+        else:
+            content = _library("render")(diff.graph, suffix.value, marks=diff.marks)
+        _write(output, content)
+        _note(args, f"wrote {output}")
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "summary": _summary,
     "graph": _graph,
     "activations": _activations,
     "project": _project,
+    "diff": _diff,
     "app": _app,
 }

@@ -31,17 +31,18 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from pathlib import Path
 
 from inspector.errors import InputDataError, InspectorError, LimitExceededError, MissingDependencyError
-from inspector.graph import LayerNode, ModelGraph, NodeKind
+from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind
 from inspector.render.style import FAMILIES, LabelOptions, abbreviate, family, format_count, label_lines
 from inspector.render.view import View, check_rankdir, prepare
 
 __all__ = ["OutputFormat", "to_dot", "render", "view_to_dot", "html_label", "dot_binary", "run_dot", "xml_escape",
-           "svg_plugin_folder", "INSTALL_HINT", "DEFAULT_TIMEOUT"]
+           "svg_plugin_folder", "INSTALL_HINT", "DEFAULT_TIMEOUT", "MARK_COLOURS", "MASK_COLOUR", "view_marks",
+           "masked_edges"]
 
 INSTALL_HINT = ("Install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) "
                 "or `conda install graphviz`; or use to_html() / graph_figure(), which need no Graphviz.")
@@ -81,7 +82,8 @@ def _quote(text: str) -> str:
 
 def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, show_params: bool = True,
            show_dtypes: bool = False, expand_depth: int | None = None, highlight: str | Iterable[str] | None = None,
-           fold: bool = True, unfold: Iterable[str] = (), collapse_blocks: bool | None = None) -> str:
+           fold: bool = True, unfold: Iterable[str] = (), collapse_blocks: bool | None = None,
+           marks: Mapping[str, str] | None = None, show_masks: bool = True) -> str:
     """The graph as Graphviz DOT text.
 
     Args:
@@ -94,6 +96,8 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
         unfold: ids of groups to keep expanded (``"<first member>[x<n>]"``).
         collapse_blocks: fold runs of identical sequential blocks; ``None``: only when the
             graph has more than ``get_limits().max_layout_nodes`` nodes.
+        marks: node id → ``"added"``/``"removed"``/``"changed"``, coloured (see :func:`inspector.compare`).
+        show_masks: draw the edges whose tensor carries a Keras mask in purple (see :mod:`inspector.masks`).
 
     Raises:
         LayerNotFoundError: a highlighted id is not in the graph.
@@ -108,12 +112,16 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
     rankdir = check_rankdir(rankdir).value
     view = prepare(graph, expand_depth=expand_depth, fold=fold, unfold=unfold, collapse_blocks=collapse_blocks,
                    highlight=highlight)
-    return view_to_dot(view, rankdir=rankdir, options=LabelOptions(show_shapes, show_params, show_dtypes))
+    return view_to_dot(view, rankdir=rankdir, options=LabelOptions(show_shapes, show_params, show_dtypes),
+                       marks=marks, show_masks=show_masks)
 
 
-def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None) -> str:
+def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None,
+                marks: Mapping[str, str] | None = None, show_masks: bool = True) -> str:
     """DOT text of an already prepared :class:`~inspector.render.view.View`."""
     options = options or LabelOptions()
+    marks = view_marks(view, marks)
+    masked = masked_edges(view) if show_masks else set()
     g = view.graph
     names = {n.id: f"n{i}" for i, n in enumerate(g.nodes)}
     outputs = set(g.outputs)
@@ -137,7 +145,7 @@ def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None
 
     def emit(parent: str | None, indent: str) -> None:
         for n in children.get(parent, []):
-            lines.append(indent + _node_line(n, names[n.id], view, options, n.id in outputs))
+            lines.append(indent + _node_line(n, names[n.id], view, options, n.id in outputs, marks.get(n.id)))
         for cid in sub_clusters.get(parent, []):
             cnode = g.clusters[cid]
             fam = FAMILIES["model"]
@@ -155,6 +163,8 @@ def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None
         if e.src not in names or e.dst not in names:
             continue
         attributes = _edge_attributes(groups.get(e.src), groups.get(e.dst))
+        if e in masked:
+            attributes = (attributes[:-1] + ", " if attributes else " [") + _MASK_EDGE + "]"
         lines.append(f"  {names[e.src]} -> {names[e.dst]}{attributes};")
     for first, later in view.ties():
         lines.append(f"  {names[first]} -> {names[later]} [style=dashed, color=\"#9ca3af\", arrowhead=none, "
@@ -174,13 +184,18 @@ def _edge_attributes(src: LayerNode | None, dst: LayerNode | None) -> str:
     return f' [penwidth=2, label=" ×{group.config.get("repeats", len(group.members))}", fontcolor="#9a3412"]'
 
 
-def _node_line(node: LayerNode, name: str, view: View, options: LabelOptions, is_output: bool) -> str:
+def _node_line(node: LayerNode, name: str, view: View, options: LabelOptions, is_output: bool,
+               mark: str | None = None) -> str:
     fam = FAMILIES[family(node)]
+    fill, border = MARK_COLOURS.get(mark or "", (fam.fill, fam.border))
+    tooltip = f"{mark}: {node.id}" if mark else node.id
     parts = [f'id="{name}"', f"label=<{html_label(node, options, view.collapsed.get(node.id, 0))}>",
-             f'fillcolor="{fam.fill}"', f'color="{fam.border}"', f"tooltip={_quote(abbreviate(node.id, 200))}"]
+             f'fillcolor="{fill}"', f'color="{border}"', f"tooltip={_quote(abbreviate(tooltip, 200))}"]
     style = ["rounded", "filled"]
-    if node.opaque or node.kind == NodeKind.SUBCLASSED:
+    if node.opaque or node.kind == NodeKind.SUBCLASSED or mark == "removed":
         style.append("dashed")
+    if mark:
+        parts.append("penwidth=2.5")
     if node.kind == NodeKind.GROUP or node.id in view.collapsed:
         style.append("bold")
     parts.append(f'style="{",".join(style)}"')
@@ -189,6 +204,41 @@ def _node_line(node: LayerNode, name: str, view: View, options: LabelOptions, is
     if node.id in view.highlighted:
         parts.append('penwidth=3.5, color="#dc2626"')
     return f"{name} [{', '.join(parts)}];"
+
+
+# ------------------------------------------------------------------ marks (model diff) and masks
+MARK_COLOURS = {"added": ("#dcfce7", "#16a34a"), "removed": ("#fee2e2", "#dc2626"),
+                "changed": ("#fef3c7", "#d97706")}  # (fill, border) by inspector.compare status
+MASK_COLOUR = "#7c3aed"
+_MASK_EDGE = f'color="{MASK_COLOUR}", penwidth=2.2, tooltip="carries a Keras mask"'
+
+
+def view_marks(view: View, marks: Mapping[str, str] | None) -> dict[str, str]:
+    """``marks`` keyed by the drawn node that shows each marked node (a folded group shows ``changed``)."""
+    out: dict[str, str] = {}
+    for node_id, mark in (marks or {}).items():
+        if mark not in MARK_COLOURS:
+            continue
+        shown = view.locate(node_id)
+        if shown is not None:
+            out[shown] = mark if out.get(shown, mark) == mark else "changed"
+    return out
+
+
+def masked_edges(view: View) -> set[Edge]:
+    """The drawn edges whose tensor carries a Keras mask (a group's edge when any member's does)."""
+    from inspector.masks import mask_flow
+
+    flow = mask_flow(view.source)
+    if not flow.masked:
+        return set()
+    members = {n.id: n.members for n in view.graph.nodes if n.members}
+    out = set()
+    for e in view.graph.edges:
+        sources = members.get(e.src) or (e.src,)
+        if any((s, e.src_index) in flow.masked for s in sources):
+            out.add(e)
+    return out
 
 
 def html_label(node: LayerNode, options: LabelOptions | None = None, collapsed_layers: int = 0) -> str:

@@ -21,11 +21,20 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import Enum
 
 from inspector.graph import LayerNode, ModelGraph, NodeKind
-from inspector.render.dot import dot_binary, run_dot, view_to_dot, xml_escape
+from inspector.render.dot import (
+    MARK_COLOURS,
+    MASK_COLOUR,
+    dot_binary,
+    masked_edges,
+    run_dot,
+    view_marks,
+    view_to_dot,
+    xml_escape,
+)
 from inspector.render.layout import Layout, clip_to_box, layered_layout
 from inspector.render.style import (
     FAMILIES,
@@ -89,9 +98,12 @@ def cluster_boxes(graph: ModelGraph, lay: Layout, *, margin: float = 8.0,
     return {c: boxes[c] for c in graph.clusters if c in boxes}
 
 
-def builtin_svg(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None) -> str:
+def builtin_svg(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None,
+                marks: Mapping[str, str] | None = None, show_masks: bool = True) -> str:
     """The view drawn as SVG with the built-in layout (no Graphviz); node groups have ``id="n<i>"``."""
     options = options or LabelOptions()
+    marks = view_marks(view, marks)
+    masked = {(e.src, e.dst) for e in masked_edges(view)} if show_masks else set()
     g = view.graph
     names = {n.id: f"n{i}" for i, n in enumerate(g.nodes)}
     sizes = node_sizes(view, options)
@@ -121,34 +133,37 @@ def builtin_svg(view: View, *, rankdir: str = "TB", options: LabelOptions | None
         pts[0] = clip_to_box(pts[0], pts[1], lay.nodes[src])
         pts[-1] = clip_to_box(pts[-1], pts[-2], lay.nodes[dst], margin=1.0)
         path = " ".join(f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}" for i, (x, y) in enumerate(pts))
-        out.append(f'<g id="edge{k}" class="edge"><path d="{path}" fill="none" stroke="#6b7280" '
-                   f'stroke-width="1" marker-end="url(#ki-arrow)"/></g>')
+        colour, width = (MASK_COLOUR, 2.2) if (src, dst) in masked else ("#6b7280", 1)
+        out.append(f'<g id="edge{k}" class="edge"><path d="{path}" fill="none" stroke="{colour}" '
+                   f'stroke-width="{width}" marker-end="url(#ki-arrow)"/></g>')
     for first, later in view.ties():
         a, b = lay.nodes[first], lay.nodes[later]
         out.append(f'<g class="edge tie"><path d="M{a.x:.1f},{a.y:.1f} L{b.x:.1f},{b.y:.1f}" fill="none" '
                    f'stroke="#9ca3af" stroke-dasharray="5 4"/></g>')
     outputs = set(g.outputs)
     for n in g.nodes:
-        out.append(_svg_node(n, names[n.id], lay.nodes[n.id], view, options, n.id in outputs))
+        out.append(_svg_node(n, names[n.id], lay.nodes[n.id], view, options, n.id in outputs, marks.get(n.id)))
     out.append("</g></svg>")
     return "\n".join(out)
 
 
-def _svg_node(node: LayerNode, name: str, box, view: View, options: LabelOptions, is_output: bool) -> str:
+def _svg_node(node: LayerNode, name: str, box, view: View, options: LabelOptions, is_output: bool,
+              mark: str | None = None) -> str:
     fam = FAMILIES[family(node)]
     x0, y0 = box.x - box.width / 2, box.y - box.height / 2
-    stroke, stroke_width = fam.border, 1.2
+    fill, stroke = MARK_COLOURS.get(mark or "", (fam.fill, fam.border))
+    stroke_width = 2.5 if mark else 1.2
     if node.kind == NodeKind.GROUP or node.id in view.collapsed:
         stroke_width = 2.2
     if node.id in view.highlighted:
         stroke, stroke_width = "#dc2626", 3.5
-    dash = ' stroke-dasharray="4 3"' if node.opaque or node.kind == NodeKind.SUBCLASSED else ""
+    dash = ' stroke-dasharray="4 3"' if node.opaque or node.kind == NodeKind.SUBCLASSED or mark == "removed" else ""
     parts = [f'<g id="{name}" class="node"><title>{xml_escape(node.id)}</title>']
     if is_output:
         parts.append(f'<rect x="{x0 - 3:.1f}" y="{y0 - 3:.1f}" width="{box.width + 6:.1f}" '
                      f'height="{box.height + 6:.1f}" rx="7" fill="none" stroke="{stroke}"/>')
     parts.append(f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{box.width:.1f}" height="{box.height:.1f}" rx="5" '
-                 f'fill="{fam.fill}" stroke="{stroke}" stroke-width="{stroke_width}"{dash}/>')
+                 f'fill="{fill}" stroke="{stroke}" stroke-width="{stroke_width}"{dash}/>')
     lines = label_lines(node, options, collapsed_layers=view.collapsed.get(node.id, 0))
     y = y0 + 5 + LINE_HEIGHT - 2.5
     for line in lines:
@@ -176,12 +191,13 @@ def to_html(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True,
             show_dtypes: bool = False, expand_depth: int | None = None,
             highlight: str | Iterable[str] | None = None, fold: bool = True, unfold: Iterable[str] = (),
             collapse_blocks: bool | None = None, engine: str | LayoutEngine = LayoutEngine.AUTO,
-            title: str | None = None) -> str:
+            title: str | None = None, marks: Mapping[str, str] | None = None, show_masks: bool = True) -> str:
     """One standalone HTML page of the graph: pan, zoom, hover and click for layer details.
 
     Options are those of :func:`~inspector.render.dot.to_dot`, plus ``engine``
     ("auto": Graphviz when the ``dot`` program is installed, else the built-in
-    layout; "graphviz"; "builtin") and the page ``title``.
+    layout; "graphviz"; "builtin") and the page ``title``; ``marks`` and ``show_masks``
+    as in ``to_dot`` (a legend names the mark colours).
 
     Raises:
         MissingDependencyError: ``engine="graphviz"`` and no ``dot`` program.
@@ -206,10 +222,10 @@ def to_html(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True,
                    highlight=highlight)
     use_graphviz = engine == LayoutEngine.GRAPHVIZ or (engine == LayoutEngine.AUTO and dot_binary() is not None)
     if use_graphviz:
-        svg = _strip_prolog(run_dot(view_to_dot(view, rankdir=rankdir, options=options), "svg")
-                            .decode("utf-8", "replace"))
+        svg = _strip_prolog(run_dot(view_to_dot(view, rankdir=rankdir, options=options, marks=marks,
+                                                show_masks=show_masks), "svg").decode("utf-8", "replace"))
     else:
-        svg = builtin_svg(view, rankdir=rankdir, options=options)
+        svg = builtin_svg(view, rankdir=rankdir, options=options, marks=marks, show_masks=show_masks)
     data = {}
     for i, n in enumerate(view.graph.nodes):
         data[f"n{i}"] = {"id": n.id, "name": n.name, "class": n.class_name, "family": family(n),
@@ -221,6 +237,8 @@ def to_html(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True,
     families = sorted({family(n) for n in view.graph.nodes}, key=list(FAMILIES).index)
     legend = "".join(f'<span class="sw" style="background:{FAMILIES[f].fill};border-color:{FAMILIES[f].border}">'
                      f"</span>{xml_escape(FAMILIES[f].title)} " for f in families)
+    legend += "".join(f'<span class="sw" style="background:{MARK_COLOURS[m][0]};border-color:{MARK_COLOURS[m][1]}">'
+                      f"</span>{m} " for m in MARK_COLOURS if m in set((marks or {}).values()))
     return _PAGE.format(title=xml_escape(abbreviate(heading, 200)), summary=xml_escape(summary), legend=legend,
                         svg=svg, data=_script_json(data), css=_CSS, script=_SCRIPT,
                         engine="Graphviz" if use_graphviz else "built-in layout")

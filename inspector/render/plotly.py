@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from inspector.graph import ModelGraph, NodeKind
-from inspector.render.dot import xml_escape
+from inspector.render.dot import MASK_COLOUR, masked_edges, xml_escape
 from inspector.render.html import cluster_boxes, node_sizes
 from inspector.render.layout import clip_to_box, layered_layout
 from inspector.render.style import (
@@ -114,16 +114,20 @@ def graph_figure(graph: ModelGraph, *, rankdir: str = "TB", expand_depth: int | 
     # edges: one line trace (None separates polylines) and one arrowhead trace
     ex: list[float | None] = []
     ey: list[float | None] = []
+    mx: list[float | None] = []  # edges whose tensor carries a Keras mask: their own purple trace
+    my: list[float | None] = []
+    masked = {(e.src, e.dst) for e in masked_edges(view)}
     ax, ay, angles = [], [], []
     for src, dst, points in lay.edges:
         pts = list(points)
         pts[0] = clip_to_box(pts[0], pts[1], lay.nodes[src])
         pts[-1] = clip_to_box(pts[-1], pts[-2], lay.nodes[dst], margin=1.0)
+        xs, ys = (mx, my) if (src, dst) in masked else (ex, ey)
         for x, y in pts:
-            ex.append(x)
-            ey.append(y)
-        ex.append(None)
-        ey.append(None)
+            xs.append(x)
+            ys.append(y)
+        xs.append(None)
+        ys.append(None)
         (x1, y1), (x2, y2) = pts[-2], pts[-1]
         ax.append(x2)
         ay.append(y2)
@@ -131,6 +135,9 @@ def graph_figure(graph: ModelGraph, *, rankdir: str = "TB", expand_depth: int | 
         angles.append(round(math.degrees(math.atan2(x2 - x1, y1 - y2)), 1))
     traces = [go.Scatter(x=ex, y=ey, mode="lines", line=dict(color="#9ca3af", width=1), hoverinfo="skip",
                          name="edges", showlegend=False)]
+    if mx:
+        traces.append(go.Scatter(x=mx, y=my, mode="lines", line=dict(color=MASK_COLOUR, width=2.2),
+                                 hoverinfo="skip", name="masked edges", showlegend=False))
     if ax:
         traces.append(go.Scatter(x=ax, y=ay, mode="markers", hoverinfo="skip", name="arrows", showlegend=False,
                                  marker=dict(symbol="triangle-up", size=9, color="#6b7280", angle=angles,

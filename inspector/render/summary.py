@@ -30,7 +30,7 @@ __all__ = ["summary_frame", "SUMMARY_COLUMNS"]
 SUMMARY_COLUMNS = (
     "id", "name", "class_name", "kind", "input_shape", "output_shape", "params", "trainable_params",
     "non_trainable_params", "connected_to", "depth", "parent", "dtype", "activation", "trainable", "shared_with",
-    "opaque", "macs", "output_bytes",
+    "opaque", "macs", "output_bytes", "mask",
 )
 
 
@@ -53,6 +53,9 @@ def summary_frame(model_or_graph: Any) -> pd.DataFrame:
         model_or_graph = build_graph(model_or_graph)
     graph = model_or_graph
     costs = layer_costs(graph)
+    from inspector.masks import mask_flow
+
+    flow = mask_flow(graph)  # the `mask` column: produces / propagates / consumes / drops / "" (docs/masks.md)
     rows = []
     for node, owner in graph.walk():
         rows.append({
@@ -75,6 +78,7 @@ def summary_frame(model_or_graph: Any) -> pd.DataFrame:
             "opaque": node.opaque,
             "macs": costs[node.id].macs,
             "output_bytes": costs[node.id].output_bytes,
+            "mask": flow.role(node.id),
         })
     frame = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
     # nullable integers: a missing count stays <NA> instead of turning the column into floats
