@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 
 import inspector
-from inspector import app_support
+from inspector.app import settings
+from inspector.render import facts
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -140,14 +141,14 @@ def test_upload_graph_layer_activations_in_chromium(page, server: str, tmp_path:
         page.get_by_role("button", name="JSON", exact=True).click()
     document = json.loads(Path(download.value.path()).read_text())
     assert {n["id"] for n in document["nodes"]} >= {"generator", "discriminator"}
-    if app_support.graphviz_available():
+    if settings.graphviz_available():
         with page.expect_download() as download:
             page.get_by_role("button", name="SVG", exact=True).click()
         assert b"<svg" in Path(download.value.path()).read_bytes()[:2000]
         assert download.value.suggested_filename == f"{gan.name}.svg"
 
     # click a layer box: its marker sits at the box centre, in the "layers" trace (same order as customdata)
-    figure = inspector.graph_figure(gan, expand_depth=app_support.default_expand_depth(gan))
+    figure = inspector.graph_figure(gan, expand_depth=facts.default_expand_depth(gan))
     ids = [str(row[0]) for row in next(t for t in figure.data if t.name == "layers").customdata]
     target = "generator/g_dense_1"
     points = chart.locator(".scatterlayer .trace:has(.textpoint) .points path")

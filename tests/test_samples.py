@@ -111,7 +111,7 @@ def test_files_exist_and_metadata_is_valid(slug: str) -> None:
 
 def test_committed_samples_are_small() -> None:
     total = sum(p.stat().st_size for p in samples_dir().rglob("*") if p.is_file())
-    assert total < 3 * 2**20, f"sample_models/ holds {total} bytes"
+    assert total < 3 * 2**20, f"inspector/sample_models/ holds {total} bytes"
 
 
 def test_inputs_are_read_without_pickle_and_labels_kept_apart() -> None:

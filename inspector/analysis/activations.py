@@ -217,9 +217,9 @@ def _mode(training: bool | Mode) -> Mode:
 
 
 # =============================================================================== the graph catalog
-# Keras internals used here (beyond inspector.model.keras_internals's enumeration): a Node's ``operation``,
-# ``outputs``, ``input_tensors``, ``is_input`` and ``arguments.fill_in``; a Functional's ``inputs``,
-# ``outputs`` and ``_standardize_inputs``; Sequential's ``_functional``.
+# Public attributes of Keras's graph used here: a Node's ``operation``, ``outputs``, ``input_tensors``,
+# ``is_input`` and ``arguments.fill_in``; a Functional's ``inputs`` and ``outputs``.  Anything private
+# (the graph's owner, input standardising, which layers take ``training``) comes from keras_internals.
 @dataclass(eq=False)
 class _Entry:
     """One call event of the model, at any nesting level."""
@@ -280,8 +280,9 @@ def _check_model(model: Any) -> None:
 
 
 def _owner(model: Any) -> Any:
-    inner = getattr(model, "_functional", None)
-    return inner if inner is not None and hasattr(inner, "_nodes_by_depth") else model
+    from inspector.model.keras_internals import graph_owner
+
+    return graph_owner(model)
 
 
 def _build_catalog(model: Any, prefix: str, depth: int) -> _Catalog:
@@ -348,10 +349,16 @@ def _resolve(model: Any, catalog: _Catalog, layer: Any, call_index: int = 0) -> 
             raise _not_found(model, entries, f"layer {layer!r}",
                              f"that name is used in several places: {distinct}; give the full path")
         raise _not_found(model, entries, f"layer {layer!r}", "no layer call has that name, path or node id")
-    if hasattr(layer, "name") and hasattr(layer, "_inbound_nodes"):  # a keras Layer object
+    if isinstance(layer, _keras_layer_class()):
         return call_of([e for e in entries if e.layer is layer], f"layer object {layer.name!r}")
     raise _not_found(model, entries, repr(layer)[:80],
                      f"a {type(layer).__name__} is not a layer index, name, path, node id or LayerNode")
+
+
+def _keras_layer_class() -> type:
+    import keras
+
+    return keras.layers.Layer
 
 
 def _path(node_id: str) -> str:
@@ -430,6 +437,8 @@ def _execute(plan: _Plan, flat_inputs: list[Any], training: bool, record: dict[s
     """
     from keras import tree
 
+    from inspector.model.keras_internals import takes_training
+
     values = {id(t): v for t, v in zip(plan.catalog.owner.inputs, flat_inputs, strict=True)}
     for step in plan.steps:
         node = step.entry.node
@@ -441,7 +450,7 @@ def _execute(plan: _Plan, flat_inputs: list[Any], training: bool, record: dict[s
                 outs = _execute_nested(step.sub, args, kwargs, training, record, transform)
             else:
                 op = node.operation
-                if "training" in getattr(op, "_call_context_args", ()):  # as Functional.call does
+                if takes_training(op):
                     kwargs["training"] = training
                 outs = tree.flatten(op(*args, **kwargs))
         if step.record:
@@ -458,9 +467,11 @@ def _execute_nested(plan: _Plan, args: tuple, kwargs: dict, training: bool, reco
                     transform: Callable[[list[Any]], Any] | None) -> list[Any] | None:
     from keras import backend, tree
 
+    from inspector.model.keras_internals import standardize_inputs
+
     owner = plan.catalog.owner
     inputs = args[0] if args else kwargs.get("inputs")
-    flat = owner._standardize_inputs(inputs)  # dtype conversion and rank fixes, as the model's own call does
+    flat = standardize_inputs(owner, inputs)
     mask = kwargs.get("mask")
     if mask is not None:
         for x, m in zip(flat, tree.flatten(mask), strict=False):

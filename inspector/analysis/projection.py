@@ -742,12 +742,9 @@ def _inner_embeddings(layer: Any, prefix: str) -> list[tuple[str, Any]]:
     """Embeddings held inside a custom layer or a subclassed model (no functional graph to walk)."""
     import keras
 
-    # Keras has no public accessor for a plain layer's sub-layers; _flatten_layers is what
-    # Layer.weights itself uses, so it tracks exactly the layers whose weights the model owns.
-    flatten = getattr(layer, "_flatten_layers", None)
-    if flatten is None:  # pragma: no cover - every Keras 3 layer has it
-        return []
-    return [(f"{prefix}{inner.name}", inner) for inner in flatten(include_self=False, recursive=True)
+    from inspector.model.keras_internals import sub_layers
+
+    return [(f"{prefix}{inner.name}", inner) for inner in sub_layers(layer)
             if isinstance(inner, keras.layers.Embedding)]
 
 

@@ -6,21 +6,15 @@ import json
 
 import streamlit as st
 
-from app import common, state
-from inspector import app_support
+from inspector import graph_figure, render, to_dot, to_html, to_json
+from inspector.app import common, settings, state
 from inspector.errors import InspectorError
-
-NAMES = ("graph_figure", "to_dot", "to_json", "to_html", "render")
+from inspector.render import facts
 
 opened = common.require_model()
 graph = opened.graph
 st.title(f"Graph · {graph.name}")
 
-parts = common.library(*NAMES)
-if parts is None:
-    common.not_available("The graph view", NAMES)
-    st.stop()
-graph_figure, to_dot, to_json, to_html, render = parts
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -42,14 +36,14 @@ def export(sha256: str, trusted: bool, options: tuple, format: str, _graph) -> b
     return render(_graph, format, **kwargs)
 
 
-depth_limit = app_support.max_nesting_depth(graph)
+depth_limit = facts.max_nesting_depth(graph)
 controls = st.columns([1, 1, 1, 2])
 rankdir = controls[0].radio("Direction", ["TB", "LR"], horizontal=True, key=state.GRAPH_RANKDIR,
                             format_func={"TB": "top → bottom", "LR": "left → right"}.get)
 expand_depth = 0
 if depth_limit:
     expand_depth = controls[1].number_input("Expand nested models", 0, depth_limit,
-                                            value=app_support.default_expand_depth(graph), key=state.GRAPH_DEPTH,
+                                            value=facts.default_expand_depth(graph), key=state.GRAPH_DEPTH,
                                             help="How many levels of nested models to open (0: all collapsed).")
 fold = controls[2].checkbox("Fold repeats", value=True, key=state.GRAPH_FOLD,
                             help="Draw repeated parallel branches as one group; click a group to unfold it.")
@@ -62,7 +56,7 @@ if unfolded:
 options = (("rankdir", rankdir), ("expand_depth", int(expand_depth)), ("fold", bool(fold)),
            ("unfold", tuple(unfolded)))
 search = common.search_text()
-highlight = app_support.node_choices(graph, search) if search else []
+highlight = facts.node_choices(graph, search) if search else []
 selected = st.session_state.get(state.SELECTED_LAYER)
 if selected and selected not in highlight:
     highlight.append(selected)
@@ -91,7 +85,7 @@ if clicked:
 
 st.subheader("Download")
 formats = [("DOT", "dot", "text/vnd.graphviz"), ("JSON", "json", "application/json"), ("HTML", "html", "text/html")]
-if app_support.graphviz_available():
+if settings.graphviz_available():
     formats = [("SVG", "svg", "image/svg+xml"), ("PNG", "png", "image/png"), *formats]
 else:
     st.info("SVG and PNG need the Graphviz `dot` program: install it (`apt install graphviz`, "
