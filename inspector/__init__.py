@@ -53,6 +53,8 @@ _EXPORTS: dict[str, str] = {
     "to_html": "inspector.renderers",
     "graph_figure": "inspector.renderers",
     "fold_repeats": "inspector.renderers",
+    "viewer_payload": "inspector.renderers.viewer",
+    "viewer_folder": "inspector.renderers.viewer",
     # intermediate outputs
     "Mode": "inspector.activations",
     "inspect_layer": "inspector.activations",

@@ -13,7 +13,7 @@ PUBLIC = {
     "ModelGraph", "LayerNode", "Edge", "NodeKind", "WeightInfo", "Source",
     "Limits", "get_limits", "set_limits",
     "load_model", "build_graph", "static_graph", "summary_frame",
-    "to_dot", "render", "to_json", "to_html", "graph_figure", "fold_repeats",
+    "to_dot", "render", "to_json", "to_html", "graph_figure", "fold_repeats", "viewer_payload", "viewer_folder",
     "Mode", "inspect_layer", "inspect_layers", "activation_stats", "compare_modes",
     "Projection", "embedding_layers", "project_embedding", "project_activations",
     "Sample", "list_samples", "get_sample",

@@ -116,6 +116,8 @@ def view_payload(view: View, *, rankdir: str = "TB", options: LabelOptions | Non
         kind = "group" if n.kind == NodeKind.GROUP else "model" if n.id in view.collapsed else "layer"
         entry = {"id": n.id, "name": n.name, "class": n.class_name, "family": family(n), "kind": kind,
                  "depth": n.depth, "rows": [list(row) for row in detail_lines(n, collapsed_layers=hidden)]}
+        if kind == "group" and n.members:
+            entry["first"] = n.members[0]  # where to look once the group is unfolded
         if actions:
             entry["hint"] = {"group": f"Click to unfold these {len(n.members)} layers.",
                              "model": f"Click to expand this model ({hidden} layers)."}.get(kind,

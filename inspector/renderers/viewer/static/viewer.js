@@ -68,7 +68,7 @@
 
     function emit(type, d) {
       nonce += 1;
-      var event = { type: type, id: d.id, depth: d.depth || 0, nonce: Date.now() + "-" + nonce };
+      var event = { type: type, id: d.id, depth: d.depth || 0, focus: d.first || d.id, nonce: Date.now() + "-" + nonce };
       if (options.onEvent) { options.onEvent(event); }
     }
 
