@@ -11,7 +11,7 @@
   "use strict";
 
   var READABLE_PX = 9;  // smallest on-screen label size of the first view
-  var MAX_FIRST_SCALE = 2;  // a tiny graph is not blown up beyond this
+  var MAX_FIRST_SCALE = 1.5;  // a tiny graph is not blown up beyond this
   var graphvizModule = null;
   var layouts = new Map();
 
@@ -365,6 +365,7 @@
         return sized().then(function () { return fresh; });
       }).then(function (fresh) {
         drawn = true;
+        var t0 = performance.now();
         canvas.setAttribute("data-layout", next.svg || !next.dot ? "server" : "browser");
         if (fresh) { firstView(); }
         selected = mark(marks.highlight || [], "ki-selected");
@@ -376,6 +377,7 @@
         var focus = marks.focus && domOf[marks.focus] && byId(domOf[marks.focus]);
         if (fresh && focus) { centreOn(focus); }
         canvas.setAttribute("data-ready", next.key || "1");
+        performance.measure("ki-view", { start: t0 });
       }, function (error) {
         say("layout failed: " + error.message);
         canvas.setAttribute("data-error", error.message);
