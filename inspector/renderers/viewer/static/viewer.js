@@ -109,6 +109,8 @@
       view.s = Math.max(need, Math.min(across, MAX_FIRST_SCALE));
       view.x = home[0];
       view.y = home[1];
+      if (!lr && home[2] * view.s < wh[0]) { view.x = home[0] + home[2] / 2 - wh[0] / view.s / 2; }
+      if (lr && home[3] * view.s < wh[1]) { view.y = home[1] + home[3] / 2 - wh[1] / view.s / 2; }
       apply();
       if (across < need) { centreOnStart(lr); }
     }
