@@ -228,7 +228,7 @@ def to_html(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True,
         module = viewer_asset("vendor/graphviz.js")
         graphviz = f'<script type="text/plain" id="ki-graphviz">{module}</script>'
     else:
-        del payload["dot"]  # drawn already: the DOT would only double the file
+        del payload["dot"]
     src = view.source
     heading = title if title is not None else src.name
     summary = (f"{src.class_name} · {format_count(src.layer_count)} layers · {format_count(src.total_params)} "

@@ -75,8 +75,8 @@ def viewer_payload(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool 
     layered layout), and ``actions``: whether clicks do something in the host
     (the app), which the hover hints then say.
 
-    The dict is plain JSON: ``key`` (changes with the drawing), ``dot``, ``svg`` (or
-    ``None``), ``layout``, ``rankdir``, ``nodes`` (SVG id → ``id``, ``name``, ``class``,
+    The dict is plain JSON: ``key`` (changes with the drawing), ``svg`` (or ``None``),
+    ``dot`` (only when there is no ``svg``: the browser lays it out), ``layout``, ``rankdir``, ``nodes`` (SVG id → ``id``, ``name``, ``class``,
     ``family``, ``kind`` "layer" / "group" / "model", ``depth``, ``rows``), ``clusters``
     (SVG id of an expanded nested model's box → its facts) and ``owners`` (id of a
     hidden layer → SVG id of the group or collapsed model that shows it).
@@ -131,5 +131,6 @@ def view_payload(view: View, *, rankdir: str = "TB", options: LabelOptions | Non
     owners = {node_id: names[shown] for node_id, shown in view.owner.items()
               if shown != node_id and shown in names}
     key = hashlib.sha256(f"{chosen.value}\n{dot}".encode()).hexdigest()[:20]
-    return {"key": key, "dot": dot, "svg": svg, "layout": chosen.value, "rankdir": rankdir, "nodes": nodes,
+    # drawn already: the DOT would only add to what goes to the browser (a fifth of the SVG's size)
+    return {"key": key, "dot": dot if svg is None else None, "svg": svg, "layout": chosen.value, "rankdir": rankdir, "nodes": nodes,
             "clusters": clusters, "owners": owners}
