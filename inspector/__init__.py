@@ -66,6 +66,8 @@ _EXPORTS: dict[str, str] = {
     "to_html": "inspector.render",
     "graph_figure": "inspector.render",
     "fold_repeats": "inspector.render",
+    "viewer_payload": "inspector.render.viewer",
+    "viewer_folder": "inspector.render.viewer",
     # intermediate outputs
     "Mode": "inspector.analysis.activations",
     "inspect_layer": "inspector.analysis.activations",

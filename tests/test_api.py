@@ -15,7 +15,7 @@ PUBLIC = {
     "load_model", "build_graph", "static_graph", "summary_frame",
     "LayerCost", "layer_costs", "total_macs", "total_output_bytes",
     "compare", "ModelDiff", "mask_flow", "MaskFlow", "MaskRole", "embedding_lookup", "EmbeddingLookup",
-    "to_dot", "render", "to_json", "to_html", "graph_figure", "fold_repeats",
+    "to_dot", "render", "to_json", "to_html", "graph_figure", "fold_repeats", "viewer_payload", "viewer_folder",
     "Mode", "inspect_layer", "inspect_layers", "activation_stats", "compare_modes",
     "Projection", "embedding_layers", "project_embedding", "project_activations",
     "Sample", "list_samples", "get_sample",

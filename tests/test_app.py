@@ -1,4 +1,4 @@
-"""The Streamlit app, driven headless with ``streamlit.testing.v1.AppTest``, and its helpers in ``inspector.app_support``.
+"""The Streamlit app, driven headless with ``streamlit.testing.v1.AppTest``, and the library modules it draws from.
 
 Every page runs for every bundled sample and for uploaded files; a broken upload
 shows an error while the previous model stays.  A page whose library part has
@@ -12,6 +12,7 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -87,6 +88,27 @@ def send_selection(at, element, selection: dict):
     return at._run(states)
 
 
+def viewer(at) -> tuple[Any, dict]:
+    """The Graph page's viewer component and the arguments the app gave it (payload, marks, height)."""
+    element = at.get("component_instance")[0]
+    return element, json.loads(element.proto.json_args)
+
+
+def drawn_ids(at) -> list[str]:
+    """Ids of the nodes the Graph page's viewer draws, in drawing order."""
+    nodes = viewer(at)[1]["payload"]["nodes"]
+    return [nodes[f"n{i}"]["id"] for i in range(len(nodes))]
+
+
+def send_event(at, event: dict):
+    """Run the app as if the viewer had sent a click ``event`` (what component.js does with setComponentValue)."""
+    states = at._tree.get_widget_states()
+    widget = states.widgets.add()
+    widget.id = viewer(at)[0].proto.id
+    widget.json_value = json.dumps({"depth": 0, "nonce": f"test-{len(states.widgets)}-{event}", **event})
+    return at._run(states)
+
+
 def graph_of(slug: str):
     return inspector.build_graph(inspector.get_sample(slug).path)
 
@@ -141,9 +163,7 @@ def test_every_page_for_every_sample(slug: str) -> None:
 
     at.switch_page("views/graph.py").run()
     assert_clean(at)
-    figure = charts(at)[0]
-    layers = next(t for t in figure["data"] if t.get("name") == "layers")
-    drawn = {str(row[0]) for row in layers["customdata"]}
+    drawn = set(drawn_ids(at))
     assert drawn
     assert drawn <= {n.id for n, _ in graph.walk()} | set(graph.expanded().clusters) | {
         i for i in drawn if "[x" in i}
@@ -224,34 +244,47 @@ def test_clicking_a_graph_node_opens_it_in_the_layer_page_after_an_upload() -> N
     at = upload(new_app(), "hinge.keras", inspector.get_sample("tanh_hinge").path.read_bytes())
     at.switch_page("views/graph.py").run()
     assert_clean(at)
-    chart = at.get("plotly_chart")[0]
-    ids = [str(row[0]) for row in next(t for t in charts(at)[0]["data"] if t.get("name") == "layers")["customdata"]]
-    assert ids == ["x", "hidden", "score"]
-    at = send_selection(at, chart, {"points": [{"curve_number": 3, "point_number": 1, "point_index": 1,
-                                                "customdata": ["hidden"]}],
-                                    "point_indices": [1], "box": [], "lasso": []})
+    assert drawn_ids(at) == ["x", "hidden", "score"]
+    assert at.title[0].value == "Graph · " + graph_of("tanh_hinge").name
+    at = send_event(at, {"type": "select", "id": "hidden"})
     assert_clean(at)
     assert at.title[0].value == "Layer" and at.selectbox(key="layer_pick_widget").value == "hidden"
     # the page switch kept the uploaded model (st.switch_page drops widget state, the upload included)
     assert "**hinge.keras**" in texts(at.sidebar.markdown)
     at.switch_page("views/graph.py").run()
-    highlighted = [s for s in charts(at)[0]["layout"]["shapes"] if s.get("line", {}).get("color") == "#dc2626"]
-    assert len(highlighted) == 1, "the selected layer is highlighted in the graph"
+    assert viewer(at)[1]["marks"]["highlight"] == ["hidden"], "the selected layer is highlighted in the graph"
 
 
 def test_clicking_a_folded_group_unfolds_it() -> None:
     at = new_app()
     at.switch_page("views/graph.py").run()
-    layers = next(t for t in charts(at)[0]["data"] if t.get("name") == "layers")
-    groups = [str(row[0]) for row in layers["customdata"] if "[x" in str(row[0])]
+    nodes = viewer(at)[1]["payload"]["nodes"].values()
+    groups = [n["id"] for n in nodes if n["kind"] == "group"]
     assert groups, "the six parallel Embedding branches are folded"
-    at = send_selection(at, at.get("plotly_chart")[0], {"points": [{"customdata": [groups[1]]}],
-                                                        "point_indices": [1], "box": [], "lasso": []})
+    at = send_event(at, {"type": "unfold", "id": groups[1]})
     assert_clean(at)
     assert at.title[0].value.startswith("Graph") and at.session_state["graph_unfold"] == [groups[1]]
-    unfolded = {str(row[0]) for row in next(t for t in charts(at)[0]["data"] if t.get("name") == "layers")[
-        "customdata"]}
+    unfolded = set(drawn_ids(at))
     assert groups[1] not in unfolded and "emb_group_1" in unfolded
+    # the same event again (Streamlit keeps a component's value across reruns) is not handled twice
+    at.run()
+    assert at.session_state["graph_unfold"] == [groups[1]]
+
+
+def test_collapsing_and_expanding_a_nested_model_from_the_graph() -> None:
+    at = open_sample("nested_gan")
+    at.switch_page("views/graph.py").run()
+    assert_clean(at)
+    clusters = {c["id"]: c for c in viewer(at)[1]["payload"]["clusters"].values()}
+    assert {"generator", "discriminator"} <= set(clusters), "both nested models start expanded"
+    at = send_event(at, {"type": "collapse", "id": "generator", "depth": clusters["generator"]["depth"]})
+    assert_clean(at)
+    nodes = {n["id"]: n for n in viewer(at)[1]["payload"]["nodes"].values()}
+    assert nodes["generator"]["kind"] == "model" and not viewer(at)[1]["payload"]["clusters"]
+    assert viewer(at)[1]["marks"]["focus"] == "generator", "the viewer centres on what changed"
+    at = send_event(at, {"type": "expand", "id": "generator", "depth": nodes["generator"]["depth"]})
+    assert_clean(at)
+    assert "generator" in {c["id"] for c in viewer(at)[1]["payload"]["clusters"].values()}
 
 
 def test_selecting_a_summary_row_opens_the_layer() -> None:
@@ -431,7 +464,7 @@ def test_activation_data_upload_errors_are_shown() -> None:
         "output shape (7," in c for c in texts(at.caption))
 
 
-# ------------------------------------------------------------------ inspector.app_support
+# ------------------------------------------------------------------ the modules the pages draw from
 def test_open_model_falls_back_to_the_static_view() -> None:
     lambda_bytes = inspector.get_sample("lambda_merge").path.read_bytes()
     opened = opening.open_model(lambda_bytes, name="l.keras")

@@ -5,8 +5,8 @@ Example:
     >>> import inspector
     >>> model = inspector.load_model("inspector/sample_models/otto_mlp/model.keras")
     >>> graph = inspector.build_graph(model)
-    >>> weight_frame(graph, "dense", model)[["name", "shape"]].values.tolist()
-    [['kernel', '(93, 64)'], ['bias', '(64,)']]
+    >>> weight_frame(graph, "hidden", model)[["name", "shape"]].values.tolist()
+    [['kernel', '(93, 100)'], ['bias', '(100,)']]
 """
 
 
@@ -254,6 +254,7 @@ def read_data_upload(name: str, data: bytes) -> Any:
     Returns an array, a dict of arrays or a DataFrame; never unpickles.
 
     Example:
+        >>> from inspector.render.figures import npy_bytes
         >>> read_data_upload("x.npy", npy_bytes(np.arange(3))).tolist()
         [0, 1, 2]
     """

@@ -29,6 +29,7 @@ def model_facts(graph: ModelGraph) -> dict[str, str]:
     """The few facts the sidebar shows, as display text.
 
     Example:
+        >>> from inspector.graph import LayerNode, ModelGraph, NodeKind
         >>> g = ModelGraph("m", "Functional", (LayerNode("x", "x", "InputLayer", NodeKind.INPUT,
         ...     output_shapes=((None, 3),)),), (), ("x",), ("x",), total_params=1234)
         >>> model_facts(g)["Parameters"], model_facts(g)["Inputs"]
@@ -57,6 +58,7 @@ def io_specs_frame(graph: ModelGraph, roles: Sequence[str] = ("input", "output")
     """One row per model input and output (``roles``): role, node id, shape, dtype.
 
     Example:
+        >>> from inspector.graph import LayerNode, ModelGraph, NodeKind
         >>> g = ModelGraph("m", "Functional", (LayerNode("x", "x", "InputLayer", NodeKind.INPUT,
         ...     output_shapes=((None, 3),), dtype="float32"),), (), ("x",), ("x",))
         >>> io_specs_frame(g).values.tolist()
@@ -104,6 +106,7 @@ def node_choices(graph: ModelGraph, query: str = "") -> list[str]:
     """Ids of every node at every depth (inputs excluded), filtered by the search text.
 
     Example:
+        >>> from inspector.graph import LayerNode, ModelGraph, NodeKind
         >>> g = ModelGraph("m", "Functional", (LayerNode("x", "x", "InputLayer", NodeKind.INPUT),
         ...     LayerNode("d", "d", "Dense")), (), ("x",), ("d",))
         >>> node_choices(g), node_choices(g, "conv")
@@ -118,6 +121,7 @@ def node_facts(graph: ModelGraph, node_id: str) -> dict[str, str]:
     """A node's facts as display text for the Layer page (empty entries left out).
 
     Example:
+        >>> from inspector.graph import LayerNode, ModelGraph, NodeKind
         >>> g = ModelGraph("m", "Functional", (LayerNode("x", "x", "InputLayer", NodeKind.INPUT,
         ...     output_shapes=((None, 3),)), LayerNode("d", "d", "Dense", input_shapes=((None, 3),),
         ...     output_shapes=((None, 1),), params=4, layer_params=4)), (), ("x",), ("d",))
