@@ -83,10 +83,10 @@ from inspector.io.inputs import (
     warn_nonfinite,
 )
 from inspector.limits import format_bytes, get_limits
+from inspector.progress import ProgressCallback, report_batch
 
 __all__ = ["Mode", "inspect_layer", "inspect_layers", "compare_modes", "activation_stats"]
 
-ProgressCallback = Callable[[int, "int | None"], None]
 DEFAULT_BATCH_SIZE = 32
 _COMPILE_MIN_BATCHES = 8  # below this a first request runs eagerly: tracing would cost more than it saves
 _CACHE_SIZE = 8
@@ -136,8 +136,8 @@ def inspect_layers(model: Any, layers: Any, X: Any, *, training: bool | Mode = F
     Returns ``{node_id: array}`` in graph order (a list of arrays for layers
     with several outputs).  ``"all"`` means every call of every layer at every
     nesting level, nested-model nodes included, input layers excluded.
-    ``progress`` is a callback ``(done_batches, total_batches_or_None)``,
-    ``False`` for none, or ``None`` for a tqdm bar when stderr is a terminal.
+    ``progress`` is a :data:`~inspector.progress.ProgressCallback` ``(fraction, message)``
+    called after each batch, ``False`` for none, or ``None`` for a tqdm bar when stderr is a terminal.
 
     Example:
         >>> import keras, numpy as np
@@ -847,7 +847,7 @@ class _Request:
                 yield result
                 done += 1
                 if report is not None:
-                    report(done, total)
+                    report_batch(report, done, total)
         finally:
             if report is not None and hasattr(report, "close"):
                 report.close()
@@ -1127,11 +1127,9 @@ class _TqdmReporter:
         from tqdm import tqdm
 
         self.bar = tqdm(total=total, unit="batch", desc="activations", leave=False)
-        self.done = 0
 
-    def __call__(self, done: int, total: int | None) -> None:
-        self.bar.update(done - self.done)
-        self.done = done
+    def __call__(self, fraction: float | None, message: str) -> None:
+        self.bar.update(1)  # called once per batch
 
     def close(self) -> None:
         self.bar.close()

@@ -248,15 +248,11 @@ def remembered(store: str, key: tuple, compute: Any, *, keep: int = 4) -> Any:
 
 
 def progress_bar(text: str) -> Any:
-    """A ``progress(done, total)`` callback drawing an ``st.progress`` bar (total ``None``: unknown)."""
+    """A :data:`~inspector.progress.ProgressCallback` drawing an ``st.progress`` bar."""
     bar = st.progress(0.0, text=text)
 
-    def update(done: float, total: Any = None) -> None:
-        if isinstance(total, str):  # projection callbacks pass (fraction, message)
-            bar.progress(min(1.0, max(0.0, float(done))), text=f"{text} {total}")
-            return
-        fraction = done / total if total else 0.0
-        bar.progress(min(1.0, max(0.0, float(fraction))), text=f"{text} {int(done)}/{total or '?'}")
+    def update(fraction: float | None, message: str) -> None:
+        bar.progress(min(1.0, max(0.0, fraction or 0.0)), text=f"{text} {message}")
 
     update.bar = bar  # type: ignore[attr-defined]
     return update

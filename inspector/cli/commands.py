@@ -40,6 +40,7 @@ from typing import IO, TYPE_CHECKING, Any
 import inspector
 from inspector import __version__
 from inspector.errors import InputDataError, InspectorError
+from inspector.progress import ProgressCallback
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -398,7 +399,7 @@ def _progress(args: argparse.Namespace) -> bool | None:
 
 
 @contextlib.contextmanager
-def _fraction_bar(args: argparse.Namespace, description: str) -> Iterator[Callable[[float, str], None] | None]:
+def _fraction_bar(args: argparse.Namespace, description: str) -> Iterator[ProgressCallback | None]:
     """A ``progress(fraction, message)`` callback drawing a tqdm bar, or None when quiet or not a terminal."""
     if args.quiet or not sys.stderr.isatty():
         yield None
@@ -407,8 +408,9 @@ def _fraction_bar(args: argparse.Namespace, description: str) -> Iterator[Callab
 
     bar = tqdm(total=100, desc=description, leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
 
-    def report(fraction: float, message: str) -> None:
-        bar.n = round(100 * min(max(float(fraction), 0.0), 1.0))
+    def report(fraction: float | None, message: str) -> None:
+        if fraction is not None:
+            bar.n = round(100 * min(max(float(fraction), 0.0), 1.0))
         bar.set_description(message[:50] or description, refresh=False)
         bar.refresh()
 
