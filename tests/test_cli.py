@@ -34,7 +34,7 @@ from inspector.cli.commands import main
 from inspector.render.summary import SUMMARY_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "sample_models"
+SAMPLES = REPO / "inspector" / "sample_models"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 SUBCOMMANDS = ["summary", "graph", "activations", "project", "diff", "app"]
 

@@ -372,7 +372,7 @@ def _config(path: Path) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_rebuild_gives_the_committed_configs(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, str(REPO / "sample_models" / "build.py"), "--out", str(tmp_path)],
+    result = subprocess.run([sys.executable, str(REPO / "inspector" / "sample_models" / "build.py"), "--out", str(tmp_path)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     for slug in SAMPLE_ORDER:
