@@ -72,6 +72,8 @@ _EXPORTS: dict[str, str] = {
     "inspect_layers": "inspector.analysis.activations",
     "activation_stats": "inspector.analysis.activations",
     "compare_modes": "inspector.analysis.activations",
+    # per-layer wall time
+    "profile_layers": "inspector.analysis.profile",
     # projector
     "Projection": "inspector.analysis.projection",
     "embedding_layers": "inspector.analysis.projection",

@@ -16,7 +16,7 @@ PUBLIC = {
     "LayerCost", "layer_costs", "total_macs", "total_output_bytes",
     "compare", "ModelDiff", "mask_flow", "MaskFlow", "MaskRole", "embedding_lookup", "EmbeddingLookup",
     "to_dot", "render", "to_json", "to_html", "graph_figure", "fold_repeats",
-    "Mode", "inspect_layer", "inspect_layers", "activation_stats", "compare_modes",
+    "Mode", "inspect_layer", "inspect_layers", "activation_stats", "compare_modes", "profile_layers",
     "Projection", "embedding_layers", "project_embedding", "project_activations",
     "Sample", "list_samples", "get_sample",
     "__version__",
