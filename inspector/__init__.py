@@ -46,6 +46,8 @@ _EXPORTS: dict[str, str] = {
     "build_graph": "inspector.model.loading",
     "static_graph": "inspector.model.static",
     "summary_frame": "inspector.render.summary",
+    "summary_text": "inspector.render.notebook",
+    "print_summary": "inspector.render.notebook",
     # compute cost: MACs and activation sizes
     "LayerCost": "inspector.cost",
     "layer_costs": "inspector.cost",
