@@ -158,3 +158,26 @@ def test_html_export_coloured_in_chromium(tmp_path: Path):
     finally:
         browser.close()
         playwright.stop()
+
+
+def test_collapsed_models_and_folded_groups_show_their_own_or_summed_values():
+    import zoo
+
+    graph = inspector.build_graph(zoo.nested_3_levels())
+    # collapsed: level2 is one box showing its own MAC count, 6·4 + 4 (BatchNormalization) + 4·2 = 36
+    dot = inspector.to_dot(graph, expand_depth=0, color_by="macs")
+    assert 'tooltip="level2 · macs: 36"' in dot
+    # a value only for the inner layers: the collapsed box sums them (time adds up)
+    seconds = {"level2/level3/deep_dense": 0.002, "level2/level3/deep_bn": 0.001, "level2/mid_dense": 0.004}
+    dot = inspector.to_dot(graph, expand_depth=0, color_by="seconds", values=seconds)
+    assert 'tooltip="level2 · seconds: 7 ms"' in dot
+    # a fraction does not add up: the box shows its worst member
+    dot = inspector.to_dot(graph, expand_depth=0, color_by="zero_fraction",
+                           values={"level2/level3/deep_dense": 0.25, "level2/mid_dense": 0.75})
+    assert 'tooltip="level2 · zero_fraction: 0.75"' in dot
+
+    x = keras.Input((4,), name="x")
+    branches = [keras.layers.Dense(2, name=f"branch_{i}")(x) for i in range(4)]
+    model = keras.Model(x, keras.layers.Concatenate(name="join")(branches), name="four_branches")
+    dot = inspector.to_dot(inspector.build_graph(model), color_by="macs")  # four branches fold into one ×4 node
+    assert re.search(r'tooltip="branch_0\[x4\] · macs: 32"', dot)  # 4 × (4·2)
