@@ -21,11 +21,12 @@ app: install
 	$(VENV_PYTHON) -m streamlit run app/main.py --server.port $(PORT)
 
 test: install-test
-	$(VENV_PYTHON) -m ruff check inspector app tests bench sample_models
+	$(VENV_PYTHON) -m ruff check inspector app tests bench
+	$(VENV)/bin/lint-imports
 	$(VENV_PYTHON) -m pytest
 
 samples: install
-	$(VENV_PYTHON) sample_models/build.py
+	$(VENV_PYTHON) inspector/sample_models/build.py
 
 lint: install-test
-	$(VENV_PYTHON) -m ruff check inspector app tests bench sample_models
+	$(VENV_PYTHON) -m ruff check inspector app tests bench

@@ -1,35 +1,9 @@
-"""Keras Inspector, the Streamlit app: ``streamlit run app/main.py``.
+"""``streamlit run app/main.py`` from a clone: the app itself ships in the package, in ``inspector/app/``."""
 
-The sidebar (model source, facts, layer search) is drawn here for every page;
-the pages are short scripts under ``app/views/`` (not ``pages/``: that folder name
-turns on Streamlit's automatic multipage mode, which fights ``st.navigation``).
-All computing happens in the ``inspector`` library.
-"""
-
-from __future__ import annotations
-
+import runpy
 import sys
 from pathlib import Path
 
-# `streamlit run app/main.py` puts app/ on sys.path; the pages import `app.*` from the repo root
-_ROOT = str(Path(__file__).resolve().parents[1])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-
-import streamlit as st  # noqa: E402
-
-from app import common  # noqa: E402
-
-st.set_page_config(page_title="Keras Inspector", page_icon=":material/search:", layout="wide")
-
-navigation = st.navigation([
-    st.Page(common.PAGES["overview"], title="Overview", icon=":material/table_chart:", default=True),
-    st.Page(common.PAGES["graph"], title="Graph", icon=":material/account_tree:"),
-    st.Page(common.PAGES["layer"], title="Layer", icon=":material/layers:"),
-    st.Page(common.PAGES["activations"], title="Activations", icon=":material/bolt:"),
-    st.Page(common.PAGES["embeddings"], title="Embeddings", icon=":material/scatter_plot:"),
-    st.Page(common.PAGES["compare"], title="Compare", icon=":material/compare_arrows:"),
-])
-common.warm_up_projector()
-common.sidebar()
-navigation.run()
+_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(_ROOT))
+runpy.run_path(str(_ROOT / "inspector" / "app" / "main.py"), run_name="__main__")

@@ -37,6 +37,8 @@ _EXPORTS: dict[str, str] = {
     "NodeKind": "inspector.graph",
     "WeightInfo": "inspector.graph",
     "Source": "inspector.graph",
+    # progress reports of long computations
+    "ProgressCallback": "inspector.progress",
     # limits
     "Limits": "inspector.limits",
     "get_limits": "inspector.limits",
@@ -68,6 +70,8 @@ _EXPORTS: dict[str, str] = {
     "to_html": "inspector.render",
     "graph_figure": "inspector.render",
     "fold_repeats": "inspector.render",
+    "viewer_payload": "inspector.render.viewer",
+    "viewer_folder": "inspector.render.viewer",
     # intermediate outputs
     "Mode": "inspector.analysis.activations",
     "inspect_layer": "inspector.analysis.activations",
@@ -89,9 +93,140 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [*_EXPORTS, "__version__"]
 
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from inspector.errors import *  # noqa: F403
-    from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Source, WeightInfo  # noqa: F401
+if TYPE_CHECKING:  # pragma: no cover - every public name, for type checkers and IDEs (tests/test_api.py)
+    from inspector.analysis.activations import (
+        Mode as Mode,
+    )
+    from inspector.analysis.activations import (
+        activation_stats as activation_stats,
+    )
+    from inspector.analysis.activations import (
+        compare_modes as compare_modes,
+    )
+    from inspector.analysis.activations import (
+        inspect_layer as inspect_layer,
+    )
+    from inspector.analysis.activations import (
+        inspect_layers as inspect_layers,
+    )
+    from inspector.analysis.embedding_rows import (
+        EmbeddingLookup as EmbeddingLookup,
+    )
+    from inspector.analysis.embedding_rows import (
+        embedding_lookup as embedding_lookup,
+    )
+    from inspector.analysis.model_diff import ModelDiff as ModelDiff
+    from inspector.analysis.model_diff import compare as compare
+    from inspector.analysis.profile import profile_layers as profile_layers
+    from inspector.analysis.projection import (
+        Projection as Projection,
+    )
+    from inspector.analysis.projection import (
+        embedding_layers as embedding_layers,
+    )
+    from inspector.analysis.projection import (
+        project_activations as project_activations,
+    )
+    from inspector.analysis.projection import (
+        project_embedding as project_embedding,
+    )
+    from inspector.cost import (
+        LayerCost as LayerCost,
+    )
+    from inspector.cost import (
+        layer_costs as layer_costs,
+    )
+    from inspector.cost import (
+        total_macs as total_macs,
+    )
+    from inspector.cost import (
+        total_output_bytes as total_output_bytes,
+    )
+    from inspector.errors import (
+        InputDataError as InputDataError,
+    )
+    from inspector.errors import (
+        InspectorError as InspectorError,
+    )
+    from inspector.errors import (
+        LayerNotFoundError as LayerNotFoundError,
+    )
+    from inspector.errors import (
+        LimitExceededError as LimitExceededError,
+    )
+    from inspector.errors import (
+        MissingDependencyError as MissingDependencyError,
+    )
+    from inspector.errors import (
+        ModelFormatError as ModelFormatError,
+    )
+    from inspector.errors import (
+        ModelLoadError as ModelLoadError,
+    )
+    from inspector.errors import (
+        SavedModelError as SavedModelError,
+    )
+    from inspector.errors import (
+        UnsafeModelError as UnsafeModelError,
+    )
+    from inspector.errors import (
+        WeightsOnlyError as WeightsOnlyError,
+    )
+    from inspector.graph import (
+        Edge as Edge,
+    )
+    from inspector.graph import (
+        LayerNode as LayerNode,
+    )
+    from inspector.graph import (
+        ModelGraph as ModelGraph,
+    )
+    from inspector.graph import (
+        NodeKind as NodeKind,
+    )
+    from inspector.graph import (
+        Source as Source,
+    )
+    from inspector.graph import (
+        WeightInfo as WeightInfo,
+    )
+    from inspector.io.samples import Sample as Sample
+    from inspector.io.samples import get_sample as get_sample
+    from inspector.io.samples import list_samples as list_samples
+    from inspector.limits import Limits as Limits
+    from inspector.limits import get_limits as get_limits
+    from inspector.limits import set_limits as set_limits
+    from inspector.masks import MaskFlow as MaskFlow
+    from inspector.masks import MaskRole as MaskRole
+    from inspector.masks import mask_flow as mask_flow
+    from inspector.model.loading import build_graph as build_graph
+    from inspector.model.loading import load_model as load_model
+    from inspector.model.static import static_graph as static_graph
+    from inspector.progress import ProgressCallback as ProgressCallback
+    from inspector.render import (
+        fold_repeats as fold_repeats,
+    )
+    from inspector.render import (
+        graph_figure as graph_figure,
+    )
+    from inspector.render import (
+        render as render,
+    )
+    from inspector.render import (
+        to_dot as to_dot,
+    )
+    from inspector.render import (
+        to_html as to_html,
+    )
+    from inspector.render import (
+        to_json as to_json,
+    )
+    from inspector.render.notebook import print_summary as print_summary
+    from inspector.render.notebook import summary_text as summary_text
+    from inspector.render.summary import summary_frame as summary_frame
+    from inspector.render.viewer import viewer_folder as viewer_folder
+    from inspector.render.viewer import viewer_payload as viewer_payload
+
 
 
 def __getattr__(name: str) -> Any:

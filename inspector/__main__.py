@@ -1,10 +1,10 @@
-"""``python -m inspector``: the ``keras-inspector`` command line (see :mod:`inspector.cli.main`)."""
+"""``python -m inspector``: the ``keras-inspector`` command line (see :mod:`inspector.cli.commands`)."""
 
 from __future__ import annotations
 
 import sys
 
-from inspector.cli.main import main
+from inspector.cli.commands import main
 
 __all__: list[str] = []
 

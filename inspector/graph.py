@@ -52,12 +52,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-__all__ = ["Shape", "NodeKind", "Source", "WeightInfo", "LayerNode", "Edge", "ModelGraph", "format_shape"]
+__all__ = ["Shape", "NodeKind", "Source", "WeightInfo", "LayerNode", "Edge", "ModelGraph", "node_id", "format_shape",
+           "format_shapes"]
 
 Shape = tuple[int | None, ...]
 
@@ -203,6 +204,13 @@ class ModelGraph:
                 return n
         raise KeyError(node_id)
 
+    def find_node(self, node_id: str) -> LayerNode | None:
+        """The node with this id at any nesting level, or ``None``."""
+        try:
+            return self.node(node_id)
+        except KeyError:
+            return None
+
     def walk(self) -> Iterator[tuple[LayerNode, ModelGraph]]:
         """Every node at every nesting level, parents before their children, with its graph."""
         for n in self.nodes:
@@ -304,3 +312,39 @@ def format_shape(shape: Shape | None) -> str:
     if shape is None:
         return "?"
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def node_id(prefix: str, name: str, call: int = 0) -> str:
+    """The id of one call of a layer: its name, ``@call`` from the second call on, under its nested model's id.
+
+    The one definition of node ids, shared by the static parse, the Keras walk and the activations.
+
+    Example:
+        >>> node_id("", "dense"), node_id("", "dense", 1), node_id("encoder/", "conv", 2)
+        ('dense', 'dense@1', 'encoder/conv@2')
+    """
+    return f"{prefix}{name}" + (f"@{call}" if call else "")
+
+
+def format_shapes(shapes: Sequence[Shape | None], *, empty: str = "") -> str:
+    """Several shapes on one line: all of them when few, ``n × shape`` when all equal, else the first two,
+    a count and the last (a Concatenate of 1,600 inputs stays readable).
+
+    Example:
+        >>> format_shapes([(None, 4)] * 1600)
+        '1600 × (None, 4)'
+        >>> format_shapes([(None, 1), (None, 2), (None, 3), (None, 4), (None, 5)])
+        '[(None, 1), (None, 2), … 2 more …, (None, 5)]'
+        >>> format_shapes([(None, 3)]), format_shapes([])
+        ('(None, 3)', '')
+    """
+    if not shapes:
+        return empty
+    texts = [format_shape(s) for s in shapes]
+    if len(texts) == 1:
+        return texts[0]
+    if len(set(texts)) == 1:
+        return f"{len(texts)} × {texts[0]}"
+    if len(texts) > 4:
+        texts = [*texts[:2], f"… {len(texts) - 3} more …", texts[-1]]
+    return "[" + ", ".join(texts) + "]"

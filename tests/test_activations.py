@@ -346,11 +346,11 @@ def test_generator_tf_data_and_pydataset_streams_give_the_same_stats():
                "PyDataset": Batches()}
     for name, stream in streams.items():
         seen = []
-        got = activation_stats(model, "all", stream, progress=lambda done, total, seen=seen: seen.append((done, total)))
+        got = activation_stats(model, "all", stream, progress=lambda fraction, message, seen=seen: seen.append(message))
         pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-6, atol=1e-6, obj=name)
         assert got.attrs["samples"] == 40
-        assert seen[-1][0] == len(seen)
-    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+        assert seen[-1] in (f"batch {len(seen)}", f"batch {len(seen)} of {len(seen)}")
+    assert seen == [f"batch {i} of 4" for i in range(1, 5)]
 
 
 def test_streams_for_inspect_layers_are_concatenated():
@@ -526,7 +526,7 @@ def test_a_failing_layer_is_an_input_error_with_the_backend_reason():
 
 @pytest.mark.parametrize("name", ["entity_embeddings", "masked_text", "nested_gan", "otto_mlp", "tanh_hinge"])
 def test_bundled_samples_with_their_input_files(name):
-    folder = Path(__file__).resolve().parents[1] / "sample_models" / name
+    folder = Path(__file__).resolve().parents[1] / "inspector" / "sample_models" / name
     model = inspector.load_model(folder / "model.keras")
     arrays = prepare_arrays(folder / "inputs.npz", input_specs(model))
     got = inspect_layers(model, "all", folder / "inputs.npz")

@@ -11,11 +11,11 @@ PUBLIC = {
     "InspectorError", "ModelFormatError", "WeightsOnlyError", "SavedModelError", "UnsafeModelError",
     "ModelLoadError", "LimitExceededError", "InputDataError", "LayerNotFoundError", "MissingDependencyError",
     "ModelGraph", "LayerNode", "Edge", "NodeKind", "WeightInfo", "Source",
-    "Limits", "get_limits", "set_limits",
+    "Limits", "get_limits", "set_limits", "ProgressCallback",
     "load_model", "build_graph", "static_graph", "summary_frame", "summary_text", "print_summary",
     "LayerCost", "layer_costs", "total_macs", "total_output_bytes",
     "compare", "ModelDiff", "mask_flow", "MaskFlow", "MaskRole", "embedding_lookup", "EmbeddingLookup",
-    "to_dot", "render", "to_json", "to_html", "graph_figure", "fold_repeats",
+    "to_dot", "render", "to_json", "to_html", "graph_figure", "fold_repeats", "viewer_payload", "viewer_folder",
     "Mode", "inspect_layer", "inspect_layers", "activation_stats", "compare_modes", "profile_layers",
     "Projection", "embedding_layers", "project_embedding", "project_activations",
     "Sample", "list_samples", "get_sample",
@@ -26,6 +26,17 @@ PUBLIC = {
 def test_all_is_exact():
     assert set(inspector.__all__) == PUBLIC
     assert len(inspector.__all__) == len(PUBLIC)
+
+
+def test_type_checkers_see_every_public_name():
+    """The TYPE_CHECKING block imports exactly the public names, from the modules that define them."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(inspector.__file__).read_text())
+    block = next(n for n in tree.body if isinstance(n, ast.If) and getattr(n.test, "id", "") == "TYPE_CHECKING")
+    seen = {alias.name: node.module for node in block.body for alias in node.names}
+    assert seen == {name: module for name, module in inspector._EXPORTS.items()}
 
 
 def test_every_public_name_resolves():

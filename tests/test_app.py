@@ -1,4 +1,4 @@
-"""The Streamlit app, driven headless with ``streamlit.testing.v1.AppTest``, and its helpers in ``inspector.app_support``.
+"""The Streamlit app, driven headless with ``streamlit.testing.v1.AppTest``, and the library modules it draws from.
 
 Every page runs for every bundled sample and for uploaded files; a broken upload
 shows an error while the previous model stays.  A page whose library part has
@@ -12,36 +12,28 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from hostile_corpus import CASE_NAMES, MARKER_NAME, SECRET_TEXT, pickled_npy, terabyte_npy_header
 
 import inspector
-from inspector import app_support
+from inspector.analysis import layers
+from inspector.app import settings
 from inspector.errors import InputDataError, InspectorError, LayerNotFoundError, ModelFormatError
 from inspector.limits import Limits
+from inspector.model import opening
+from inspector.render import facts, figures
 
 REPO = Path(__file__).resolve().parents[1]
-MAIN = str(REPO / "app" / "main.py")
+MAIN = str(REPO / "inspector" / "app" / "main.py")
 TIMEOUT = 120  # the first run imports TensorFlow
 SAMPLES = [s.slug for s in inspector.list_samples()]
 PAGES = ("views/overview.py", "views/graph.py", "views/layer.py", "views/activations.py", "views/embeddings.py",
          "views/compare.py")
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-
-def _has(*names: str) -> bool:
-    try:
-        for name in names:
-            getattr(inspector, name)
-    except (ImportError, AttributeError):
-        return False
-    return True
-
-
-HAS_PROJECTOR = _has("embedding_layers", "project_embedding", "project_activations")
 
 
 # ------------------------------------------------------------------ helpers
@@ -96,6 +88,27 @@ def send_selection(at, element, selection: dict):
     return at._run(states)
 
 
+def viewer(at) -> tuple[Any, dict]:
+    """The Graph page's viewer component and the arguments the app gave it (payload, marks, height)."""
+    element = at.get("component_instance")[0]
+    return element, json.loads(element.proto.json_args)
+
+
+def drawn_ids(at) -> list[str]:
+    """Ids of the nodes the Graph page's viewer draws, in drawing order."""
+    nodes = viewer(at)[1]["payload"]["nodes"]
+    return [nodes[f"n{i}"]["id"] for i in range(len(nodes))]
+
+
+def send_event(at, event: dict):
+    """Run the app as if the viewer had sent a click ``event`` (what component.js does with setComponentValue)."""
+    states = at._tree.get_widget_states()
+    widget = states.widgets.add()
+    widget.id = viewer(at)[0].proto.id
+    widget.json_value = json.dumps({"depth": 0, "nonce": f"test-{len(states.widgets)}-{event}", **event})
+    return at._run(states)
+
+
 def graph_of(slug: str):
     return inspector.build_graph(inspector.get_sample(slug).path)
 
@@ -105,16 +118,16 @@ def test_upload_limit_in_config_matches_library_limit() -> None:
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] * 2**20 == Limits().max_upload_bytes
-    assert config["server"]["maxUploadSize"] == app_support.upload_limit_mb(Limits().max_upload_bytes)
+    assert config["server"]["maxUploadSize"] == settings.upload_limit_mb(Limits().max_upload_bytes)
     assert config["server"]["headless"] is True
     assert config["browser"]["gatherUsageStats"] is False
 
 
 def test_pages_are_not_in_a_pages_folder() -> None:
     # a pages/ folder beside main.py turns on Streamlit's automatic multipage mode, which fights st.navigation
-    assert not (REPO / "app" / "pages").exists()
+    assert not (REPO / "inspector" / "app" / "pages").exists()
     for page in PAGES:
-        assert (REPO / "app" / page).is_file()
+        assert (REPO / "inspector" / "app" / page).is_file()
 
 
 # ------------------------------------------------------------------ the app
@@ -150,20 +163,18 @@ def test_every_page_for_every_sample(slug: str) -> None:
 
     at.switch_page("views/graph.py").run()
     assert_clean(at)
-    figure = charts(at)[0]
-    layers = next(t for t in figure["data"] if t.get("name") == "layers")
-    drawn = {str(row[0]) for row in layers["customdata"]}
+    drawn = set(drawn_ids(at))
     assert drawn
     assert drawn <= {n.id for n, _ in graph.walk()} | set(graph.expanded().clusters) | {
         i for i in drawn if "[x" in i}
     labels = [b.proto.label for b in at.get("download_button")]
     assert {"DOT", "JSON", "HTML"} <= set(labels)
-    assert ({"SVG", "PNG"} <= set(labels)) == app_support.graphviz_available()
+    assert ({"SVG", "PNG"} <= set(labels)) == settings.graphviz_available()
 
     at.switch_page("views/layer.py").run()
     assert_clean(at)
     picked = at.selectbox(key="layer_pick_widget").value
-    assert picked == app_support.node_choices(graph)[0]
+    assert picked == facts.node_choices(graph)[0]
     assert at.header[0].value.startswith(graph.node(picked).name)
 
     at.switch_page("views/activations.py").run()
@@ -179,9 +190,7 @@ def test_every_page_for_every_sample(slug: str) -> None:
 
     at.switch_page("views/embeddings.py").run()
     assert_clean(at)
-    if not HAS_PROJECTOR:
-        assert any("not available yet" in i for i in texts(at.info)) or static
-    elif static:
+    if static:
         assert any("Embeddings are unavailable" in w for w in texts(at.warning))
     else:
         has_embedding = any(n.class_name == "Embedding" for n, _ in graph.walk())
@@ -235,34 +244,47 @@ def test_clicking_a_graph_node_opens_it_in_the_layer_page_after_an_upload() -> N
     at = upload(new_app(), "hinge.keras", inspector.get_sample("tanh_hinge").path.read_bytes())
     at.switch_page("views/graph.py").run()
     assert_clean(at)
-    chart = at.get("plotly_chart")[0]
-    ids = [str(row[0]) for row in next(t for t in charts(at)[0]["data"] if t.get("name") == "layers")["customdata"]]
-    assert ids == ["x", "hidden", "score"]
-    at = send_selection(at, chart, {"points": [{"curve_number": 3, "point_number": 1, "point_index": 1,
-                                                "customdata": ["hidden"]}],
-                                    "point_indices": [1], "box": [], "lasso": []})
+    assert drawn_ids(at) == ["x", "hidden", "score"]
+    assert at.title[0].value == "Graph · " + graph_of("tanh_hinge").name
+    at = send_event(at, {"type": "select", "id": "hidden"})
     assert_clean(at)
     assert at.title[0].value == "Layer" and at.selectbox(key="layer_pick_widget").value == "hidden"
     # the page switch kept the uploaded model (st.switch_page drops widget state, the upload included)
     assert "**hinge.keras**" in texts(at.sidebar.markdown)
     at.switch_page("views/graph.py").run()
-    highlighted = [s for s in charts(at)[0]["layout"]["shapes"] if s.get("line", {}).get("color") == "#dc2626"]
-    assert len(highlighted) == 1, "the selected layer is highlighted in the graph"
+    assert viewer(at)[1]["marks"]["highlight"] == ["hidden"], "the selected layer is highlighted in the graph"
 
 
 def test_clicking_a_folded_group_unfolds_it() -> None:
     at = new_app()
     at.switch_page("views/graph.py").run()
-    layers = next(t for t in charts(at)[0]["data"] if t.get("name") == "layers")
-    groups = [str(row[0]) for row in layers["customdata"] if "[x" in str(row[0])]
+    nodes = viewer(at)[1]["payload"]["nodes"].values()
+    groups = [n["id"] for n in nodes if n["kind"] == "group"]
     assert groups, "the six parallel Embedding branches are folded"
-    at = send_selection(at, at.get("plotly_chart")[0], {"points": [{"customdata": [groups[1]]}],
-                                                        "point_indices": [1], "box": [], "lasso": []})
+    at = send_event(at, {"type": "unfold", "id": groups[1]})
     assert_clean(at)
     assert at.title[0].value.startswith("Graph") and at.session_state["graph_unfold"] == [groups[1]]
-    unfolded = {str(row[0]) for row in next(t for t in charts(at)[0]["data"] if t.get("name") == "layers")[
-        "customdata"]}
+    unfolded = set(drawn_ids(at))
     assert groups[1] not in unfolded and "emb_group_1" in unfolded
+    # the same event again (Streamlit keeps a component's value across reruns) is not handled twice
+    at.run()
+    assert at.session_state["graph_unfold"] == [groups[1]]
+
+
+def test_collapsing_and_expanding_a_nested_model_from_the_graph() -> None:
+    at = open_sample("nested_gan")
+    at.switch_page("views/graph.py").run()
+    assert_clean(at)
+    clusters = {c["id"]: c for c in viewer(at)[1]["payload"]["clusters"].values()}
+    assert {"generator", "discriminator"} <= set(clusters), "both nested models start expanded"
+    at = send_event(at, {"type": "collapse", "id": "generator", "depth": clusters["generator"]["depth"]})
+    assert_clean(at)
+    nodes = {n["id"]: n for n in viewer(at)[1]["payload"]["nodes"].values()}
+    assert nodes["generator"]["kind"] == "model" and not viewer(at)[1]["payload"]["clusters"]
+    assert viewer(at)[1]["marks"]["focus"] == "generator", "the viewer centres on what changed"
+    at = send_event(at, {"type": "expand", "id": "generator", "depth": nodes["generator"]["depth"]})
+    assert_clean(at)
+    assert "generator" in {c["id"] for c in viewer(at)[1]["payload"]["clusters"].values()}
 
 
 def test_selecting_a_summary_row_opens_the_layer() -> None:
@@ -281,12 +303,10 @@ def test_embedding_layer_has_a_project_button() -> None:
     button.click().run()
     assert_clean(at)
     assert at.title[0].value == "Embeddings"
-    if HAS_PROJECTOR:
-        assert at.selectbox(key="embedding_pick_widget").value == "emb_group_1"
-        assert "emb_group_1 (80 x" in texts(at.caption)[0]
+    assert at.selectbox(key="embedding_pick_widget").value == "emb_group_1"
+    assert "emb_group_1 (80 x" in texts(at.caption)[0]
 
 
-@pytest.mark.skipif(not HAS_PROJECTOR, reason="inspector.analysis.projection has not landed")
 def test_embedding_projection_colours_searches_and_switches_to_pca_3d() -> None:
     at = new_app()
     at.session_state["embedding_layer"] = "emb_group_1"
@@ -344,7 +364,7 @@ def test_real_convolutional_model_shows_feature_maps(real_models: Path) -> None:
     assert_clean(at)
     assert [t.label for t in at.tabs] == ["Histogram", "Heatmap", "Feature maps", "Table"]
     graph = inspector.build_graph(path)
-    first = graph.node(app_support.node_choices(graph)[0])
+    first = graph.node(facts.node_choices(graph)[0])
     assert at.selectbox(key="activation_layer_widget").value == first.id
     maps = charts(at)[2]
     channels = first.output_shapes[0][-1]
@@ -367,7 +387,7 @@ def test_weights_only_file_is_explained(real_models: Path) -> None:
     at = upload(new_app(), path.name, path.read_bytes())
     assert_clean(at)
     assert "holds only weights" in at.error[0].value
-    assert app_support.message_markdown(path.name) in at.error[0].value, "the message names the file"
+    assert settings.message_markdown(path.name) in at.error[0].value, "the message names the file"
 
 
 def test_legacy_h5_upload() -> None:
@@ -431,12 +451,12 @@ def test_activation_data_upload_errors_are_shown() -> None:
     at.switch_page("views/activations.py").run()
     at.radio(key="activation_source_widget").set_value("Upload data").run()
     assert_clean(at)
-    at.main.get("file_uploader")[0].set_value(("x.npy", app_support.npy_bytes(np.zeros((4, 5))),
+    at.main.get("file_uploader")[0].set_value(("x.npy", figures.npy_bytes(np.zeros((4, 5))),
                                            "application/octet-stream"))
     at.run()
     assert_clean(at)
     assert any("expects (None, 93)" in e for e in texts(at.error))
-    at.main.get("file_uploader")[0].set_value(("x.npy", app_support.npy_bytes(np.ones((7, 93), "float32")),
+    at.main.get("file_uploader")[0].set_value(("x.npy", figures.npy_bytes(np.ones((7, 93), "float32")),
                                            "application/octet-stream"))
     at.run()
     assert_clean(at) and not at.error
@@ -444,55 +464,55 @@ def test_activation_data_upload_errors_are_shown() -> None:
         "output shape (7," in c for c in texts(at.caption))
 
 
-# ------------------------------------------------------------------ inspector.app_support
+# ------------------------------------------------------------------ the modules the pages draw from
 def test_open_model_falls_back_to_the_static_view() -> None:
     lambda_bytes = inspector.get_sample("lambda_merge").path.read_bytes()
-    opened = app_support.open_model(lambda_bytes, name="l.keras")
+    opened = opening.open_model(lambda_bytes, name="l.keras")
     assert not opened.can_run and opened.graph.source == inspector.Source.STATIC
     assert opened.graph.warnings[0].startswith("Static view") and "trust" in opened.static_reason
-    assert opened.sha256 == app_support.file_digest(lambda_bytes)
-    trusted = app_support.open_model(lambda_bytes, name="l.keras", trust=True)
+    assert opened.sha256 == opening.file_digest(lambda_bytes)
+    trusted = opening.open_model(lambda_bytes, name="l.keras", trust=True)
     assert trusted.can_run and trusted.graph.source == inspector.Source.KERAS
     with pytest.raises(ModelFormatError):
-        app_support.open_model(b"nope")
+        opening.open_model(b"nope")
 
 
 def test_weight_frame_matches_the_keras_weights() -> None:
-    opened = app_support.open_model(inspector.get_sample("nested_gan").path.read_bytes())
+    opened = opening.open_model(inspector.get_sample("nested_gan").path.read_bytes())
     node_id = "generator/g_dense_1"
-    frame = app_support.weight_frame(opened.graph, node_id, opened.model)
+    frame = layers.weight_frame(opened.graph, node_id, opened.model)
     layer = opened.model.get_layer("generator").get_layer("g_dense_1")
     kernel = np.asarray(layer.kernel.numpy())
     row = frame.iloc[0]
     assert row["name"] == "kernel" and row["size"] == kernel.size
     assert np.isclose(row["mean"], kernel.mean()) and np.isclose(row["max"], kernel.max())
-    assert np.array_equal(app_support.weight_values(opened.model, opened.graph, node_id, "kernel"), kernel)
-    static = app_support.weight_frame(opened.graph, node_id)  # static view: shapes only
+    assert np.array_equal(layers.weight_values(opened.model, opened.graph, node_id, "kernel"), kernel)
+    static = layers.weight_frame(opened.graph, node_id)  # static view: shapes only
     assert static["shape"].tolist() == frame["shape"].tolist() and static["mean"].isna().all()
     with pytest.raises(LayerNotFoundError):
-        app_support.weight_frame(opened.graph, "nope", opened.model)
+        layers.weight_frame(opened.graph, "nope", opened.model)
     with pytest.raises(LayerNotFoundError):
-        app_support.weight_values(opened.model, opened.graph, node_id, "nope")
+        layers.weight_values(opened.model, opened.graph, node_id, "nope")
 
 
 def test_nan_weights_are_warned_about() -> None:
-    opened = app_support.open_model(inspector.get_sample("tanh_hinge").path.read_bytes())
-    assert app_support.model_warnings(opened) == []
+    opened = opening.open_model(inspector.get_sample("tanh_hinge").path.read_bytes())
+    assert layers.model_warnings(opened) == []
     kernel = opened.model.get_layer("hidden").kernel
     original = kernel.numpy()
     try:
         broken = original.copy()
         broken[0, :2] = np.nan
         kernel.assign(broken)
-        assert app_support.nonfinite_weights(opened.model) == [("hidden", "kernel", 2, 0)]
-        assert "holds 2 NaN" in app_support.model_warnings(opened)[0]
+        assert layers.nonfinite_weights(opened.model) == [("hidden", "kernel", 2, 0)]
+        assert "holds 2 NaN" in layers.model_warnings(opened)[0]
     finally:
         kernel.assign(original)
 
 
 def test_random_inputs_respect_embedding_vocabularies() -> None:
-    opened = app_support.open_model(inspector.get_sample("entity_embeddings").path.read_bytes())
-    data = app_support.random_inputs(opened.model, opened.graph, samples=500, seed=1)
+    opened = opening.open_model(inspector.get_sample("entity_embeddings").path.read_bytes())
+    data = layers.random_inputs(opened.model, opened.graph, samples=500, seed=1)
     vocab = {n.id: n.config["input_dim"] for n in opened.graph.nodes if n.class_name == "Embedding"}
     for name, values in data.items():
         assert values.shape == (500, 1) and values.dtype == np.int32
@@ -506,30 +526,30 @@ def test_read_data_upload_refuses_pickles_and_unknown_types() -> None:
     buffer = io.BytesIO()
     np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(InspectorError):
-        app_support.read_data_upload("evil.npy", buffer.getvalue())
+        layers.read_data_upload("evil.npy", buffer.getvalue())
     with pytest.raises(InputDataError):
-        app_support.read_data_upload("x.txt", b"1,2")
-    frame = app_support.read_data_upload("m.csv", b"label,group\na,1\nb,2\n")
+        layers.read_data_upload("x.txt", b"1,2")
+    frame = layers.read_data_upload("m.csv", b"label,group\na,1\nb,2\n")
     assert frame["label"].tolist() == ["a", "b"]
 
 
 def test_error_messages_keep_their_lines_in_markdown() -> None:
     error = ModelFormatError("Bad *file* a_b.", received="$1 and $2", fix="Re-save it.")
-    text = app_support.message_markdown(str(error))
+    text = settings.message_markdown(str(error))
     assert text.split("  \n") == [r"Bad \*file\* a\_b.", r"  Received: \$1 and \$2", "  Fix: Re-save it."]
 
 
 def test_activation_figures() -> None:
     maps = np.arange(2 * 4 * 4 * 3, dtype="float32").reshape(2, 4, 4, 3)
-    assert app_support.is_image_activation(maps)
-    figure = app_support.feature_map_figure(maps, sample=1)
+    assert figures.is_image_activation(maps)
+    figure = figures.feature_map_figure(maps, sample=1)
     assert len(figure.data) == 3 and np.array_equal(np.asarray(figure.data[2].z), maps[1, :, :, 2])
     with pytest.raises(InputDataError):
-        app_support.feature_map_figure(maps, sample=2)
-    assert app_support.heatmap_figure(maps).data[0].z.shape == (2, 48)
-    assert sum(app_support.histogram_figure(maps).data[0].y) == maps.size
-    assert app_support.activation_frame(maps).shape == (2, 48)
-    assert np.array_equal(np.load(__import__("io").BytesIO(app_support.npy_bytes(maps))), maps)
+        figures.feature_map_figure(maps, sample=2)
+    assert figures.heatmap_figure(maps).data[0].z.shape == (2, 48)
+    assert sum(figures.histogram_figure(maps).data[0].y) == maps.size
+    assert figures.activation_frame(maps).shape == (2, 48)
+    assert np.array_equal(np.load(__import__("io").BytesIO(figures.npy_bytes(maps))), maps)
 
 
 # ------------------------------------------------------------------ every hostile file through the app
@@ -563,7 +583,7 @@ def test_every_hostile_file_keeps_the_app_serving(corpus, name: str, monkeypatch
     else:
         assert len(at.error) == 1
         message = at.error[0].value
-        assert app_support.message_markdown(case.phrase).lower() in message.lower()
+        assert settings.message_markdown(case.phrase).lower() in message.lower()
         assert "Received" in message and "Fix" in message
         if not case.path.is_dir():
             assert at.title[0].value == f"Overview · {good.name}", "the last good model is still shown"
@@ -577,13 +597,13 @@ def test_every_hostile_file_keeps_the_app_serving(corpus, name: str, monkeypatch
 
 # ------------------------------------------------------------------ hostile and broken data through the app
 BAD_DATA = {  # case: (sample, file name, bytes or a function of the marker path, phrase shown)
-    "wrong shape": ("otto_mlp", "x.npy", app_support.npy_bytes(np.zeros((4, 5))), "expects (None, 93)"),
-    "wrong dtype": ("otto_mlp", "x.npy", app_support.npy_bytes(np.array([["a"] * 93])), "cannot be used as float32"),
-    "wrong number of inputs": ("entity_embeddings", "x.npy", app_support.npy_bytes(np.zeros((3, 6))), "6 inputs"),
-    "empty array": ("otto_mlp", "x.npy", app_support.npy_bytes(np.zeros((0, 93), "float32")), "no samples"),
+    "wrong shape": ("otto_mlp", "x.npy", figures.npy_bytes(np.zeros((4, 5))), "expects (None, 93)"),
+    "wrong dtype": ("otto_mlp", "x.npy", figures.npy_bytes(np.array([["a"] * 93])), "cannot be used as float32"),
+    "wrong number of inputs": ("entity_embeddings", "x.npy", figures.npy_bytes(np.zeros((3, 6))), "6 inputs"),
+    "empty array": ("otto_mlp", "x.npy", figures.npy_bytes(np.zeros((0, 93), "float32")), "no samples"),
     "pickled array": ("otto_mlp", "x.npy", pickled_npy, "never loaded"),
     "terabyte header": ("otto_mlp", "x.npy", terabyte_npy_header(), "max\\_data\\_bytes"),
-    "truncated npy": ("otto_mlp", "x.npy", app_support.npy_bytes(np.ones((7, 93), "float32"))[:100], "x.npy"),
+    "truncated npy": ("otto_mlp", "x.npy", figures.npy_bytes(np.ones((7, 93), "float32"))[:100], "x.npy"),
     "text named .npy": ("otto_mlp", "x.npy", b"hello world\n", "not a readable .npy"),
     "csv missing columns": ("entity_embeddings", "x.csv", b"a,b\n1,2\n", "no column for input"),
     "binary named .csv": ("otto_mlp", "x.csv", b"\xff\xfe\x00garbage", "could not be read"),
@@ -623,7 +643,7 @@ def test_nan_data_is_reported_and_still_run() -> None:
     data = np.ones((5, 93), "float32")
     data[1, 3] = np.nan
     data[2, 4] = np.inf
-    at = _upload_data(at, "x.npy", app_support.npy_bytes(data))
+    at = _upload_data(at, "x.npy", figures.npy_bytes(data))
     assert_clean(at)
     assert not at.error
     assert "Input 'features' holds 1 NaN and 1 Inf value(s) in 2 of 5 samples (first: sample 1)." in texts(at.warning)
@@ -636,7 +656,7 @@ def test_data_over_the_size_limit_is_refused_with_the_limit() -> None:
     at.radio(key="activation_source_widget").set_value("Upload data").run()
     previous = inspector.set_limits(max_data_bytes=1000)
     try:
-        at = _upload_data(at, "x.npy", app_support.npy_bytes(np.ones((7, 93), "float32")))
+        at = _upload_data(at, "x.npy", figures.npy_bytes(np.ones((7, 93), "float32")))
     finally:
         inspector.set_limits(**vars(previous))
     assert_clean(at)

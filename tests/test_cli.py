@@ -7,13 +7,12 @@ models, so the TensorFlow-free tests (help, usage errors, missing and broken fil
 run in well under a second each.  Every model-running subprocess imports TensorFlow
 (5-15 s), so each sub-command runs a model as a subprocess once or twice, checking
 several outputs per run, and the variants (formats, flags, errors) call
-``inspector.cli.main.main`` in this process, where Keras is already imported.
+``inspector.cli.commands.main`` in this process, where Keras is already imported.
 """
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -31,11 +30,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inspector.cli.main import main
+from inspector.cli.commands import main
 from inspector.render.summary import SUMMARY_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "sample_models"
+SAMPLES = REPO / "inspector" / "sample_models"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 SUBCOMMANDS = ["summary", "graph", "activations", "profile", "project", "diff", "app"]
 
@@ -48,7 +47,7 @@ def run_cli(*args: object, timeout: float = 240, env: dict[str, str] | None = No
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    """``inspector.cli.main.main(ARGS)`` in this process: (exit code, stdout, stderr)."""
+    """``inspector.cli.commands.main(ARGS)`` in this process: (exit code, stdout, stderr)."""
     code = main([str(a) for a in args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
@@ -141,7 +140,7 @@ def test_top_level_help_lists_commands_and_exit_codes():
 
 
 def test_cli_public_names():
-    import inspector.cli.main as cli
+    import inspector.cli.commands as cli
 
     assert cli.__all__ == ["ExitCode", "TableFormat", "GraphFormat", "build_parser", "main"]
     assert [int(code) for code in cli.ExitCode] == [0, 1, 2, 3, 130]
@@ -149,7 +148,7 @@ def test_cli_public_names():
 
 
 def test_importing_the_cli_does_not_import_tensorflow():
-    code = ("import sys, inspector.cli.main, inspector.__main__; "
+    code = ("import sys, inspector.cli.commands, inspector.__main__; "
             "print(sorted(m for m in ('tensorflow', 'keras', 'pandas', 'streamlit') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
@@ -238,7 +237,7 @@ def test_debug_shows_the_traceback_of_a_refusal(tmp_path):
 
 
 def test_an_unexpected_error_exits_1_with_one_line_and_a_hint(monkeypatch, capsys):
-    import inspector.cli.main as cli
+    import inspector.cli.commands as cli
 
     def broken_command(args):  # a bug inside a command: something that is not an InspectorError
         raise KeyError("layer_count")
@@ -437,12 +436,8 @@ def test_activations_explain_a_wrong_layer_and_wrong_data(models, capsys):
 
 
 # ------------------------------------------------------------------------------ project
-needs_projection = pytest.mark.skipif(
-    importlib.util.find_spec("inspector.analysis.projection") is None,
-    reason="inspector.project_embedding / inspector.project_activations absent (inspector/projection.py)")
 
 
-@needs_projection
 def test_project_embedding_with_umap_to_a_standalone_html_page(models, tmp_path):
     out = tmp_path / "plot.html"
     result = ok(run_cli("project", models["masking"], "--layer", "embed", "--dims", "3", "-o", out))
@@ -454,7 +449,6 @@ def test_project_embedding_with_umap_to_a_standalone_html_page(models, tmp_path)
     assert external == [] and len(html) > 1_000_000  # plotly.js is inlined: the page works offline
 
 
-@needs_projection
 def test_project_embedding_with_pca_to_csv(models, tmp_path, capsys):
     out = tmp_path / "coords.csv"
     code, _, err = run_main(capsys, "project", models["masking"], "--layer", "embed", "--method", "pca",
@@ -466,7 +460,6 @@ def test_project_embedding_with_pca_to_csv(models, tmp_path, capsys):
     assert rows[0]["is_padding"] == "True" and rows[1]["is_padding"] == "False"  # mask_zero
 
 
-@needs_projection
 def test_project_activations_from_an_input_file(models, tmp_path, capsys):
     out = tmp_path / "hidden.csv"
     code, _, err = run_main(capsys, "project", models["sequential_mlp"], "--layer", "hidden", "--method", "pca",
@@ -477,7 +470,6 @@ def test_project_activations_from_an_input_file(models, tmp_path, capsys):
     assert {r["label"] for r in rows} <= {"0", "1", "2"}  # labelled by the predicted class of 3
 
 
-@needs_projection
 def test_project_refuses_a_layer_that_is_not_an_embedding(models, tmp_path, capsys):
     code, _, err = run_main(capsys, "project", models["sequential_mlp"], "--layer", "hidden", "-o",
                             tmp_path / "c.csv")
@@ -486,7 +478,7 @@ def test_project_refuses_a_layer_that_is_not_an_embedding(models, tmp_path, caps
 
 
 # ------------------------------------------------------------------------------ sample models
-@pytest.mark.skipif(not (SAMPLES / "otto_mlp" / "model.keras").exists(), reason="sample_models/otto_mlp absent")
+@pytest.mark.skipif(not (SAMPLES / "otto_mlp" / "model.keras").exists(), reason="inspector/sample_models/otto_mlp absent")
 def test_sample_model_summary_and_activations(models, tmp_path, capsys):
     metadata = json.loads((SAMPLES / "otto_mlp" / "metadata.json").read_text())
     code, out, err = run_main(capsys, "summary", SAMPLES / "otto_mlp" / "model.h5", "--format", "json")
@@ -509,10 +501,6 @@ def _free_port() -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("trust", [False, True], ids=["untrusted", "trusted"])
 def test_app_serves_with_a_preloaded_model(models, tmp_path, trust):
-    if not (REPO / "app" / "main.py").exists():
-        stderr = refused(run_cli("app", models["sequential_mlp"]))
-        assert "app" in stderr
-        return
     port = _free_port()
     log = (tmp_path / "app.log").open("w")
     # an inherited permission must not leak into the server: only --trust grants it

@@ -97,7 +97,7 @@ def test_roles_through_merges_and_the_layers_that_drop_the_mask() -> None:
     warned = {name for name in roles if any(f"Layer '{name}'" in str(w.message) and "destroy the mask" in
                                              str(w.message) for w in caught)}
     assert warned == {"conv", "flat"}
-    frame = inspector.summary_frame(model).set_index("name")
+    frame = inspector.summary_frame(inspector.build_graph(model)).set_index("name")
     assert frame.loc["flat", "mask"] == "drops" and frame.loc["emb_a", "mask"] == "produces"
     assert list(frame.columns)[-1] == "mask"
 

@@ -91,15 +91,15 @@ def test_summary_text_like_keras_with_macs_and_status():
 
 def test_summary_text_of_a_static_view_says_so():
     sample = inspector.get_sample("lambda_merge")  # needs code: shown from its config without trust
-    text = inspector.summary_text(sample.path)
+    text = inspector.summary_text(inspector.build_graph(sample.path))
     assert "static view: parsed from the file, no code run" in text.splitlines()[0]
     assert "?" in text  # the Lambda has no MAC count: unknown, not a guess
-    short = inspector.summary_text(sample.path, max_rows=2)
+    short = inspector.summary_text(inspector.build_graph(sample.path), max_rows=2)
     assert "more rows" in short and short.count("\n") < text.count("\n")
 
 
 def test_print_summary_prints(capsys):
-    inspector.print_summary(zoo.sequential_mlp())
+    inspector.print_summary(inspector.build_graph(zoo.sequential_mlp()))
     out = capsys.readouterr().out
     assert out.startswith("Model: 'sequential_mlp' (Sequential)")
     assert re.search(r"dense\w* \(Dense\)\s+\(None, 16\)\s+144\s+128\s+features", out)  # 8·16+16 params, 8·16 MACs

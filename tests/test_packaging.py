@@ -25,8 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 # (installed ones are looked up with importlib.metadata.packages_distributions)
 KNOWN_DISTRIBUTIONS = {"sklearn": "scikit-learn", "PIL": "pillow", "yaml": "pyyaml", "umap": "umap-learn",
                        "cv2": "opencv-python", "skimage": "scikit-image", "google": "protobuf"}
-# declared runtime dependencies the package uses without importing them
-USED_WITHOUT_IMPORT = {"streamlit": "`keras-inspector app` runs it as `python -m streamlit run`"}
+# declared runtime dependencies the package uses without importing them (none: the app ships in the package)
+USED_WITHOUT_IMPORT: dict[str, str] = {}
 
 
 def normalize(name: str) -> str:
@@ -101,6 +101,17 @@ def test_every_import_in_the_wheel_is_a_declared_dependency(wheel: tuple[Path, s
     assert {"numba", "scipy", "threadpoolctl", "tensorflow"} <= set(imported)
 
 
+def test_wheel_holds_the_app_the_samples_and_the_viewer(wheel: tuple[Path, str]) -> None:
+    _, names = read_metadata(wheel[0])
+    names = set(names)
+    assert {"inspector/app/main.py", "inspector/app/common.py", "inspector/app/views/graph.py",
+            "inspector/app/views/overview.py", "inspector/render/viewer/static/viewer.js",
+            "inspector/render/viewer/static/vendor/graphviz.js", "inspector/py.typed"} <= names
+    samples = [n for n in names if n.startswith("inspector/sample_models/") and n.endswith("/model.keras")]
+    assert len(samples) >= 6, samples
+    assert any(n.endswith("/metadata.json") for n in names if n.startswith("inspector/sample_models/"))
+
+
 def test_import_scan_maps_modules_to_distributions() -> None:
     source = "import sklearn.metrics\nfrom PIL import Image\nfrom . import sibling\ndef f():\n    import yaml\n"
     assert imports_of(source, "x.py") == {"sklearn", "PIL", "yaml"}
@@ -141,7 +152,7 @@ def test_make_creates_and_uses_its_own_environment(target: str, tmp_path: Path) 
     env_python = f"{tmp_path / 'env'}/bin/python"
     lines = make_dry_run(target, tmp_path)
     assert lines[0] == f"python3-externally-managed -m venv {tmp_path / 'env'}"
-    assert all(line.startswith(env_python + " -m ") for line in lines[1:]), lines
+    assert all(line.startswith((env_python + " -m ", f"{tmp_path / 'env'}/bin/")) for line in lines[1:]), lines
     assert lines[1].startswith(f"{env_python} -m pip install")
     last = {"app": f"{env_python} -m streamlit run app/main.py", "test": f"{env_python} -m pytest"}[target]
     assert lines[-1].startswith(last), lines
@@ -194,8 +205,8 @@ def test_wheel_works_alone_in_a_fresh_environment(wheel: tuple[Path, str], tmp_p
     assert where.stdout.startswith(str(env_dir)), where.stdout  # the wheel's copy, not this checkout's
     present = {normalize(n) for n in ast.literal_eval(where.stdout.splitlines()[1])}
     assert not {"umap-learn", "scikit-learn", "graphviz", "jax", "pytest"} & present
-    otto = REPO / "sample_models" / "otto_mlp" / "model.keras"
-    embeddings = REPO / "sample_models" / "entity_embeddings" / "model.keras"
+    otto = REPO / "inspector" / "sample_models" / "otto_mlp" / "model.keras"
+    embeddings = REPO / "inspector" / "sample_models" / "entity_embeddings" / "model.keras"
     summary = run("keras-inspector", "summary", str(otto), "--format", "csv")
     assert summary.returncode == 0, summary.stderr
     assert "softmax,Activation" in summary.stdout
@@ -206,4 +217,50 @@ def test_wheel_works_alone_in_a_fresh_environment(wheel: tuple[Path, str], tmp_p
     assert project.returncode == 0, project.stderr  # UMAP: numba, scipy, threadpoolctl come with the wheel
     header, *rows = (empty / "coords.csv").read_text().splitlines()
     assert "x" in header.split(",") and "y" in header.split(",") and len(rows) > 2
+    sample = run("python", "-c", "import inspector; s = inspector.get_sample('otto_mlp'); print(s.path);"
+                                 "print(inspector.summary_frame(inspector.build_graph(s.path)).attrs['total_params'])")
+    assert sample.returncode == 0, sample.stderr
+    assert sample.stdout.startswith(str(env_dir)) and sample.stdout.split()[-1].isdigit(), sample.stdout
+    _serves_first_page(env_dir / "bin" / "keras-inspector", empty, clean_env)
     print(f"\nwheel smoke: install {installed_seconds:.0f} s, commands {time.perf_counter() - started - installed_seconds:.0f} s")
+
+
+def _serves_first_page(cli: Path, folder: Path, env: dict[str, str]) -> None:
+    """``keras-inspector app`` from an empty folder serves the app; its first page renders in Chromium."""
+    import socket
+    import time
+    import urllib.request
+
+    chromium = Path("/usr/bin/chromium")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = (folder / "app.log").open("w")
+    server = subprocess.Popen([str(cli), "app", "--port", str(port), "--no-browser"], cwd=folder, env=env,
+                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                    if response.read() == b"ok":
+                        break
+            except OSError:
+                time.sleep(1)
+        else:
+            raise AssertionError((folder / "app.log").read_text()[-3000:])
+        if not chromium.exists():
+            return  # served; the rendering check needs Debian's chromium (.ci/run installs it)
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(chromium), args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/", timeout=180_000)
+            page.get_by_role("heading", name="Overview · entity_embeddings").wait_for(timeout=180_000)
+            assert page.locator('[data-testid="stException"]').count() == 0
+            browser.close()
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(30)

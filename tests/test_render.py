@@ -528,8 +528,10 @@ def test_missing_dot_binary_gives_install_hint(monkeypatch: pytest.MonkeyPatch, 
     with pytest.raises(MissingDependencyError) as info:
         render(chain(), "svg")
     assert "apt-get install graphviz" in str(info.value) and "brew install graphviz" in str(info.value)
-    # everything interactive still works without Graphviz
-    assert 'class="node"' in to_html(chain())
+    # everything interactive still works without Graphviz: the page lays its DOT out in the browser
+    page = to_html(chain())
+    assert 'id="ki-graphviz"' in page and '"dot":"digraph' in page and 'class="node"' not in page
+    assert 'class="node"' in to_html(chain(), engine="builtin")
     assert graph_figure(chain()).data
 
 
@@ -669,7 +671,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium for the browser test")
-@pytest.mark.parametrize("engine", ["builtin", pytest.param("graphviz", marks=needs_dot)])
+@pytest.mark.parametrize("engine", ["builtin", "browser", pytest.param("graphviz", marks=needs_dot)])
 def test_html_in_headless_chromium(tmp_path: Path, engine: str) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -690,6 +692,9 @@ def test_html_in_headless_chromium(tmp_path: Path, engine: str) -> None:
                 page.on("request", lambda r, requests=requests: requests.append(r.url))
                 page.goto(path.as_uri())
                 page.wait_for_load_state("load")
+                page.locator("#ki-canvas[data-ready]").wait_for()
+                assert page.locator("[data-node-id]").count() == len(json.loads(
+                    page.locator("#ki-data").text_content()))
                 node = page.locator("g.node").first
                 node.hover()
                 assert page.locator("#ki-tip").is_visible()
@@ -713,7 +718,7 @@ def test_html_in_headless_chromium(tmp_path: Path, engine: str) -> None:
                 page.click("#ki-fit")
                 assert page.locator("#ki-canvas svg").get_attribute("viewBox") == before
                 assert errors == [], f"{name}: console errors {errors}"
-                assert all(u.startswith(("file:", "data:", "about:")) for u in requests), requests
+                assert all(u.startswith(("file:", "data:", "about:", "blob:")) for u in requests), requests
                 page.close()
         finally:
             browser.close()

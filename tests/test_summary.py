@@ -16,7 +16,7 @@ APPLICATIONS = sorted(
 
 
 def _check_sums(model: keras.Model) -> None:
-    frame = inspector.summary_frame(model)
+    frame = inspector.summary_frame(inspector.build_graph(model))
     top = frame[frame.depth == 0]
     assert top.params.sum() == model.count_params() == frame.attrs["total_params"]
     assert (top.trainable_params.sum() + top.non_trainable_params.sum()) == model.count_params()
@@ -46,7 +46,7 @@ def test_keras_applications_params_add_up(name):
 
 
 def test_columns_and_connections():
-    frame = inspector.summary_frame(zoo.shared_layer())
+    frame = inspector.summary_frame(inspector.build_graph(zoo.shared_layer()))
     for column in ("name", "class_name", "output_shape", "params", "trainable_params", "non_trainable_params",
                    "connected_to", "depth"):
         assert column in frame.columns
@@ -57,7 +57,7 @@ def test_columns_and_connections():
 
 
 def test_cost_columns_and_totals():
-    frame = inspector.summary_frame(zoo.shared_layer())
+    frame = inspector.summary_frame(inspector.build_graph(zoo.shared_layer()))
     assert list(frame.columns[-3:-1]) == ["macs", "output_bytes"]
     rows = frame.set_index("id")
     # each call of the shared Dense(4 -> 5) counts; the head reads the 10 concatenated values

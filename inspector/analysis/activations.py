@@ -83,10 +83,10 @@ from inspector.io.inputs import (
     warn_nonfinite,
 )
 from inspector.limits import format_bytes, get_limits
+from inspector.progress import ProgressCallback, report_batch
 
 __all__ = ["Mode", "inspect_layer", "inspect_layers", "compare_modes", "activation_stats"]
 
-ProgressCallback = Callable[[int, "int | None"], None]
 DEFAULT_BATCH_SIZE = 32
 _COMPILE_MIN_BATCHES = 8  # below this a first request runs eagerly: tracing would cost more than it saves
 _CACHE_SIZE = 8
@@ -136,8 +136,8 @@ def inspect_layers(model: Any, layers: Any, X: Any, *, training: bool | Mode = F
     Returns ``{node_id: array}`` in graph order (a list of arrays for layers
     with several outputs).  ``"all"`` means every call of every layer at every
     nesting level, nested-model nodes included, input layers excluded.
-    ``progress`` is a callback ``(done_batches, total_batches_or_None)``,
-    ``False`` for none, or ``None`` for a tqdm bar when stderr is a terminal.
+    ``progress`` is a :data:`~inspector.progress.ProgressCallback` ``(fraction, message)``
+    called after each batch, ``False`` for none, or ``None`` for a tqdm bar when stderr is a terminal.
 
     Example:
         >>> import keras, numpy as np
@@ -217,9 +217,9 @@ def _mode(training: bool | Mode) -> Mode:
 
 
 # =============================================================================== the graph catalog
-# Keras internals used here (beyond inspector.model.keras_internals's enumeration): a Node's ``operation``,
-# ``outputs``, ``input_tensors``, ``is_input`` and ``arguments.fill_in``; a Functional's ``inputs``,
-# ``outputs`` and ``_standardize_inputs``; Sequential's ``_functional``.
+# Public attributes of Keras's graph used here: a Node's ``operation``, ``outputs``, ``input_tensors``,
+# ``is_input`` and ``arguments.fill_in``; a Functional's ``inputs`` and ``outputs``.  Anything private
+# (the graph's owner, input standardising, which layers take ``training``) comes from keras_internals.
 @dataclass(eq=False)
 class _Entry:
     """One call event of the model, at any nesting level."""
@@ -280,8 +280,9 @@ def _check_model(model: Any) -> None:
 
 
 def _owner(model: Any) -> Any:
-    inner = getattr(model, "_functional", None)
-    return inner if inner is not None and hasattr(inner, "_nodes_by_depth") else model
+    from inspector.model.keras_internals import graph_owner
+
+    return graph_owner(model)
 
 
 def _build_catalog(model: Any, prefix: str, depth: int) -> _Catalog:
@@ -348,10 +349,16 @@ def _resolve(model: Any, catalog: _Catalog, layer: Any, call_index: int = 0) -> 
             raise _not_found(model, entries, f"layer {layer!r}",
                              f"that name is used in several places: {distinct}; give the full path")
         raise _not_found(model, entries, f"layer {layer!r}", "no layer call has that name, path or node id")
-    if hasattr(layer, "name") and hasattr(layer, "_inbound_nodes"):  # a keras Layer object
+    if isinstance(layer, _keras_layer_class()):
         return call_of([e for e in entries if e.layer is layer], f"layer object {layer.name!r}")
     raise _not_found(model, entries, repr(layer)[:80],
                      f"a {type(layer).__name__} is not a layer index, name, path, node id or LayerNode")
+
+
+def _keras_layer_class() -> type:
+    import keras
+
+    return keras.layers.Layer
 
 
 def _path(node_id: str) -> str:
@@ -431,6 +438,8 @@ def _execute(plan: _Plan, flat_inputs: list[Any], training: bool, record: dict[s
     """
     from keras import tree
 
+    from inspector.model.keras_internals import takes_training
+
     values = {id(t): v for t, v in zip(plan.catalog.owner.inputs, flat_inputs, strict=True)}
     for step in plan.steps:
         node = step.entry.node
@@ -444,7 +453,7 @@ def _execute(plan: _Plan, flat_inputs: list[Any], training: bool, record: dict[s
                 outs = _execute_nested(step.sub, args, kwargs, training, record, transform, timer)
             else:
                 op = node.operation
-                if "training" in getattr(op, "_call_context_args", ()):  # as Functional.call does
+                if takes_training(op):
                     kwargs["training"] = training
                 outs = tree.flatten(op(*args, **kwargs))
             if timer is not None:
@@ -463,9 +472,11 @@ def _execute_nested(plan: _Plan, args: tuple, kwargs: dict, training: bool, reco
                     transform: Callable[[list[Any]], Any] | None, timer: Any = None) -> list[Any] | None:
     from keras import backend, tree
 
+    from inspector.model.keras_internals import standardize_inputs
+
     owner = plan.catalog.owner
     inputs = args[0] if args else kwargs.get("inputs")
-    flat = owner._standardize_inputs(inputs)  # dtype conversion and rank fixes, as the model's own call does
+    flat = standardize_inputs(owner, inputs)
     mask = kwargs.get("mask")
     if mask is not None:
         for x, m in zip(flat, tree.flatten(mask), strict=False):
@@ -841,7 +852,7 @@ class _Request:
                 yield result
                 done += 1
                 if report is not None:
-                    report(done, total)
+                    report_batch(report, done, total)
         finally:
             if report is not None and hasattr(report, "close"):
                 report.close()
@@ -1121,11 +1132,9 @@ class _TqdmReporter:
         from tqdm import tqdm
 
         self.bar = tqdm(total=total, unit="batch", desc="activations", leave=False)
-        self.done = 0
 
-    def __call__(self, done: int, total: int | None) -> None:
-        self.bar.update(done - self.done)
-        self.done = done
+    def __call__(self, fraction: float | None, message: str) -> None:
+        self.bar.update(1)  # called once per batch
 
     def close(self) -> None:
         self.bar.close()

@@ -47,7 +47,7 @@ from __future__ import annotations
 import difflib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -58,6 +58,7 @@ import pandas as pd
 
 from inspector.errors import InputDataError, LayerNotFoundError
 from inspector.limits import get_limits
+from inspector.progress import ProgressCallback
 
 __all__ = [
     "Method",
@@ -70,7 +71,6 @@ __all__ = [
     "warm_up",
 ]
 
-ProgressCallback = Callable[[float, str], None]
 
 _LOOKUP_CLASSES = {
     "StringLookup": "StringLookup vocabulary",
@@ -766,12 +766,9 @@ def _inner_embeddings(layer: Any, prefix: str) -> list[tuple[str, Any]]:
     """Embeddings held inside a custom layer or a subclassed model (no functional graph to walk)."""
     import keras
 
-    # Keras has no public accessor for a plain layer's sub-layers; _flatten_layers is what
-    # Layer.weights itself uses, so it tracks exactly the layers whose weights the model owns.
-    flatten = getattr(layer, "_flatten_layers", None)
-    if flatten is None:  # pragma: no cover - every Keras 3 layer has it
-        return []
-    return [(f"{prefix}{inner.name}", inner) for inner in flatten(include_self=False, recursive=True)
+    from inspector.model.keras_internals import sub_layers
+
+    return [(f"{prefix}{inner.name}", inner) for inner in sub_layers(layer)
             if isinstance(inner, keras.layers.Embedding)]
 
 
@@ -1038,9 +1035,9 @@ def project_activations(
     wanted = [layer, *[o for o in outputs if o != layer]]
     report(0.0, "Running the model")
 
-    def batches(done: int, total: int | None) -> None:
-        if total:
-            report(0.4 * done / total, f"Running the model: batch {done} of {total}")
+    def batches(fraction: float | None, message: str) -> None:
+        if fraction is not None:
+            report(0.4 * fraction, f"Running the model: {message}")
 
     values = inspect_layers(model, wanted, X, training=training, batch_size=batch_size, progress=batches)
     layer_id = _requested_id(values, layer, outputs, model, X, training, batch_size)

@@ -6,6 +6,6 @@ Example:
     True
 """
 
-from inspector.cli.main import main
+from inspector.cli.commands import main
 
 __all__ = ["main"]

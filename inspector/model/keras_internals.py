@@ -26,12 +26,35 @@ from typing import Any
 
 from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape, Source, WeightInfo
 
-__all__ = ["walk_model", "functional_nodes", "is_functional"]
+__all__ = ["walk_model", "functional_nodes", "is_functional", "graph_owner", "takes_training", "standardize_inputs",
+           "sub_layers", "resolve_serialized", "legacy_function_names", "why_not_a_model_part"]
 
 
 def is_functional(model: Any) -> bool:
     """Whether a model has a graph of layer calls (Functional, or a built Sequential)."""
     return _graph_owner(model) is not None
+
+
+def graph_owner(model: Any) -> Any:
+    """The functional model holding a model's graph (a built Sequential's inner ``_functional``), else the model."""
+    owner = _graph_owner(model)
+    return owner if owner is not None else model
+
+
+def takes_training(op: Any) -> bool:
+    """Whether a layer's call takes ``training`` (as ``Functional.call`` decides when it passes it on)."""
+    return "training" in getattr(op, "_call_context_args", ())
+
+
+def standardize_inputs(owner: Any, inputs: Any) -> list[Any]:
+    """A functional model's inputs flattened, dtypes converted and ranks fixed, as its own call does."""
+    return owner._standardize_inputs(inputs)
+
+
+def sub_layers(layer: Any) -> list[Any]:
+    """Every layer a layer holds, at any depth (Keras has no public accessor; ``Layer.weights`` uses this one)."""
+    flatten = getattr(layer, "_flatten_layers", None)
+    return list(flatten(include_self=False, recursive=True)) if flatten is not None else []
 
 
 def _graph_owner(model: Any) -> Any:

@@ -1,12 +1,14 @@
 """One standalone HTML page that pans, zooms and shows every fact of a layer on hover and click.
 
-Everything is inline (SVG, CSS, a few lines of JavaScript, the node facts as
-JSON): the file opens from disk with no server and no network.  The drawing is
-Graphviz's SVG when the ``dot`` program is installed, else the built-in layered
-layout drawn as SVG by :func:`builtin_svg` — both give ``<g class="node"
-id="n0">`` groups that the script wires up:
+Everything is inline (SVG, CSS, the viewer script the app uses too, the node facts
+as JSON): the file opens from disk with no server and no network.  The drawing is
+Graphviz's SVG when the ``dot`` program is installed; without it the page carries
+the DOT and the vendored WebAssembly Graphviz and lays it out when opened (the same
+drawing); :func:`builtin_svg` draws the built-in layered layout on request.  The
+viewer (:mod:`inspector.render.viewer`) wires up the ``<g class="node" id="n0">``
+groups:
 
-* mouse wheel zooms around the pointer, dragging pans, "Fit" resets the view;
+* the mouse wheel and + / − zoom around the pointer, dragging pans, "Fit" shows all;
 * hovering a node shows its facts in a tooltip, clicking pins them in the side panel;
 * the search box highlights the nodes whose name or class contains the text.
 
@@ -25,15 +27,12 @@ from collections.abc import Iterable, Mapping
 from enum import Enum
 
 from inspector.graph import LayerNode, ModelGraph, NodeKind
-from inspector.render.colour import MISSING_FILL, ColourScale, colour_scale, format_value, ramp
+from inspector.render.colour import MISSING_FILL, ColourScale, colour_scale, ramp
 from inspector.render.dot import (
     MARK_COLOURS,
     MASK_COLOUR,
-    dot_binary,
     masked_edges,
-    run_dot,
     view_marks,
-    view_to_dot,
     xml_escape,
 )
 from inspector.render.layout import Layout, clip_to_box, layered_layout
@@ -41,7 +40,6 @@ from inspector.render.style import (
     FAMILIES,
     LabelOptions,
     abbreviate,
-    detail_lines,
     family,
     format_count,
     label_lines,
@@ -52,11 +50,29 @@ __all__ = ["LayoutEngine", "to_html", "builtin_svg", "node_sizes", "cluster_boxe
 
 
 class LayoutEngine(str, Enum):
-    """Who lays out the drawing: Graphviz when installed (AUTO), Graphviz, or the built-in layout."""
+    """Who lays out the drawing: AUTO (Graphviz on the server when installed, else in the browser),
+    GRAPHVIZ (the server's ``dot``), BROWSER (the vendored WebAssembly Graphviz) or BUILTIN."""
 
     AUTO = "auto"
     GRAPHVIZ = "graphviz"
+    BROWSER = "browser"
     BUILTIN = "builtin"
+
+
+def check_engine(engine: str | LayoutEngine) -> LayoutEngine:
+    """``engine`` as a :class:`LayoutEngine`, or an :class:`InputDataError` naming the choices.
+
+    Example:
+        >>> check_engine("Browser")
+        <LayoutEngine.BROWSER: 'browser'>
+    """
+    from inspector.errors import InputDataError
+
+    try:
+        return LayoutEngine(str(getattr(engine, "value", engine)).lower())
+    except ValueError:
+        raise InputDataError("Unknown layout engine for the graph drawing.", received=repr(engine),
+                             fix="Use 'auto', 'graphviz', 'browser' or 'builtin'.") from None
 
 
 CHAR_WIDTH = 6.2  # points per character at the 10.5 pt label font; a generous estimate
@@ -220,14 +236,16 @@ def to_html(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True,
             collapse_blocks: bool | None = None, engine: str | LayoutEngine = LayoutEngine.AUTO,
             title: str | None = None, marks: Mapping[str, str] | None = None, show_masks: bool = True,
             color_by: str | None = None, values: object = None, color_scale: str | None = None) -> str:
-    """One standalone HTML page of the graph: pan, zoom, hover and click for layer details.
+    """One standalone HTML page of the graph: the app's viewer (pan, zoom, search, hover and click for details).
 
     Options are those of :func:`~inspector.render.dot.to_dot`, plus ``engine``
-    ("auto": Graphviz when the ``dot`` program is installed, else the built-in
-    layout; "graphviz"; "builtin") and the page ``title``; ``marks``, ``show_masks``,
-    ``color_by``, ``values`` and ``color_scale`` as in ``to_dot`` (a legend names the
-    mark colours; the colour scale is drawn in the top bar as ``#ki-scale`` and each
-    node's value is among its details).
+    ("auto": Graphviz when the ``dot`` program is installed, else Graphviz in the
+    browser; "graphviz"; "browser": the page carries the DOT and a WebAssembly
+    Graphviz (about 0.8 MB) and lays it out when opened; "builtin": the built-in
+    layout) and the page ``title``; ``marks``, ``show_masks``, ``color_by``, ``values``
+    and ``color_scale`` as in ``to_dot`` (a legend names the mark colours; the colour
+    scale is drawn in the top bar as ``#ki-scale`` and each node's value is among its
+    details).
 
     Raises:
         MissingDependencyError: ``engine="graphviz"`` and no ``dot`` program.
@@ -239,33 +257,23 @@ def to_html(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True,
         >>> "<title>m&lt;1&gt;</title>" in to_html(g, engine="builtin")
         True
     """
-    from inspector.errors import InputDataError
+    from inspector.render.viewer import view_payload, viewer_asset
 
     rankdir = check_rankdir(rankdir).value
-    try:
-        engine = LayoutEngine(str(getattr(engine, "value", engine)).lower())
-    except ValueError:
-        raise InputDataError("Unknown layout engine for the HTML page.", received=repr(engine),
-                             fix="Use 'auto', 'graphviz' or 'builtin'.") from None
     options = LabelOptions(show_shapes, show_params, show_dtypes)
     view = prepare(graph, expand_depth=expand_depth, fold=fold, unfold=unfold, collapse_blocks=collapse_blocks,
                    highlight=highlight)
     colours = colour_scale(graph, color_by, values, scale=color_scale) if color_by is not None else None
-    use_graphviz = engine == LayoutEngine.GRAPHVIZ or (engine == LayoutEngine.AUTO and dot_binary() is not None)
-    if use_graphviz:
-        svg = _strip_prolog(run_dot(view_to_dot(view, rankdir=rankdir, options=options, marks=marks,
-                                                show_masks=show_masks, colours=colours), "svg")
-                            .decode("utf-8", "replace"))
+    payload = view_payload(view, rankdir=rankdir, options=options, engine=check_engine(engine), actions=False,
+                           marks=marks, show_masks=show_masks, colours=colours)
+    svg = payload.pop("svg")
+    nodes = payload.pop("nodes")
+    graphviz = ""
+    if svg is None:  # laid out when opened: the page carries Graphviz itself
+        module = viewer_asset("vendor/graphviz.js")
+        graphviz = f'<script type="text/plain" id="ki-graphviz">{module}</script>'
     else:
-        svg = builtin_svg(view, rankdir=rankdir, options=options, marks=marks, show_masks=show_masks,
-                          colours=colours)
-    shown = colours.for_view(view) if colours is not None else None
-    data = {}
-    for i, n in enumerate(view.graph.nodes):
-        rows = detail_lines(n, collapsed_layers=view.collapsed.get(n.id, 0))
-        if shown is not None:
-            rows.insert(2, (shown.column, format_value(shown.column, shown.value(n.id))))
-        data[f"n{i}"] = {"id": n.id, "name": n.name, "class": n.class_name, "family": family(n), "rows": rows}
+        del payload["dot"]
     src = view.source
     heading = title if title is not None else src.name
     summary = (f"{src.class_name} · {format_count(src.layer_count)} layers · {format_count(src.total_params)} "
@@ -277,9 +285,11 @@ def to_html(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True,
                       f"</span>{m} " for m in MARK_COLOURS if m in set((marks or {}).values()))
     if colours is not None:  # the fill is the number now: the scale replaces the family swatches
         legend = _scale_legend(colours)
+    engines = {"graphviz": "Graphviz", "browser": "Graphviz in the browser", "builtin": "built-in layout"}
     return _PAGE.format(title=xml_escape(abbreviate(heading, 200)), summary=xml_escape(summary), legend=legend,
-                        svg=svg, data=_script_json(data), css=_CSS, script=_SCRIPT,
-                        engine="Graphviz" if use_graphviz else "built-in layout")
+                        svg=svg or "", data=_script_json(nodes), graph=_script_json(payload),
+                        css=viewer_asset("viewer.css") + _CSS, viewer=viewer_asset("viewer.js"), graphviz=graphviz,
+                        engine=engines[payload["layout"]])
 
 
 def _scale_legend(colours: ColourScale) -> str:
@@ -292,9 +302,8 @@ def _scale_legend(colours: ColourScale) -> str:
             f'<span class="sw" style="background:{MISSING_FILL};border-color:#9ca3af"></span>no value</span>')
 
 
+# the export's own frame around the shared viewer: a title bar and a details panel
 _CSS = """
-*{box-sizing:border-box}
-html,body{margin:0;height:100%;font:13px/1.4 Helvetica,Arial,sans-serif;color:#111827;background:#fff}
 #ki-top{position:fixed;top:0;left:0;right:0;height:52px;padding:6px 12px;border-bottom:1px solid #e5e7eb;
  background:#f9fafb;display:flex;gap:16px;align-items:center;z-index:2}
 #ki-top h1{font-size:15px;margin:0;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:30%}
@@ -303,142 +312,17 @@ html,body{margin:0;height:100%;font:13px/1.4 Helvetica,Arial,sans-serif;color:#1
 .ki-bar{display:inline-block;width:140px;height:10px;border:1px solid #9ca3af;margin:0 4px;vertical-align:-1px}
 .sw{display:inline-block;width:10px;height:10px;border:1px solid;border-radius:2px;margin:0 3px 0 6px;
  vertical-align:-1px}
-#ki-canvas{position:fixed;top:52px;left:0;right:320px;bottom:0;overflow:hidden;cursor:grab;touch-action:none}
-#ki-canvas.dragging{cursor:grabbing}
-#ki-canvas svg{width:100%;height:100%;display:block;user-select:none}
+#ki-canvas{position:fixed;top:52px;left:0;right:320px;bottom:0}
 #ki-side{position:fixed;top:52px;right:0;width:320px;bottom:0;border-left:1px solid #e5e7eb;padding:10px 12px;
  overflow:auto;background:#fff}
 #ki-side h2{font-size:14px;margin:4px 0 8px;word-break:break-all}
-table.ki{border-collapse:collapse;width:100%;font-size:12px}
-table.ki td{border-top:1px solid #f3f4f6;padding:2px 4px;vertical-align:top;word-break:break-all}
-table.ki td:first-child{color:#6b7280;white-space:nowrap;word-break:normal}
-#ki-tip{position:fixed;display:none;max-width:420px;background:#111827;color:#f9fafb;padding:6px 8px;
- border-radius:6px;font-size:12px;pointer-events:none;z-index:3}
-#ki-tip h2{font-size:13px;margin:0 0 4px}
-#ki-tip table.ki td{border-color:#374151}
-#ki-tip table.ki td:first-child{color:#9ca3af}
-g.node{cursor:pointer}
-g.node.ki-selected polygon,g.node.ki-selected path,g.node.ki-selected rect{stroke:#dc2626;stroke-width:3px}
-g.node.ki-match polygon,g.node.ki-match path,g.node.ki-match rect{stroke:#f59e0b;stroke-width:4px}
-input#ki-search{padding:3px 6px;border:1px solid #d1d5db;border-radius:4px;width:160px}
-button{padding:3px 10px;border:1px solid #d1d5db;border-radius:4px;background:#fff;cursor:pointer}
 """
 
-_SCRIPT = r"""
+_BOOT = """
 (function () {
-  "use strict";
-  var data = JSON.parse(document.getElementById("ki-data").textContent);
-  var canvas = document.getElementById("ki-canvas");
-  var svg = canvas.querySelector("svg");
-  var tip = document.getElementById("ki-tip");
-  var side = document.getElementById("ki-details");
-  if (!svg) { return; }
-  var base = svg.viewBox && svg.viewBox.baseVal && svg.viewBox.baseVal.width ? svg.viewBox.baseVal : null;
-  var home = base ? [base.x, base.y, base.width, base.height] : [0, 0, 1000, 1000];
-  svg.removeAttribute("width");
-  svg.removeAttribute("height");
-  function apply() { svg.setAttribute("viewBox", view.join(" ")); }
-  function readable() {
-    // a tall or wide graph fitted whole would be unreadable: start at its top, at most 1:1
-    var r = canvas.getBoundingClientRect();
-    if (!r.width || !r.height) { return home.slice(); }
-    var fit = Math.max(home[2] / r.width, home[3] / r.height);
-    var s = Math.min(fit, Math.max(home[2] / r.width, 1));
-    if (s >= fit) { return home.slice(); }
-    return [home[0] + (home[2] - r.width * s) / 2, home[1], r.width * s, r.height * s];
-  }
-  var view = readable();
-  apply();
-  function toSvg(clientX, clientY) {
-    var r = svg.getBoundingClientRect();
-    var scale = Math.max(view[2] / r.width, view[3] / r.height);
-    var cx = view[0] + view[2] / 2, cy = view[1] + view[3] / 2;
-    return [cx + (clientX - r.left - r.width / 2) * scale, cy + (clientY - r.top - r.height / 2) * scale, scale];
-  }
-  canvas.addEventListener("wheel", function (e) {
-    e.preventDefault();
-    var p = toSvg(e.clientX, e.clientY);
-    var f = Math.exp(Math.max(-1, Math.min(1, e.deltaY * 0.0015)));
-    view = [p[0] - (p[0] - view[0]) * f, p[1] - (p[1] - view[1]) * f, view[2] * f, view[3] * f];
-    apply();
-  }, { passive: false });
-  var drag = null;
-  canvas.addEventListener("pointerdown", function (e) {
-    drag = { x: e.clientX, y: e.clientY, view: view.slice(), moved: false, active: true };
-    canvas.classList.add("dragging");
-  });
-  window.addEventListener("pointermove", function (e) {
-    if (!drag || !drag.active) { return; }
-    var scale = toSvg(e.clientX, e.clientY)[2];
-    var dx = e.clientX - drag.x, dy = e.clientY - drag.y;
-    if (Math.abs(dx) + Math.abs(dy) > 3) { drag.moved = true; }
-    view = [drag.view[0] - dx * scale, drag.view[1] - dy * scale, view[2], view[3]];
-    apply();
-  });
-  window.addEventListener("pointerup", function () {
-    canvas.classList.remove("dragging");
-    if (drag) { drag.active = false; }  // kept until the next press so a drag does not count as a click
-  });
-  function table(d) {
-    var t = document.createElement("table");
-    t.className = "ki";
-    d.rows.forEach(function (row) {
-      var tr = t.insertRow();
-      tr.insertCell().textContent = row[0];
-      tr.insertCell().textContent = row[1];
-    });
-    return t;
-  }
-  function show(el, d) {
-    el.textContent = "";
-    var h = document.createElement("h2");
-    h.textContent = d.name;
-    el.appendChild(h);
-    el.appendChild(table(d));
-  }
-  var selected = null;
-  Array.prototype.forEach.call(svg.querySelectorAll("g.node"), function (g) {
-    var d = data[g.id];
-    if (!d) { return; }
-    g.addEventListener("mouseenter", function () { show(tip, d); tip.style.display = "block"; });
-    g.addEventListener("mousemove", function (e) {
-      var x = e.clientX + 14, y = e.clientY + 14;
-      if (x + tip.offsetWidth > window.innerWidth) { x = e.clientX - tip.offsetWidth - 14; }
-      if (y + tip.offsetHeight > window.innerHeight) { y = Math.max(0, window.innerHeight - tip.offsetHeight - 4); }
-      tip.style.left = x + "px";
-      tip.style.top = y + "px";
-    });
-    g.addEventListener("mouseleave", function () { tip.style.display = "none"; });
-    g.addEventListener("click", function () {
-      if (drag && drag.moved) { return; }
-      if (selected) { selected.classList.remove("ki-selected"); }
-      selected = g;
-      g.classList.add("ki-selected");
-      show(side, d);
-    });
-  });
-  document.getElementById("ki-fit").addEventListener("click", function () { view = home.slice(); apply(); });
-  document.getElementById("ki-search").addEventListener("input", function (e) {
-    var q = e.target.value.trim().toLowerCase();
-    var first = null;
-    Array.prototype.forEach.call(svg.querySelectorAll("g.node"), function (g) {
-      var d = data[g.id];
-      var hit = !!q && !!d && (d.name.toLowerCase().indexOf(q) >= 0 || d["class"].toLowerCase().indexOf(q) >= 0);
-      g.classList.toggle("ki-match", hit);
-      if (hit && !first) { first = g; }
-    });
-    if (first) {
-      var b = first.getBBox();
-      var m = first.getCTM(), root = svg.getCTM();
-      if (m && root) {
-        var local = root.inverse().multiply(m);
-        var cx = local.a * (b.x + b.width / 2) + local.c * (b.y + b.height / 2) + local.e;
-        var cy = local.b * (b.x + b.width / 2) + local.d * (b.y + b.height / 2) + local.f;
-        view = [cx - view[2] / 2, cy - view[3] / 2, view[2], view[3]];
-        apply();
-      }
-    }
-  });
+  var graph = JSON.parse(document.getElementById("ki-graph").textContent);
+  graph.nodes = JSON.parse(document.getElementById("ki-data").textContent);
+  window.KerasInspectorViewer.create({}).show(graph, {});
 })();
 """
 
@@ -454,16 +338,23 @@ _PAGE = """<!DOCTYPE html>
 </head>
 <body>
 <div id="ki-top"><h1>{title}</h1><span class="muted">{summary}</span>
-<input id="ki-search" type="search" placeholder="find a layer" aria-label="find a layer">
-<button id="ki-fit" type="button">Fit</button><div id="ki-legend">{legend}</div></div>
-<div id="ki-canvas">
+<span class="ki-tools"><input id="ki-search" type="search" placeholder="find a layer" aria-label="find a layer">
+<button id="ki-zoom-out" type="button" title="zoom out (-)" aria-label="zoom out">−</button>
+<button id="ki-zoom-in" type="button" title="zoom in (+)" aria-label="zoom in">+</button>
+<button id="ki-fit" type="button" title="the whole graph (0)">Fit</button>
+<button id="ki-start" type="button" title="readable, at the start of the graph (1)">Start</button>
+<span id="ki-status" role="status"></span></span><div id="ki-legend">{legend}</div></div>
+<div id="ki-canvas" tabindex="0">
 {svg}
 </div>
 <div id="ki-side"><div id="ki-details"><p class="muted">Hover a layer for its details; click to pin them here.
-Scroll to zoom, drag to pan.</p></div></div>
+Scroll or press + and − to zoom, drag to pan, 0 for the whole graph.</p></div></div>
 <div id="ki-tip"></div>
 <script type="application/json" id="ki-data">{data}</script>
-<script>{script}</script>
+<script type="application/json" id="ki-graph">{graph}</script>
+{graphviz}
+<script>{viewer}</script>
+<script>""" + _BOOT.replace("{", "{{").replace("}", "}}") + """</script>
 </body>
 </html>
 """

@@ -68,11 +68,11 @@ def graph_html(graph: ModelGraph, *, max_height: int = 640, timeout: float = NOT
             f'border:1px solid #e5e7eb;padding:4px" title="{xml_escape(repr(graph))}">{svg}</div>')
 
 
-def summary_text(model_or_graph: Any, *, max_rows: int | None = None) -> str:
+def summary_text(graph: ModelGraph, *, max_rows: int | None = None) -> str:
     """The summary as aligned text: layer (type), output shape, params, MACs, inputs; totals below.
 
-    ``model_or_graph`` is a :class:`ModelGraph`, a ``keras.Model`` or a model file (as for
-    :func:`~inspector.summary_frame`).  Nested layers are indented under their model;
+    ``graph`` is a :class:`ModelGraph` (``inspector.build_graph`` makes one of a model or a
+    file).  Nested layers are indented under their model;
     ``max_rows`` keeps the first rows of a long model (the totals always cover all of it).
     An unknown count is ``?`` (a shape or a counting rule missing).
     """
@@ -80,7 +80,7 @@ def summary_text(model_or_graph: Any, *, max_rows: int | None = None) -> str:
     from inspector.limits import format_bytes
     from inspector.render.summary import summary_frame
 
-    frame = summary_frame(model_or_graph)
+    frame = summary_frame(graph)
     attrs = frame.attrs
     headers = ["Layer (type)", "Output shape", "Params", "MACs", "Connected to"]
     rows = []
@@ -114,18 +114,19 @@ def summary_text(model_or_graph: Any, *, max_rows: int | None = None) -> str:
     return "\n".join(out)
 
 
-def print_summary(model_or_graph: Any, *, max_rows: int | None = None) -> None:
+def print_summary(graph: ModelGraph, *, max_rows: int | None = None) -> None:
     """Print :func:`summary_text`: Keras's ``model.summary()`` with MACs and the static/loaded status.
 
     Example:
         >>> import inspector
-        >>> inspector.print_summary(inspector.get_sample("otto_mlp").path, max_rows=0)  # doctest: +ELLIPSIS
+        >>> graph = inspector.build_graph(inspector.get_sample("otto_mlp").path)
+        >>> inspector.print_summary(graph, max_rows=0)  # doctest: +ELLIPSIS
         Model: 'otto_mlp' (Sequential) · ...
         Layer (type)  Output shape  Params  MACs  Connected to
         ...
         MACs per sample: ...
     """
-    print(summary_text(model_or_graph, max_rows=max_rows))
+    print(summary_text(graph, max_rows=max_rows))
 
 
 def _missing(value: Any) -> bool:

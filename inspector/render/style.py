@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from inspector.graph import LayerNode, NodeKind, Shape, format_shape
+from inspector.graph import format_shapes as graph_format_shapes
 
 __all__ = [
     "Family",
@@ -148,25 +149,13 @@ def abbreviate(text: str, limit: int = MAX_TEXT) -> str:
 
 
 def format_shapes(shapes: Sequence[Shape | None], limit: int = MAX_TEXT) -> str:
-    """Several shapes on one short line: all of them when few, ``n × shape`` when all equal,
-    else the first two, a count and the last.
+    """:func:`inspector.graph.format_shapes` capped at ``limit`` characters, ``?`` when unknown.
 
     Example:
         >>> format_shapes([(None, 4)] * 1600)
         '1600 × (None, 4)'
-        >>> format_shapes([(None, 1), (None, 2), (None, 3), (None, 4), (None, 5)])
-        '[(None, 1), (None, 2), … 2 more …, (None, 5)]'
     """
-    if not shapes:
-        return "?"
-    if len(shapes) == 1:
-        return abbreviate(format_shape(shapes[0]), limit)
-    texts = [format_shape(s) for s in shapes]
-    if len(set(texts)) == 1:
-        return abbreviate(f"{len(texts)} × {texts[0]}", limit)
-    if len(texts) > 4:
-        texts = [*texts[:2], f"… {len(texts) - 3} more …", texts[-1]]
-    return abbreviate("[" + ", ".join(texts) + "]", limit)
+    return abbreviate(graph_format_shapes(shapes, empty="?"), limit)
 
 
 def format_count(n: int) -> str:

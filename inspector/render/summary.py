@@ -20,7 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from inspector.cost import layer_costs, total_macs, total_output_bytes
-from inspector.graph import ModelGraph, format_shape
+from inspector.errors import InputDataError
+from inspector.graph import ModelGraph, format_shapes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,7 +38,7 @@ SUMMARY_COLUMNS = (
 def summary_frame(model_or_graph: Any) -> pd.DataFrame:
     """A DataFrame with one row per node at every depth, totals in ``df.attrs``.
 
-    ``model_or_graph`` is a :class:`ModelGraph`, a ``keras.Model`` or a model file.
+    ``model_or_graph`` is a :class:`ModelGraph` (``inspector.build_graph`` makes one of a model or a file).
     Rows at depth 0 add up to the model's parameter count; a nested model's row
     equals the sum of its children's rows; a shared layer's weights are counted
     on its first call.  ``macs`` and ``output_bytes`` (per sample, nullable
@@ -48,9 +49,10 @@ def summary_frame(model_or_graph: Any) -> pd.DataFrame:
     import pandas as pd
 
     if not isinstance(model_or_graph, ModelGraph):
-        from inspector.model.loading import build_graph
-
-        model_or_graph = build_graph(model_or_graph)
+        raise InputDataError(
+            "summary_frame takes a ModelGraph, the plain data every drawing and table is made from.",
+            received=f"a {type(model_or_graph).__name__}",
+            fix="Build the graph first: inspector.summary_frame(inspector.build_graph(model_or_path)).")
     graph = model_or_graph
     costs = layer_costs(graph)
     from inspector.masks import mask_flow
@@ -63,8 +65,8 @@ def summary_frame(model_or_graph: Any) -> pd.DataFrame:
             "name": node.name,
             "class_name": node.class_name,
             "kind": node.kind.value,
-            "input_shape": _shapes(node.input_shapes),
-            "output_shape": _shapes(node.output_shapes),
+            "input_shape": format_shapes(node.input_shapes),
+            "output_shape": format_shapes(node.output_shapes),
             "params": node.params,
             "trainable_params": node.trainable_params,
             "non_trainable_params": node.non_trainable_params,
@@ -90,11 +92,3 @@ def summary_frame(model_or_graph: Any) -> pd.DataFrame:
     return frame
 
 
-def _shapes(shapes: tuple) -> str:
-    if not shapes:
-        return ""
-    if len(shapes) > 4:  # a Concatenate of 1,600 inputs: keep the cell readable
-        if len(set(shapes)) == 1:
-            return f"{format_shape(shapes[0])} ×{len(shapes)}"
-        return f"{format_shape(shapes[0])}, {format_shape(shapes[1])}, … ({len(shapes)} inputs)"
-    return ", ".join(format_shape(s) for s in shapes)

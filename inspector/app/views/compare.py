@@ -6,21 +6,21 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 import inspector
-from app import common, state
-from inspector import app_support
+from inspector.app import common, settings, state
 from inspector.errors import InspectorError
+from inspector.model import opening
 
 opened = common.require_model()
 st.title(f"Compare · {opened.graph.name}")
 st.caption("Upload a second model (a fine-tuned copy, another checkpoint): layers are matched by name, then by "
            "position, and compared with the open model (A) — no code from the file runs.")
 other = st.file_uploader("Model to compare (B)", type=["keras", "h5", "hdf5"], key=state.COMPARE_UPLOAD,
-                         max_upload_size=app_support.upload_limit_mb())
+                         max_upload_size=settings.upload_limit_mb())
 if other is None:
     st.stop()
 
 data = other.getvalue()
-key = (*common.cache_key(opened), app_support.file_digest(data))
+key = (*common.cache_key(opened), opening.file_digest(data))
 reference = opened.model if opened.can_run else opened.graph
 try:
     with st.spinner(f"Comparing with {other.name}…"):

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import common, state
-from inspector import app_support
+from inspector import embedding_layers, project_activations, project_embedding
+from inspector.analysis import layers
+from inspector.app import common, state
 from inspector.errors import InspectorError
+from inspector.render import facts
 
-NAMES = ("embedding_layers", "project_embedding", "project_activations")
 MAX_ROWS = 2000
 
 opened = common.require_model()
 graph = opened.graph
 st.title("Embeddings")
-parts = common.library(*NAMES)
-if parts is None:
-    common.not_available("The embedding projector", NAMES)
-    st.stop()
-embedding_layers, project_embedding, project_activations = parts
 common.require_runnable(opened, "Embeddings")
 model = opened.model
 sample = common.current_sample()
@@ -45,7 +41,7 @@ metadata_file = columns[2].file_uploader("Metadata (.csv, one row per point)", t
                                          key=state.EMBEDDING_METADATA,
                                          help="Any columns, to colour by; a 'label' column names the points.")
 try:
-    metadata = app_support.read_data_upload(metadata_file.name, metadata_file.getvalue()) if metadata_file else None
+    metadata = layers.read_data_upload(metadata_file.name, metadata_file.getvalue()) if metadata_file else None
 except InspectorError as e:
     common.show_error(e)
     metadata = None
@@ -57,13 +53,13 @@ if source == "Embedding layer":
     if wanted in embeddings:
         st.session_state[state.EMBEDDING_PICK] = wanted
     elif st.session_state.get(state.EMBEDDING_PICK) not in embeddings:
-        st.session_state[state.EMBEDDING_PICK] = embeddings[app_support.default_embedding(table)]
+        st.session_state[state.EMBEDDING_PICK] = embeddings[facts.default_embedding(table)]
     layer = st.selectbox("Embedding layer", embeddings, key=state.EMBEDDING_PICK)
     st.dataframe(table[table["layer"] == layer], hide_index=True)
     name = graph.node(layer).name if layer in {n.id for n, _ in graph.walk()} else layer
     labels = sample.embedding_labels(name) if sample is not None else None
     if metadata is None and sample is not None:
-        metadata = app_support.sample_embedding_metadata(sample.embedding_groups(name))
+        metadata = layers.sample_embedding_metadata(sample.embedding_groups(name))
 
     def compute():
         progress = common.progress_bar(f"Projecting {layer}…")
@@ -73,7 +69,7 @@ if source == "Embedding layer":
             progress.bar.empty()
     key = (*key, "embedding", layer)
 else:
-    choices = app_support.node_choices(graph, common.search_text()) or app_support.node_choices(graph)
+    choices = facts.node_choices(graph, common.search_text()) or facts.node_choices(graph)
     selected = st.session_state.get(state.SELECTED_LAYER)
     layer = st.selectbox("Layer", choices, key="embedding_activation_layer",
                          index=choices.index(selected) if selected in choices else len(choices) - 1)
@@ -81,13 +77,13 @@ else:
                      help="One point per sample: how many samples to run through the model.")
     try:
         if sample is not None:
-            data = app_support.first_rows(sample.load_inputs(), rows)
+            data = layers.first_rows(sample.load_inputs(), rows)
             sample_labels = sample.load_labels()
-            labels = None if sample_labels is None else app_support.first_rows(sample_labels, rows)
+            labels = None if sample_labels is None else layers.first_rows(sample_labels, rows)
             what = "the sample's bundled inputs, labelled by " + (
                 "their targets" if labels is not None else "the predicted class")
         else:
-            data, labels = app_support.random_inputs(model, graph, samples=rows, seed=0), None
+            data, labels = layers.random_inputs(model, graph, samples=rows, seed=0), None
             what = "random inputs matching the input specs, labelled by the predicted class"
     except InspectorError as e:
         common.show_error(e)
@@ -114,7 +110,7 @@ except InspectorError as e:
     st.stop()
 
 st.caption(repr(projection))
-colour_choices = [None, *app_support.projection_colour_columns(projection.frame)]
+colour_choices = [None, *facts.projection_colour_columns(projection.frame)]
 if st.session_state.get(state.EMBEDDING_COLOUR, "unset") not in colour_choices:
     st.session_state[state.EMBEDDING_COLOUR] = "group" if "group" in colour_choices else None
 colour = st.selectbox("Colour by", colour_choices, key=state.EMBEDDING_COLOUR,
@@ -129,7 +125,7 @@ query = st.text_input("Nearest neighbours of (a label, or an index)", key=state.
                       placeholder=str(projection.frame["label"].iloc[0]) if len(projection.frame) else "")
 if query:
     try:
-        target = app_support.label_or_index(query, projection.frame["label"])
+        target = facts.label_or_index(query, projection.frame["label"])
         st.dataframe(projection.neighbours(target, k=10), hide_index=True)
     except InspectorError as e:
         common.show_error(e)

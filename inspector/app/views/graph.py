@@ -1,4 +1,4 @@
-"""Graph: the interactive model graph; click a layer to open it, downloads in every format."""
+"""Graph: the model drawn by Graphviz in the shared viewer; click a layer to open it, downloads in every format."""
 
 from __future__ import annotations
 
@@ -6,28 +6,21 @@ import json
 
 import streamlit as st
 
-from app import common, state
-from inspector import app_support
+from inspector import render, to_dot, to_html, to_json, viewer_payload
+from inspector.app import common, settings, state
+from inspector.app.components.graph_viewer import graph_viewer
 from inspector.errors import InspectorError
-
-NAMES = ("graph_figure", "to_dot", "to_json", "to_html", "render")
+from inspector.render import facts
 
 opened = common.require_model()
 graph = opened.graph
 st.title(f"Graph · {graph.name}")
 
-parts = common.library(*NAMES)
-if parts is None:
-    common.not_available("The graph view", NAMES)
-    st.stop()
-graph_figure, to_dot, to_json, to_html, render = parts
-
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def figure(sha256: str, trusted: bool, options: tuple, highlight: tuple[str, ...], _graph) -> dict:
-    # a dict, not a Figure: an unpickled Figure serialises its keys in another order, which changes the
-    # chart's widget id between the first run and cache hits, and a click's selection would be lost
-    return graph_figure(_graph, **dict(options), highlight=list(highlight) or None).to_dict()
+def drawing(sha256: str, trusted: bool, options: tuple, _graph) -> dict:
+    # Graphviz SVG when the server has `dot`, else only the DOT: the browser lays it out
+    return viewer_payload(_graph, **dict(options))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -42,14 +35,17 @@ def export(sha256: str, trusted: bool, options: tuple, format: str, _graph) -> b
     return render(_graph, format, **kwargs)
 
 
-depth_limit = app_support.max_nesting_depth(graph)
+depth_limit = facts.max_nesting_depth(graph)
+if depth_limit and state.GRAPH_DEPTH not in st.session_state:
+    st.session_state[state.GRAPH_DEPTH] = facts.default_expand_depth(graph)
+if state.GRAPH_DEPTH_WANTED in st.session_state:  # a widget's value can only be set before it is drawn
+    st.session_state[state.GRAPH_DEPTH] = st.session_state.pop(state.GRAPH_DEPTH_WANTED)
 controls = st.columns([1, 1, 1, 2])
 rankdir = controls[0].radio("Direction", ["TB", "LR"], horizontal=True, key=state.GRAPH_RANKDIR,
                             format_func={"TB": "top → bottom", "LR": "left → right"}.get)
 expand_depth = 0
 if depth_limit:
-    expand_depth = controls[1].number_input("Expand nested models", 0, depth_limit,
-                                            value=app_support.default_expand_depth(graph), key=state.GRAPH_DEPTH,
+    expand_depth = controls[1].number_input("Expand nested models", 0, depth_limit, key=state.GRAPH_DEPTH,
                                             help="How many levels of nested models to open (0: all collapsed).")
 fold = controls[2].checkbox("Fold repeats", value=True, key=state.GRAPH_FOLD,
                             help="Draw repeated parallel branches as one group; click a group to unfold it.")
@@ -61,37 +57,34 @@ if unfolded:
 
 options = (("rankdir", rankdir), ("expand_depth", int(expand_depth)), ("fold", bool(fold)),
            ("unfold", tuple(unfolded)))
-search = common.search_text()
-highlight = app_support.node_choices(graph, search) if search else []
-selected = st.session_state.get(state.SELECTED_LAYER)
-if selected and selected not in highlight:
-    highlight.append(selected)
-
 try:
-    fig = figure(*common.cache_key(opened), options, tuple(highlight), graph)
+    payload = drawing(*common.cache_key(opened), options, graph)
 except InspectorError as e:
     common.show_error(e)
     st.stop()
 
-count = st.session_state.get(state.GRAPH_CHART_COUNT, 0)
-event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key=f"graph_chart_{count}",
-                        config={"scrollZoom": True, "displaylogo": False})
-st.caption("Click a layer to open it in the Layer page; click a folded group to unfold it. "
-           + (f"Highlighted: layers matching “{search}”." if search else ""))
+selected = st.session_state.get(state.SELECTED_LAYER)
+event = graph_viewer(payload, highlight=[selected] if selected else [], search=common.search_text(),
+                     focus=st.session_state.pop(state.GRAPH_FOCUS, None), height=720)
+st.caption("Click a layer to open it in the Layer page, a ×N group to unfold it, a nested model to expand it "
+           "(click its box's title to collapse it). Scroll or + / − to zoom, drag to pan, 0 for the whole graph.")
 
-clicked = [p["customdata"][0] for p in (event.selection.points if event else []) if p.get("customdata")]
-if clicked:
-    st.session_state[state.GRAPH_CHART_COUNT] = count + 1  # a fresh chart: the selection must not fire twice
-    node_id = str(clicked[0])
-    if node_id in {n.id for n, _ in graph.walk()}:
+if event is not None:
+    kind, node_id, depth = event.get("type"), str(event.get("id", "")), int(event.get("depth") or 0)
+    st.session_state[state.GRAPH_FOCUS] = str(event.get("focus") or node_id)
+    if kind == "select":
         common.select_layer(node_id, "layer")
-    else:  # a folded group: open it in place
+    elif kind == "unfold" and node_id not in unfolded:
         st.session_state[state.GRAPH_UNFOLD] = [*unfolded, node_id]
+        st.rerun()
+    elif kind in ("expand", "collapse") and depth_limit:
+        # nesting opens level by level (expand_depth): expanding a model opens its level, collapsing closes it
+        st.session_state[state.GRAPH_DEPTH_WANTED] = min(depth_limit, depth + 1) if kind == "expand" else depth
         st.rerun()
 
 st.subheader("Download")
 formats = [("DOT", "dot", "text/vnd.graphviz"), ("JSON", "json", "application/json"), ("HTML", "html", "text/html")]
-if app_support.graphviz_available():
+if settings.graphviz_available():
     formats = [("SVG", "svg", "image/svg+xml"), ("PNG", "png", "image/png"), *formats]
 else:
     st.info("SVG and PNG need the Graphviz `dot` program: install it (`apt install graphviz`, "

@@ -7,7 +7,7 @@ switch (Streamlit drops a widget's state when its page is not shown).
 from __future__ import annotations
 
 # the model: the last one that opened without error stays shown when a new one fails
-LOADED = "loaded_model"  # inspector.app_support.OpenedModel
+LOADED = "loaded_model"  # inspector.opening.OpenedModel
 LOADED_TOKEN = "loaded_token"  # (kind, identity, trust) of the loaded source
 LOADED_SOURCE = "loaded_source"  # dict: kind ("sample" | "upload" | "preload"), label, slug
 FAILED_TOKEN = "failed_token"  # the source that failed last, so it is not retried every rerun
@@ -29,9 +29,11 @@ EMBEDDING_LAYER = "embedding_layer"  # node id of an Embedding, set by Layer's "
 # Graph page
 GRAPH_RANKDIR = "graph_rankdir_widget"
 GRAPH_DEPTH = "graph_depth_widget"
+GRAPH_DEPTH_WANTED = "graph_depth_wanted"  # set by an expand / collapse click, given to the widget next run
 GRAPH_FOLD = "graph_fold_widget"
 GRAPH_UNFOLD = "graph_unfold"  # group ids the user clicked open
-GRAPH_CHART_COUNT = "graph_chart_count"  # bumped after a click so the chart's selection resets
+GRAPH_EVENT = "graph_event"  # nonce of the last viewer click handled (the component keeps its value)
+GRAPH_FOCUS = "graph_focus"  # node id the viewer centres on after an unfold / expand / collapse
 
 # Overview / Layer pages
 SUMMARY_TABLE = "summary_table_widget"

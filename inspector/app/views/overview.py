@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import common, state
-from inspector import app_support
+from inspector.app import common, settings, state
+from inspector.render import facts
 
 opened = common.require_model()
 graph = opened.graph
@@ -19,14 +19,14 @@ columns[3].metric("Layers", f"{graph.layer_count:,}")
 columns[4].metric("Class", graph.class_name)
 
 for message in common.warnings(*common.cache_key(opened), opened):
-    st.warning(app_support.message_markdown(message))
+    st.warning(settings.message_markdown(message))
 
 st.subheader("Inputs and outputs")
-st.dataframe(app_support.io_specs_frame(graph), hide_index=True)
+st.dataframe(facts.io_specs_frame(graph), hide_index=True)
 
 st.subheader("Layers")
 frame = common.summary(*common.cache_key(opened), graph)
-shown = app_support.filter_summary(frame, common.search_text())
+shown = facts.filter_summary(frame, common.search_text())
 if common.search_text():
     st.caption(f"{len(shown)} of {len(frame)} rows match “{common.search_text()}”.")
 event = st.dataframe(shown, hide_index=True, key=state.SUMMARY_TABLE, on_select="rerun",

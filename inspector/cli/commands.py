@@ -37,8 +37,10 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import inspector
 from inspector import __version__
-from inspector.errors import InputDataError, InspectorError, MissingDependencyError
+from inspector.errors import InputDataError, InspectorError
+from inspector.progress import ProgressCallback
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -426,7 +428,7 @@ def _progress(args: argparse.Namespace) -> bool | None:
 
 
 @contextlib.contextmanager
-def _fraction_bar(args: argparse.Namespace, description: str) -> Iterator[Callable[[float, str], None] | None]:
+def _fraction_bar(args: argparse.Namespace, description: str) -> Iterator[ProgressCallback | None]:
     """A ``progress(fraction, message)`` callback drawing a tqdm bar, or None when quiet or not a terminal."""
     if args.quiet or not sys.stderr.isatty():
         yield None
@@ -435,8 +437,9 @@ def _fraction_bar(args: argparse.Namespace, description: str) -> Iterator[Callab
 
     bar = tqdm(total=100, desc=description, leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
 
-    def report(fraction: float, message: str) -> None:
-        bar.n = round(100 * min(max(float(fraction), 0.0), 1.0))
+    def report(fraction: float | None, message: str) -> None:
+        if fraction is not None:
+            bar.n = round(100 * min(max(float(fraction), 0.0), 1.0))
         bar.set_description(message[:50] or description, refresh=False)
         bar.refresh()
 
@@ -474,16 +477,7 @@ def _quiet_native_stderr(args: argparse.Namespace) -> Iterator[None]:
 
 
 def _import_keras(args: argparse.Namespace, model_file: Any) -> None:
-    """Import Keras with its native start-up noise hidden — unless the model will not reach Keras at all.
-
-    An untrusted file that needs code is refused (or shown statically) before
-    Keras is involved, so importing TensorFlow for it would only cost seconds.
-    """
-    if not args.trust:
-        from inspector.model.loading import needs_trust
-
-        if needs_trust(model_file):
-            return
+    """Import Keras with its native start-up noise hidden (the trust scan resolves names through Keras too)."""
     with _quiet_native_stderr(args):
         import keras  # noqa: F401 - imported here so its native start-up noise is hidden
 
@@ -509,20 +503,6 @@ def _write(path: Path, content: bytes | str) -> None:
                              fix="Check the folder exists and is writable, and that the disk is not full.") from e
 
 
-def _library(name: str) -> Any:
-    """A public function of :mod:`inspector`, or a clear error if this installation lacks it."""
-    import inspector
-
-    try:
-        return getattr(inspector, name)
-    except (ImportError, AttributeError) as e:
-        raise MissingDependencyError(
-            f"This installation of keras-inspector has no inspector.{name}, which this command needs.",
-            received=f"{type(e).__name__}: {e}",
-            fix="Update keras-inspector (pip install -U keras-inspector), or reinstall it from a complete "
-                "checkout (pip install -e .).") from e
-
-
 def _read_model_file(args: argparse.Namespace) -> Any:
     """The validated model file (fast, no TensorFlow): a missing or broken file fails before the slow import."""
     from inspector.io.files import read_model_file
@@ -532,14 +512,14 @@ def _read_model_file(args: argparse.Namespace) -> Any:
 
 def _load_model(args: argparse.Namespace, model_file: Any = None) -> Any:
     model_file = model_file if model_file is not None else _read_model_file(args)
-    load_model = _library("load_model")
+    load_model = inspector.load_model
     _import_keras(args, model_file)
     return load_model(model_file, trust=args.trust)
 
 
 def _build_graph(args: argparse.Namespace) -> Any:
     model_file = _read_model_file(args)
-    build_graph = _library("build_graph")
+    build_graph = inspector.build_graph
     _import_keras(args, model_file)
     graph = build_graph(model_file, trust=args.trust)
     for warning in graph.warnings:
@@ -557,7 +537,7 @@ def _load_data(args: argparse.Namespace) -> Any:
 def _summary(args: argparse.Namespace) -> None:
     fmt = TableFormat(args.format)
     graph = _build_graph(args)
-    frame = _library("summary_frame")(graph)
+    frame = inspector.summary_frame(graph)
     totals = _totals(frame.attrs)
     if fmt is TableFormat.JSON:
         document = {"model": frame.attrs.get("name"), "source": frame.attrs.get("source"),
@@ -707,8 +687,13 @@ def _rich_table(headers: list[str], cells: list[list[str]], numeric: list[bool],
 # =============================================================================== graph
 def _graph(args: argparse.Namespace) -> None:
     outputs = [(_check_output(path), GraphFormat(path.suffix.lower().lstrip("."))) for path in args.output]
-    renderers = {fmt: _library(_RENDERER[fmt]) for _, fmt in outputs}
-    fold_repeats = _library("fold_repeats") if GraphFormat.JSON in renderers and args.fold else None
+    from inspector.render import render, to_dot, to_html, to_json
+
+    # named from the package itself: once inspector.render (the subpackage) is imported, the attribute
+    # `inspector.render` is that module, not the function (`-o g.html -o g.svg` failed)
+    functions = {"render": render, "to_dot": to_dot, "to_html": to_html, "to_json": to_json}
+    renderers = {fmt: functions[_RENDERER[fmt]] for _, fmt in outputs}
+    fold_repeats = inspector.fold_repeats if GraphFormat.JSON in renderers and args.fold else None
     values = _load_values(args.values) if args.values else None
     if values is not None and args.color_by is None:
         raise InputDataError("--values colours the graph only together with --color-by.",
@@ -783,7 +768,7 @@ def _activations(args: argparse.Namespace) -> None:
     data = _load_data(args)
     model = _load_model(args)
     if output is not None:
-        values = _library("inspect_layers")(model, layers, data, training=args.training,
+        values = inspector.inspect_layers(model, layers, data, training=args.training,
                                             batch_size=args.batch_size, progress=_progress(args))
         arrays = _flatten_outputs(values)
         _save_arrays(output, arrays)
@@ -791,7 +776,7 @@ def _activations(args: argparse.Namespace) -> None:
         more = f", … ({len(arrays)} arrays)" if len(arrays) > 6 else ""
         _note(args, f"wrote {output}: {described}{more}")
     if args.stats:
-        stats = _library("activation_stats")(model, layers, data, batch_size=args.batch_size,
+        stats = inspector.activation_stats(model, layers, data, batch_size=args.batch_size,
                                              per_channel=args.per_channel, training=args.training,
                                              progress=_progress(args))
         for message in stats.attrs.get("input_warnings", []) or []:
@@ -841,9 +826,8 @@ def _save_arrays(path: Path, arrays: dict[str, Any]) -> None:
 def _profile(args: argparse.Namespace) -> None:
     fmt = TableFormat(args.format)
     data = _load_data(args)
-    profile_layers = _library("profile_layers")
     model = _load_model(args)
-    frame = profile_layers(model, data, training=args.training, repeats=args.repeats)
+    frame = inspector.profile_layers(model, data, training=args.training, repeats=args.repeats)
     attrs = frame.attrs
     footer = (f"Layers: {attrs['total_seconds'] * 1e3:.3f} ms in all | plain model(X): "
               f"{attrs['forward_seconds'] * 1e3:.3f} ms ({attrs['overhead']:+.0%}) | "
@@ -866,7 +850,7 @@ def _project(args: argparse.Namespace) -> None:
     output = _check_output(args.output)
     data = _load_data(args) if args.input else None
     model_file = _read_model_file(args)
-    function = _library("project_activations" if args.input else "project_embedding")
+    function = getattr(inspector, "project_activations" if args.input else "project_embedding")
     model = _load_model(args, model_file)
     with _fraction_bar(args, args.method.upper()) as progress:
         options = {"method": args.method, "n_components": args.dims, "progress": progress}
@@ -883,25 +867,8 @@ def _project(args: argparse.Namespace) -> None:
 
 
 # =============================================================================== app
-def _app_script() -> Path:
-    """Path of the Streamlit app's entry point, ``app/main.py`` next to the package.
-
-    Raises:
-        MissingDependencyError: the app is not there (an installation without the app folder).
-    """
-    import inspector
-
-    script = Path(inspector.__file__).resolve().parents[1] / "app" / "main.py"
-    if not script.is_file():
-        raise MissingDependencyError(
-            "The Streamlit app is not part of this installation.", received=f"no file at {script}",
-            fix="Install keras-inspector from a checkout of its repository (pip install -e .), which includes "
-                "the app/ folder.")
-    return script
-
-
 def _app(args: argparse.Namespace) -> None:
-    from inspector.app_support import (
+    from inspector.app.settings import (
         PRELOAD_ENVIRONMENT_VARIABLE,
         TRUST_ENVIRONMENT_VARIABLE,
         upload_limit_mb,
@@ -917,14 +884,15 @@ def _app(args: argparse.Namespace) -> None:
             raise InputDataError("No model file at this path.", received=str(args.model),
                                  fix="Check the path, or start the app without a model and upload one.")
         env[PRELOAD_ENVIRONMENT_VARIABLE] = str(model)
-    script = _app_script()
+    script = Path(__file__).resolve().parents[1] / "app" / "main.py"  # the app ships in the package
     if args.trust:
         env[TRUST_ENVIRONMENT_VARIABLE] = "1"
     headless = args.no_browser or not sys.stdin.isatty()
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),
                "--server.headless", "true" if headless else "false", "--browser.gatherUsageStats", "false",
-               # .streamlit/config.toml is read from the working directory only: state the upload limit here
-               "--server.maxUploadSize", str(upload_limit_mb())]
+               # .streamlit/config.toml is read from the working directory only: pass the app's settings here
+               "--server.maxUploadSize", str(upload_limit_mb()), "--server.runOnSave", "false",
+               "--client.toolbarMode", "viewer", "--client.showErrorDetails", "none"]
     _note(args, f"starting the app on http://localhost:{args.port} (Ctrl-C to stop)")
     sys.stdout.flush()
     sys.stderr.flush()
@@ -936,7 +904,7 @@ def _app(args: argparse.Namespace) -> None:
     completed = subprocess.run(command, env=env, check=False)  # pragma: no cover - Windows
     if completed.returncode:  # pragma: no cover
         raise InspectorError("The Streamlit app stopped with an error.", received=f"exit code {completed.returncode}",
-                             fix="Read the messages above; run `python -m streamlit run app/main.py` to debug.")
+                             fix="Read the messages above; run `python -m streamlit run` on inspector/app/main.py to debug.")
 
 
 # =============================================================================== diff
@@ -945,7 +913,7 @@ def _diff(args: argparse.Namespace) -> None:
 
     fmt = TableFormat(args.format)
     output = _check_output(args.output) if args.output is not None else None
-    compare = _library("compare")
+    compare = inspector.compare
     files = [read_model_file(path) for path in (args.model_a, args.model_b)]  # fail fast, before TensorFlow
     for model_file in files:
         _import_keras(args, model_file)
@@ -975,7 +943,7 @@ def _diff(args: argparse.Namespace) -> None:
         elif suffix is _DiffGraphFormat.DOT:
             content = diff.to_dot()
         else:
-            content = _library("render")(diff.graph, suffix.value, marks=diff.marks)
+            content = inspector.render(diff.graph, suffix.value, marks=diff.marks)
         _write(output, content)
         _note(args, f"wrote {output}")
 

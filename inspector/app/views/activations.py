@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import common, state
-from inspector import app_support
+from inspector import Mode, activation_stats, compare_modes, graph_figure, inspect_layers
+from inspector.analysis import layers
+from inspector.app import common, settings, state
 from inspector.errors import InspectorError
+from inspector.render import facts, figures
 
-NAMES = ("inspect_layers", "activation_stats", "compare_modes", "Mode")
 MAX_ROWS = 2000
 
 opened = common.require_model()
 graph = opened.graph
 st.title("Activations")
-parts = common.library(*NAMES)
-if parts is None:
-    common.not_available("Activations", NAMES)
-    st.stop()
-inspect_layers, activation_stats, compare_modes, Mode = parts
 common.require_runnable(opened, "Activations")
 model = opened.model
 sample = common.current_sample()
@@ -36,29 +32,29 @@ try:
         upload = st.file_uploader("A .npy, .npz or .csv file matching the model's inputs", type=["npy", "npz", "csv"],
                                   key=state.ACTIVATION_DATA)
         if upload is None:
-            st.dataframe(app_support.io_specs_frame(graph, roles=("input",)), hide_index=True)
+            st.dataframe(facts.io_specs_frame(graph, roles=("input",)), hide_index=True)
             st.info("Upload data for the inputs above (.npz: one array per input name; .csv: one column per "
                     "input or all columns for a single input).")
             st.stop()
-        data, data_key = app_support.read_data_upload(upload.name, upload.getvalue()), ("upload", upload.file_id)
+        data, data_key = layers.read_data_upload(upload.name, upload.getvalue()), ("upload", upload.file_id)
     else:
-        data, data_key = app_support.random_inputs(model, graph, samples=rows, seed=0), ("random", 0)
+        data, data_key = layers.random_inputs(model, graph, samples=rows, seed=0), ("random", 0)
         st.caption("Random data matching the input specs (standard normal floats; integer ids below each "
                    "Embedding's vocabulary size).")
 except InspectorError as e:
     common.show_error(e)
     st.stop()
-data = app_support.first_rows(data, rows)
+data = layers.first_rows(data, rows)
 data_key = (*data_key, rows)
 try:
-    for message in app_support.data_warnings(model, data):
-        st.warning(app_support.message_markdown(message))
+    for message in layers.data_warnings(model, data):
+        st.warning(settings.message_markdown(message))
 except InspectorError as e:
     common.show_error(e)
     st.stop()
 
 # ------------------------------------------------------------------ one layer
-choices = app_support.node_choices(graph, common.search_text()) or app_support.node_choices(graph)
+choices = facts.node_choices(graph, common.search_text()) or facts.node_choices(graph)
 selected = st.session_state.get(state.SELECTED_LAYER)
 if selected in choices and st.session_state.get(state.ACTIVATION_LAYER) != selected:
     st.session_state[state.ACTIVATION_LAYER] = selected
@@ -84,7 +80,7 @@ try:
 except InspectorError as e:
     common.show_error(e)
     st.stop()
-outputs = app_support.activation_outputs(value)
+outputs = layers.activation_outputs(value)
 index = st.selectbox("Output", range(len(outputs)), key="activation_output") if len(outputs) > 1 else 0
 array = outputs[index]
 st.caption(f"{node_id}: output shape {array.shape}, dtype {array.dtype}, mode {mode}.")
@@ -93,30 +89,30 @@ if compare:
     other = "training" if mode == "inference" else "inference"
     try:
         other_value = common.remembered("activation_values", (*key, node_id, other), lambda: run(node_id, other))
-        other_array = app_support.activation_outputs(other_value)[index]
-        difference = app_support.mode_difference(
+        other_array = layers.activation_outputs(other_value)[index]
+        difference = layers.mode_difference(
             array if mode == "training" else other_array, other_array if mode == "training" else array)
     except InspectorError as e:
         common.show_error(e)
         st.stop()
     left, middle, right = st.columns(3)
-    left.plotly_chart(app_support.histogram_figure(array, title=mode), key="compare_this")
-    middle.plotly_chart(app_support.histogram_figure(other_array, title=other), key="compare_other")
-    right.plotly_chart(app_support.histogram_figure(difference, title="training − inference"), key="compare_diff")
+    left.plotly_chart(figures.histogram_figure(array, title=mode), key="compare_this")
+    middle.plotly_chart(figures.histogram_figure(other_array, title=other), key="compare_other")
+    right.plotly_chart(figures.histogram_figure(difference, title="training − inference"), key="compare_diff")
 
-views = ["Histogram", "Heatmap", *(["Feature maps"] if app_support.is_image_activation(array) else []), "Table"]
+views = ["Histogram", "Heatmap", *(["Feature maps"] if figures.is_image_activation(array) else []), "Table"]
 tabs = dict(zip(views, st.tabs(views), strict=True))
 with tabs["Histogram"]:
-    st.plotly_chart(app_support.histogram_figure(array, title=f"{node_id} ({mode})"), key="activation_histogram")
+    st.plotly_chart(figures.histogram_figure(array, title=f"{node_id} ({mode})"), key="activation_histogram")
 with tabs["Heatmap"]:
-    st.plotly_chart(app_support.heatmap_figure(array), key="activation_heatmap")
+    st.plotly_chart(figures.heatmap_figure(array), key="activation_heatmap")
 if "Feature maps" in tabs:
     with tabs["Feature maps"]:
         which = st.number_input("Sample", 0, len(array) - 1, 0, key="feature_map_sample")
-        st.plotly_chart(app_support.feature_map_figure(array, sample=int(which)), key="activation_feature_maps")
+        st.plotly_chart(figures.feature_map_figure(array, sample=int(which)), key="activation_feature_maps")
 with tabs["Table"]:
-    st.dataframe(app_support.activation_frame(array))
-st.download_button("Download .npy", app_support.npy_bytes(array), file_name=f"{node_id.replace('/', '_')}.npy",
+    st.dataframe(figures.activation_frame(array))
+st.download_button("Download .npy", figures.npy_bytes(array), file_name=f"{node_id.replace('/', '_')}.npy",
                    mime="application/octet-stream", on_click="ignore")
 
 # ------------------------------------------------------------------ all layers
@@ -139,19 +135,17 @@ stats = st.session_state.get(state.ACTIVATION_STATS, {}).get(stats_key)
 if stats is None:
     st.caption("Mean, spread, dead units and NaN of every layer's output over the samples above.")
 else:
-    problems = app_support.problem_layers(stats)
+    problems = facts.problem_layers(stats)
     st.dataframe(stats, hide_index=True)
     for message in stats.attrs.get("input_warnings", []):
-        st.warning(app_support.message_markdown(message))
+        st.warning(settings.message_markdown(message))
     if problems:
         st.warning(f"{len(problems)} layer(s) with dead units, NaN or Inf: {', '.join(problems)} "
                    "(highlighted below).")
-        figure_parts = common.library("graph_figure")
-        if figure_parts:
-            try:
-                st.plotly_chart(figure_parts[0](graph, highlight=problems), key="activation_problem_graph")
-            except InspectorError as e:
-                common.show_error(e)
+        try:
+            st.plotly_chart(graph_figure(graph, highlight=problems), key="activation_problem_graph")
+        except InspectorError as e:
+            common.show_error(e)
     else:
         st.success("No dead units, NaN or Inf in any layer.")
 

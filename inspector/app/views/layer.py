@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 import inspector
-from app import common, state
-from inspector import app_support
+from inspector.analysis import layers
+from inspector.app import common, state
 from inspector.errors import InspectorError
+from inspector.render import facts, figures
 
 MAX_HISTOGRAMS = 12
 
@@ -15,8 +16,8 @@ opened = common.require_model()
 graph = opened.graph
 st.title("Layer")
 
-everything = app_support.node_choices(graph)
-choices = app_support.node_choices(graph, common.search_text()) or everything
+everything = facts.node_choices(graph)
+choices = facts.node_choices(graph, common.search_text()) or everything
 selected = st.session_state.get(state.SELECTED_LAYER)
 if selected in everything and selected not in choices:
     choices = [selected, *choices]
@@ -58,7 +59,7 @@ node_id = st.selectbox("Layer", choices, key=state.LAYER_PICK, on_change=_picked
 node = graph.node(node_id)
 st.header(f"{node.name} · {node.class_name}")
 
-facts = app_support.node_facts(graph, node_id)
+facts = facts.node_facts(graph, node_id)
 st.dataframe([{"fact": k, "value": v} for k, v in facts.items()], hide_index=True)
 
 if node.class_name == "Embedding":
@@ -76,7 +77,7 @@ with st.expander("Config (JSON)", expanded=len(node.config) < 12):
 
 st.subheader("Weights")
 try:
-    weights = app_support.weight_frame(graph, node_id, opened.model)
+    weights = layers.weight_frame(graph, node_id, opened.model)
 except InspectorError as e:
     common.show_error(e)
     st.stop()
@@ -97,9 +98,9 @@ if len(names) > MAX_HISTOGRAMS:
 columns = st.columns(2)
 for i, name in enumerate(names[:MAX_HISTOGRAMS]):
     try:
-        values = app_support.weight_values(opened.model, graph, node_id, name)
+        values = layers.weight_values(opened.model, graph, node_id, name)
     except InspectorError as e:
         common.show_error(e)
         continue
-    columns[i % 2].plotly_chart(app_support.histogram_figure(values, title=f"{name} {values.shape}"),
+    columns[i % 2].plotly_chart(figures.histogram_figure(values, title=f"{name} {values.shape}"),
                                 key=f"weight_histogram_{i}")

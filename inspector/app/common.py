@@ -3,68 +3,44 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 import inspector
-from app import state
-from inspector import app_support
+from inspector.analysis import layers
+from inspector.app import settings, state
 from inspector.errors import InspectorError
 from inspector.limits import format_bytes, get_limits
+from inspector.model import opening
+from inspector.render import facts
 
-PAGES = {
-    "overview": "views/overview.py",
-    "graph": "views/graph.py",
-    "layer": "views/layer.py",
-    "activations": "views/activations.py",
-    "embeddings": "views/embeddings.py",
-    "compare": "views/compare.py",
-}
-
-
-# --------------------------------------------------------------------------- library parts landing later
-def library(*names: str) -> tuple[Any, ...] | None:
-    """The named ``inspector`` functions, or ``None`` when a part of the library is not there yet."""
-    try:
-        return tuple(getattr(inspector, name) for name in names)
-    except (ImportError, AttributeError):
-        return None
-
-
-def not_available(feature: str, names: tuple[str, ...]) -> None:
-    """Say plainly that a page's library part has not landed (no fake data)."""
-    try:
-        for name in names:
-            getattr(inspector, name)
-        detail = ""
-    except (ImportError, AttributeError) as e:
-        detail = f" ({type(e).__name__}: {e})"
-    st.info(f"{feature} is not available yet: this version of the inspector library has no "
-            f"{', '.join('inspector.' + n for n in names)}{detail}.")
+# absolute paths: the app is also started from a clone's app/main.py, whose folder holds no pages
+_VIEWS = Path(__file__).resolve().parent / "views"
+PAGES = {name: str(_VIEWS / f"{name}.py") for name in (
+    "overview", "graph", "layer", "activations", "embeddings", "compare")}
 
 
 def show_error(error: InspectorError | str) -> None:
     """An ``st.error`` with the library's message (what, received, fix), its lines kept."""
-    st.error(app_support.message_markdown(str(error)))
+    st.error(settings.message_markdown(str(error)))
 
 
 # --------------------------------------------------------------------------- caches
 @st.cache_resource(show_spinner=False)
 def warm_up_projector() -> bool:
     """Once per server: load the UMAP kernels in the background so the first projection does not wait."""
-    try:
-        from inspector.analysis.projection import warm_up
-    except ImportError:
-        return False
+    from inspector.analysis.projection import warm_up
+
     threading.Thread(target=warm_up, name="umap-warm-up", daemon=True).start()
     return True
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _open_model(sha256: str, trust: bool, name: str, _data: bytes) -> app_support.OpenedModel:
+def _open_model(sha256: str, trust: bool, name: str, _data: bytes) -> opening.OpenedModel:
     # keyed by the file's hash; the bytes themselves are not hashed again
-    return app_support.open_model(_data, name=name, trust=trust)
+    return opening.open_model(_data, name=name, trust=trust)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -74,18 +50,18 @@ def summary(sha256: str, trusted: bool, _graph: inspector.ModelGraph) -> Any:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def warnings(sha256: str, trusted: bool, _opened: app_support.OpenedModel) -> list[str]:
+def warnings(sha256: str, trusted: bool, _opened: opening.OpenedModel) -> list[str]:
     """Warnings about the loaded model (static view, opaque layers, NaN weights)."""
-    return app_support.model_warnings(_opened)
+    return layers.model_warnings(_opened)
 
 
-def cache_key(opened: app_support.OpenedModel) -> tuple[str, bool]:
+def cache_key(opened: opening.OpenedModel) -> tuple[str, bool]:
     """What identifies a loaded model in every cache: its file hash and whether it was trusted."""
     return opened.sha256, opened.trusted
 
 
 # --------------------------------------------------------------------------- current model
-def current() -> app_support.OpenedModel | None:
+def current() -> opening.OpenedModel | None:
     """The model shown: the last one that opened without error."""
     return st.session_state.get(state.LOADED)
 
@@ -106,7 +82,7 @@ def current_sample() -> Any:
         return None
 
 
-def require_model() -> app_support.OpenedModel:
+def require_model() -> opening.OpenedModel:
     """The shown model; stops the page with a message when none could be opened."""
     opened = current()
     if opened is None:
@@ -115,20 +91,20 @@ def require_model() -> app_support.OpenedModel:
     return opened
 
 
-def require_runnable(opened: app_support.OpenedModel, what: str) -> None:
+def require_runnable(opened: opening.OpenedModel, what: str) -> None:
     """Stop the page, saying why, when the model is only a static view (no Keras model to run)."""
     if opened.can_run:
         return
     reason = opened.static_reason or "The model could not be loaded."
     if not opened.needs_trust:
         st.warning(f"**{what} are unavailable for this model**: Keras could not load it, so it is shown as a "
-                   f"static view.\n\n{app_support.message_markdown(reason)}")
+                   f"static view.\n\n{settings.message_markdown(reason)}")
         st.stop()
-    hint = ("Tick \"Trust this file\" in the sidebar if you wrote it yourself." if app_support.trust_allowed()
+    hint = ("Tick \"Trust this file\" in the sidebar if you wrote it yourself." if settings.trust_allowed()
             else "Trusting files is off on this server (start it with KERAS_INSPECTOR_ALLOW_TRUST=1 to allow it, "
                  "only for files you wrote yourself).")
     st.warning(f"**{what} are unavailable for this model**: it is shown as a static view. "
-               f"{app_support.message_markdown(reason.splitlines()[0])} Running it would execute code from the file. "
+               f"{settings.message_markdown(reason.splitlines()[0])} Running it would execute code from the file. "
                f"{hint}")
     st.stop()
 
@@ -168,21 +144,21 @@ def _restore() -> None:
 def sidebar() -> None:
     """Draw the sidebar, open the chosen model, and show errors and the static-view banner above the page."""
     limit = get_limits().max_upload_bytes
-    trust_allowed = app_support.trust_allowed()
-    preload = app_support.preload_path()
+    trust_allowed = settings.trust_allowed()
+    preload = settings.preload_path()
     side = st.sidebar
     _restore()
     side.title("Keras Inspector")
     uploaded = side.file_uploader(
         "Upload a model (.keras, .h5)", type=["keras", "h5", "hdf5"], key=state.UPLOAD, on_change=_want,
-        args=("upload",), max_upload_size=app_support.upload_limit_mb(limit),
+        args=("upload",), max_upload_size=settings.upload_limit_mb(limit),
         help="Opened safely: no code from the file runs" + (" unless you trust it." if trust_allowed else "."))
     side.caption(f"Limit {format_bytes(limit)} per file.")
     try:
         samples = inspector.list_samples()
     except InspectorError as e:
         samples = []
-        side.error(app_support.message_markdown(str(e)))
+        side.error(settings.message_markdown(str(e)))
     titles = {s.slug: s.title for s in samples}
     slug = None
     if samples:
@@ -208,14 +184,14 @@ def sidebar() -> None:
         source = {"kind": "preload", "label": preload.name, "slug": ""}
 
         def read() -> tuple[str, bytes]:
-            return preload.name, app_support.read_model_bytes(preload)
+            return preload.name, opening.read_model_bytes(preload)
     elif slug is not None:
         sample = next(s for s in samples if s.slug == slug)
         token = ("sample", slug, trust)
         source = {"kind": "sample", "label": sample.title, "slug": slug}
 
         def read() -> tuple[str, bytes]:
-            return f"{sample.slug}/{sample.path.name}", app_support.read_model_bytes(sample.path)
+            return f"{sample.slug}/{sample.path.name}", opening.read_model_bytes(sample.path)
     else:
         token, source, read = None, {}, None
 
@@ -224,7 +200,7 @@ def sidebar() -> None:
         try:
             with st.spinner(f"Opening {source['label']}…"):
                 name, data = read()
-                opened = _open_model(app_support.file_digest(data), trust, name, data)
+                opened = _open_model(opening.file_digest(data), trust, name, data)
         except InspectorError as e:
             ss[state.FAILED_TOKEN], ss[state.FAILED_MESSAGE] = token, str(e)
         else:
@@ -245,14 +221,14 @@ def sidebar() -> None:
     if opened is None:
         return
     side.divider()
-    facts = app_support.model_facts(opened.graph)
+    shown = facts.model_facts(opened.graph)
     side.markdown(f"**{current_source().get('label', opened.name)}**")
-    side.markdown("\n".join(f"- {k}: `{v}`" for k, v in facts.items()))
+    side.markdown("\n".join(f"- {k}: `{v}`" for k, v in shown.items()))
     if opened.trusted:
         side.caption("Loaded with trust: code from the file ran.")
     side.text_input("Search layers", key=state.SEARCH, placeholder="name or class, e.g. dense", on_change=_keep)
     if not opened.can_run:
-        reason = app_support.message_markdown(opened.static_reason.splitlines()[0]) if opened.static_reason else ""
+        reason = settings.message_markdown(opened.static_reason.splitlines()[0]) if opened.static_reason else ""
         st.warning(f"**Static view — no code from this file was run.** {reason} The graph and summary come from "
                    "the file's config; some shapes may be unknown, and activations and embeddings are unavailable.")
 
@@ -272,15 +248,11 @@ def remembered(store: str, key: tuple, compute: Any, *, keep: int = 4) -> Any:
 
 
 def progress_bar(text: str) -> Any:
-    """A ``progress(done, total)`` callback drawing an ``st.progress`` bar (total ``None``: unknown)."""
+    """A :data:`~inspector.progress.ProgressCallback` drawing an ``st.progress`` bar."""
     bar = st.progress(0.0, text=text)
 
-    def update(done: float, total: Any = None) -> None:
-        if isinstance(total, str):  # projection callbacks pass (fraction, message)
-            bar.progress(min(1.0, max(0.0, float(done))), text=f"{text} {total}")
-            return
-        fraction = done / total if total else 0.0
-        bar.progress(min(1.0, max(0.0, float(fraction))), text=f"{text} {int(done)}/{total or '?'}")
+    def update(fraction: float | None, message: str) -> None:
+        bar.progress(min(1.0, max(0.0, fraction or 0.0)), text=f"{text} {message}")
 
     update.bar = bar  # type: ignore[attr-defined]
     return update

@@ -1,1 +1,0 @@
-"""The Streamlit app of Keras Inspector: a thin skin over the ``inspector`` library."""

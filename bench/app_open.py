@@ -1,0 +1,230 @@
+"""Benchmark for issue 14: upload → graph drawn in headless Chromium, ours next to Netron, in one run.
+
+For each file, a new browser page (a new session) opens the app, which shows its default
+sample (so TensorFlow is already imported), then the clock starts: the file is uploaded
+through the sidebar, the Overview of the model appears ("opened"), the Graph page is
+clicked and the viewer has drawn the graph ("graph drawn": its ``data-ready`` mark, after the
+first view is set).  The app runs twice: with Graphviz's ``dot`` on the server's ``PATH``
+(server-side SVG) and with it hidden (layout in the browser by the vendored WebAssembly
+Graphviz).  Netron (``pip install netron``) serves the same file; its clock runs from opening
+the page, through its cookie notice (clicked at once), to its graph's nodes in the page.
+
+Files: EfficientNetB0 and NASNetMobile from ``keras.applications`` (``weights=None``), saved
+as .keras in a temporary folder (or ``--models DIR`` holding ``<name>.keras``).
+
+Run (the machine is shared):  nice -n 10 python bench/app_open.py [--models DIR] [--no-write]
+Prints the table and writes it under "## Opening a model in the app" in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from _common import ROOT, write_section
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+HEADING = "## Opening a model in the app"
+CHROMIUM = "/usr/bin/chromium"
+MODELS = ("EfficientNetB0", "NASNetMobile")
+TIMEOUT_MS = 300_000
+
+
+def model_files(folder: Path) -> list[tuple[str, Path]]:
+    files = []
+    for name in MODELS:
+        path = folder / f"{name}.keras"
+        if not path.exists():
+            import keras
+
+            getattr(keras.applications, name)(weights=None).save(path)
+        files.append((name, path))
+    return files
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def path_without_dot(shadow: Path) -> str:
+    """``PATH`` with each folder holding ``dot`` replaced by links to everything in it but Graphviz's programs."""
+    folders = []
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        if not folder or not (Path(folder) / "dot").exists():
+            folders.append(folder)
+            continue
+        copy = shadow / f"bin{len(folders)}"
+        copy.mkdir()
+        for entry in Path(folder).iterdir():
+            if entry.name not in {"dot", "neato", "fdp", "sfdp", "circo", "twopi", "osage", "patchwork"}:
+                (copy / entry.name).symlink_to(entry)
+        folders.append(str(copy))
+    return os.pathsep.join(folders)
+
+
+def wait_http(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}") from None
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
+
+
+def start_app(hide_dot: bool, scratch: Path) -> tuple[subprocess.Popen, str]:
+    env = {**os.environ}
+    env.pop("KERAS_INSPECTOR_PRELOAD", None)
+    if hide_dot:
+        shadow = Path(tempfile.mkdtemp(dir=scratch))
+        env["PATH"] = path_without_dot(shadow)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app/main.py", "--server.port", str(port), "--server.address",
+         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(f"{url}/_stcore/health", process)
+    return process, url
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+# the first view, measured in the viewer's frame: smallest on-screen label size (px) of the layers in view
+FIRST_VIEW = """() => {
+  const canvas = document.querySelector('#ki-canvas').getBoundingClientRect();
+  const inside = r => r.right > canvas.left && r.left < canvas.right && r.bottom > canvas.top && r.top < canvas.bottom;
+  const scale = document.querySelector('#ki-canvas svg').getScreenCTM().a;
+  const texts = [...document.querySelectorAll('[data-node-id] text')].filter(t => inside(t.getBoundingClientRect()));
+  return Math.min(...texts.map(t => parseFloat(t.getAttribute('font-size')) * scale));
+}"""
+
+
+def ours(browser, url: str, path: Path, name: str, default: str) -> tuple[float, float, str, float]:
+    """Seconds from upload to the Overview, and to the graph drawn; where it was laid out; smallest label px."""
+    page = browser.new_page(viewport={"width": 1500, "height": 950})
+    page.set_default_timeout(TIMEOUT_MS)
+    try:
+        page.goto(url)
+        page.locator("h1", has_text=f"Overview · {default}").wait_for()
+        start = time.perf_counter()
+        page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(str(path))
+        page.locator("h1", has_text=f"Overview · {name}").wait_for()
+        opened = time.perf_counter() - start
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Graph").first.click()
+        page.locator("h1", has_text=f"Graph · {name}").wait_for()
+        page.locator('iframe[title*="graph_viewer"]').wait_for()
+        frame = next(f for f in page.frames if "graph_viewer" in f.url)
+        frame.wait_for_selector("#ki-canvas[data-ready]", state="attached")
+        drawn = time.perf_counter() - start
+        return opened, drawn, frame.locator("#ki-canvas").get_attribute("data-layout") or "?", frame.evaluate(
+            FIRST_VIEW)
+    finally:
+        page.close()
+
+
+def netron(browser, path: Path) -> float:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", f"import netron; netron.serve({str(path)!r}, None, ('127.0.0.1', {port})); netron.wait()"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", process)
+        page = browser.new_page(viewport={"width": 1500, "height": 950})
+        page.set_default_timeout(TIMEOUT_MS)
+        start = time.perf_counter()
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.get_by_text("Accept", exact=True).click()  # its cookie notice, answered at once
+        page.wait_for_selector("#canvas g.graph-node", state="attached")
+        seconds = time.perf_counter() - start
+        page.close()
+        return seconds
+    finally:
+        stop(process)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", type=Path, help="folder for <name>.keras (made when missing)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    sys.path.insert(0, str(ROOT))  # this checkout's library, as the app server started from ROOT uses
+    import inspector
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench-app-open-"))
+    try:
+        files = model_files(args.models or scratch)
+        names = {label: inspector.build_graph(path).name for label, path in files}
+        default = inspector.build_graph(inspector.list_samples()[0].path).name
+        results: dict[str, dict[str, object]] = {label: {} for label, _ in files}
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            try:
+                for hide_dot in (False, True):
+                    if not hide_dot and shutil.which("dot") is None:
+                        continue
+                    process, url = start_app(hide_dot, scratch)
+                    try:
+                        for label, path in files:
+                            results[label]["no dot" if hide_dot else "dot"] = ours(
+                                browser, url, path, names[label], default)
+                    finally:
+                        stop(process)
+                for label, path in files:
+                    results[label]["netron"] = netron(browser, path)
+            finally:
+                browser.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    rows = ["| file | ours, `dot` on the server: opened / graph drawn | ours, no `dot` (browser layout): "
+            "opened / graph drawn | Netron: graph drawn | ours ÷ Netron (dot / no dot) |",
+            "|---|---:|---:|---:|---:|"]
+    for label, result in results.items():
+        cells = []
+        ratios = []
+        for mode in ("dot", "no dot"):
+            if mode in result:
+                opened, drawn, layout, smallest = result[mode]
+                cells.append(f"{opened:.1f} s / **{drawn:.1f} s** ({layout}; labels ≥ {smallest:.1f} px)")
+                ratios.append(f"{drawn / result['netron']:.1f}")
+            else:
+                cells.append("—")
+        rows.append(f"| {label} | {cells[0]} | {cells[1]} | {result['netron']:.1f} s | {' / '.join(ratios)} |")
+    text = ("Upload → graph drawn in headless Chromium (`bench/app_open.py`, one run, "
+            f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores). "
+            "\"opened\" is the Overview of the uploaded model; \"graph drawn\" adds a click on Graph and the "
+            "viewer's drawing; \"labels ≥\" is the smallest label text of the first view on screen. Netron 9 serves "
+            "the same file (`netron.serve`). The machine was shared with other jobs: the times are one sample.\n\n" + "\n".join(rows))
+    print(text)
+    if not args.no_write:
+        write_section(HEADING, text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Keras Inspector, the Streamlit app: ``keras-inspector app`` (or ``streamlit run app/main.py`` in a clone).
+
+It ships inside the package (``inspector/app/``), so an installed wheel has it.  The sidebar (model
+source, facts, layer search) is drawn here for every page; the pages are short scripts under
+``views/`` (not ``pages/``: that folder name turns on Streamlit's automatic multipage mode, which
+fights ``st.navigation``).  All computing happens in the ``inspector`` library; the app is the only
+part of the package that imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run` puts this script's folder on sys.path; the package root must be there to import `inspector`
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import streamlit as st  # noqa: E402
+
+from inspector.app import common  # noqa: E402
+
+st.set_page_config(page_title="Keras Inspector", page_icon=":material/search:", layout="wide")
+
+navigation = st.navigation([
+    st.Page(common.PAGES["overview"], title="Overview", icon=":material/table_chart:", default=True),
+    st.Page(common.PAGES["graph"], title="Graph", icon=":material/account_tree:"),
+    st.Page(common.PAGES["layer"], title="Layer", icon=":material/layers:"),
+    st.Page(common.PAGES["activations"], title="Activations", icon=":material/bolt:"),
+    st.Page(common.PAGES["embeddings"], title="Embeddings", icon=":material/scatter_plot:"),
+    st.Page(common.PAGES["compare"], title="Compare", icon=":material/compare_arrows:"),
+])
+common.warm_up_projector()
+common.sidebar()
+navigation.run()

@@ -1,0 +1,148 @@
+"""The one graph viewer: the same drawing and script in the HTML export and in the app's Graph page.
+
+The drawing is always Graphviz's: SVG from the server's ``dot`` program when it is
+installed, else the DOT text laid out in the browser by the vendored WebAssembly
+build of Graphviz (``static/vendor/graphviz.js``, see its README for version and
+licences), which gives the same drawing without a system Graphviz.  The script
+(``static/viewer.js``) pans and zooms by the SVG's viewBox, so text grows with the
+zoom; it finds layers, and reports clicks as events:
+
+* ``select`` a layer, ``unfold`` a ``×N`` group, ``expand`` a collapsed nested model,
+  ``collapse`` an expanded one (a click on its box's title).
+
+Every drawn layer carries ``data-node-id="<node id>"``: the viewer adds it to
+Graphviz's ``<g id="n3" class="node">`` from :func:`viewer_payload`'s ``nodes`` map,
+because Graphviz cannot write arbitrary attributes.  ``static/`` is also the
+folder the app serves as a Streamlit component (``index.html`` + ``component.js``).
+
+Example:
+    >>> import inspector
+    >>> graph = inspector.build_graph(inspector.get_sample("otto_mlp").path)
+    >>> payload = viewer_payload(graph, engine="browser")
+    >>> payload["svg"] is None, payload["dot"].startswith("digraph"), payload["nodes"]["n0"]["kind"]
+    (True, True, 'layer')
+    >>> (viewer_folder() / "vendor" / "graphviz.js").is_file()
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from inspector.graph import ModelGraph, NodeKind
+from inspector.render.colour import ColourScale, format_value
+from inspector.render.dot import dot_binary, run_dot, view_to_dot
+from inspector.render.style import LabelOptions, detail_lines, family
+from inspector.render.view import View, check_rankdir, prepare
+
+__all__ = ["viewer_payload", "viewer_folder", "viewer_asset", "view_payload"]
+
+_STATIC = Path(__file__).resolve().parent / "static"
+
+
+def viewer_folder() -> Path:
+    """The folder of the viewer's files (``index.html``, ``viewer.js``, ``viewer.css``, ``vendor/``).
+
+    Example:
+        >>> (viewer_folder() / "index.html").is_file()
+        True
+    """
+    return _STATIC
+
+
+def viewer_asset(name: str) -> str:
+    """The text of one of the viewer's files, e.g. ``"viewer.js"`` or ``"vendor/graphviz.js"``.
+
+    Example:
+        >>> "KerasInspectorViewer" in viewer_asset("viewer.js")
+        True
+    """
+    return (_STATIC / name).read_text(encoding="utf-8")
+
+
+def viewer_payload(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, show_params: bool = True,
+                   show_dtypes: bool = False, expand_depth: int | None = None, fold: bool = True,
+                   unfold: Iterable[str] = (), collapse_blocks: bool | None = None,
+                   highlight: str | Iterable[str] | None = None, engine: str = "auto",
+                   actions: bool = True, marks: Mapping[str, str] | None = None,
+                   show_masks: bool = True) -> dict[str, Any]:
+    """What the viewer script draws: DOT, SVG when laid out here, and the facts of every drawn node.
+
+    Options are those of :func:`~inspector.render.dot.to_dot`, plus ``engine``:
+    "auto" (Graphviz SVG when the ``dot`` program is installed, else none, and the
+    browser lays the DOT out), "graphviz", "browser" or "builtin" (the built-in
+    layered layout), and ``actions``: whether clicks do something in the host
+    (the app), which the hover hints then say.
+
+    The dict is plain JSON: ``key`` (changes with the drawing), ``svg`` (or ``None``),
+    ``dot`` (only when there is no ``svg``: the browser lays it out), ``layout``, ``rankdir``, ``nodes`` (SVG id → ``id``, ``name``, ``class``,
+    ``family``, ``kind`` "layer" / "group" / "model", ``depth``, ``rows``), ``clusters``
+    (SVG id of an expanded nested model's box → its facts) and ``owners`` (id of a
+    hidden layer → SVG id of the group or collapsed model that shows it).
+
+    Raises:
+        MissingDependencyError: ``engine="graphviz"`` and no ``dot`` program.
+        InputDataError: an unknown ``rankdir`` or ``engine``.
+    """
+    rankdir = check_rankdir(rankdir).value
+    options = LabelOptions(show_shapes, show_params, show_dtypes)
+    view = prepare(graph, expand_depth=expand_depth, fold=fold, unfold=unfold, collapse_blocks=collapse_blocks,
+                   highlight=highlight)
+    return view_payload(view, rankdir=rankdir, options=options, engine=engine, actions=actions, marks=marks,
+                        show_masks=show_masks)
+
+
+def view_payload(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None, engine: str = "auto",
+                 actions: bool = True, marks: Mapping[str, str] | None = None,
+                 show_masks: bool = True, colours: ColourScale | None = None) -> dict[str, Any]:
+    """:func:`viewer_payload` of an already prepared :class:`~inspector.render.view.View`.
+
+    ``colours`` (:func:`inspector.render.colour.colour_scale`) fills the nodes by a number and adds each
+    node's value to its details.
+    """
+    from inspector.render.html import LayoutEngine, builtin_svg, check_engine
+
+    options = options or LabelOptions()
+    chosen = check_engine(engine)
+    if chosen == LayoutEngine.AUTO:
+        chosen = LayoutEngine.GRAPHVIZ if dot_binary() is not None else LayoutEngine.BROWSER
+    dot = view_to_dot(view, rankdir=rankdir, options=options, marks=marks, show_masks=show_masks, colours=colours)
+    svg = None
+    if chosen == LayoutEngine.GRAPHVIZ:
+        text = run_dot(dot, "svg").decode("utf-8", "replace")
+        svg = text[max(0, text.find("<svg")):]
+    elif chosen == LayoutEngine.BUILTIN:
+        svg = builtin_svg(view, rankdir=rankdir, options=options, marks=marks, show_masks=show_masks,
+                          colours=colours)
+    shown = colours.for_view(view) if colours is not None else None
+    g = view.graph
+    names = {n.id: f"n{i}" for i, n in enumerate(g.nodes)}
+    nodes = {}
+    for n in g.nodes:
+        hidden = view.collapsed.get(n.id, 0)
+        kind = "group" if n.kind == NodeKind.GROUP else "model" if n.id in view.collapsed else "layer"
+        entry = {"id": n.id, "name": n.name, "class": n.class_name, "family": family(n), "kind": kind,
+                 "depth": n.depth, "rows": [list(row) for row in detail_lines(n, collapsed_layers=hidden)]}
+        if shown is not None:
+            entry["rows"].insert(2, [shown.column, format_value(shown.column, shown.value(n.id))])
+        if kind == "group" and n.members:
+            entry["first"] = n.members[0]  # where to look once the group is unfolded
+        if actions:
+            entry["hint"] = {"group": f"Click to unfold these {len(n.members)} layers.",
+                             "model": f"Click to expand this model ({hidden} layers)."}.get(kind,
+                                                                                         "Click to open this layer.")
+        nodes[names[n.id]] = entry
+    clusters = {}
+    for i, (cid, c) in enumerate(g.clusters.items()):
+        clusters[f"cluster_{i}"] = {"id": cid, "name": c.name, "class": c.class_name, "depth": c.depth,
+                                    "rows": [list(row) for row in detail_lines(c)],
+                                    **({"hint": "Click the title to collapse this model."} if actions else {})}
+    owners = {node_id: names[shown] for node_id, shown in view.owner.items()
+              if shown != node_id and shown in names}
+    key = hashlib.sha256(f"{chosen.value}\n{dot}".encode()).hexdigest()[:20]
+    # drawn already: the DOT would only add to what goes to the browser (a fifth of the SVG's size)
+    return {"key": key, "dot": dot if svg is None else None, "svg": svg, "layout": chosen.value, "rankdir": rankdir, "nodes": nodes,
+            "clusters": clusters, "owners": owners}
