@@ -122,17 +122,18 @@ def test_profile_frame_colours_the_graph_and_folded_groups_sum():
     assert re.search(f'<title>{slowest}</title><rect [^>]*fill="#bd0026"', page)
 
 
-@needs_dot
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium (apt install chromium)")
-def test_html_export_coloured_in_chromium(tmp_path: Path):
+@pytest.mark.parametrize("engine", [pytest.param("graphviz", marks=needs_dot), "browser"])
+def test_html_export_coloured_in_chromium(tmp_path: Path, engine: str):
+    """Graphviz's SVG from the server, and the same coloured DOT laid out in the page by the bundled Graphviz."""
     from playwright.sync_api import sync_playwright
 
     model = _health_model()
     stats = inspector.activation_stats(model, "all", np.random.default_rng(1).random((40, 4)).astype("float32"))
     path = tmp_path / "health.html"
-    path.write_text(inspector.to_html(inspector.build_graph(model), color_by="zero_fraction", values=stats),
-                    encoding="utf-8")
+    path.write_text(inspector.to_html(inspector.build_graph(model), color_by="zero_fraction", values=stats,
+                                      engine=engine), encoding="utf-8")
     playwright = sync_playwright().start()
     browser = playwright.chromium.launch(
         executable_path=str(CHROMIUM),
@@ -140,6 +141,7 @@ def test_html_export_coloured_in_chromium(tmp_path: Path):
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(path.as_uri())
+        page.locator("g.node").first.wait_for()  # the browser engine lays the graph out after loading
         # the dead ReLU (every value zero) is the darkest node, as the browser paints it
         fill_of = ("id => { const data = JSON.parse(document.getElementById('ki-data').textContent);"
                    " const key = Object.keys(data).find(k => data[k].id === id);"
