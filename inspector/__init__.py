@@ -48,6 +48,8 @@ _EXPORTS: dict[str, str] = {
     "build_graph": "inspector.model.loading",
     "static_graph": "inspector.model.static",
     "summary_frame": "inspector.render.summary",
+    "summary_text": "inspector.render.notebook",
+    "print_summary": "inspector.render.notebook",
     # compute cost: MACs and activation sizes
     "LayerCost": "inspector.cost",
     "layer_costs": "inspector.cost",
@@ -76,6 +78,8 @@ _EXPORTS: dict[str, str] = {
     "inspect_layers": "inspector.analysis.activations",
     "activation_stats": "inspector.analysis.activations",
     "compare_modes": "inspector.analysis.activations",
+    # per-layer wall time
+    "profile_layers": "inspector.analysis.profile",
     # projector
     "Projection": "inspector.analysis.projection",
     "embedding_layers": "inspector.analysis.projection",
@@ -113,6 +117,7 @@ if TYPE_CHECKING:  # pragma: no cover - every public name, for type checkers and
     )
     from inspector.analysis.model_diff import ModelDiff as ModelDiff
     from inspector.analysis.model_diff import compare as compare
+    from inspector.analysis.profile import profile_layers as profile_layers
     from inspector.analysis.projection import (
         Projection as Projection,
     )
@@ -216,6 +221,8 @@ if TYPE_CHECKING:  # pragma: no cover - every public name, for type checkers and
     from inspector.render import (
         to_json as to_json,
     )
+    from inspector.render.notebook import print_summary as print_summary
+    from inspector.render.notebook import summary_text as summary_text
     from inspector.render.summary import summary_frame as summary_frame
     from inspector.render.viewer import viewer_folder as viewer_folder
     from inspector.render.viewer import viewer_payload as viewer_payload

@@ -178,6 +178,20 @@ class ModelGraph:
         return (f"<ModelGraph {name!r} ({self.class_name[:40]}): {self.layer_count:,} layers, "
                 f"{self.total_params:,} params{static}>")
 
+    def _repr_html_(self) -> str:
+        """The drawing, for Jupyter: inline SVG, offline (see :func:`inspector.render.notebook.graph_html`).
+
+        Example:
+            >>> g = ModelGraph("m", "Functional", (LayerNode(id="a", name="a", class_name="Dense"),), (),
+            ...                ("a",), ("a",))
+            >>> "<svg" in g._repr_html_()
+            True
+        """
+        # the one upward import of the core: drawing lives in render/, imported only when a notebook asks
+        from inspector.render.notebook import graph_html
+
+        return graph_html(self)
+
     # ----------------------------------------------------------------- lookup
     def node(self, node_id: str) -> LayerNode:
         """The node with this id, searching nested sub-graphs too.

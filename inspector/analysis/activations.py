@@ -429,11 +429,12 @@ def _make_plan(catalog: _Catalog, wanted: set[str], need_outputs: bool) -> _Plan
 
 
 def _execute(plan: _Plan, flat_inputs: list[Any], training: bool, record: dict[str, Any],
-             transform: Callable[[list[Any]], Any] | None = None) -> list[Any] | None:
+             transform: Callable[[list[Any]], Any] | None = None, timer: Any = None) -> list[Any] | None:
     """Run the plan on backend tensors, storing requested outputs in ``record``; the graph outputs if needed.
 
     ``transform`` reduces a requested node's outputs as soon as they exist, so an eager pass does not keep
-    every activation alive until the end.
+    every activation alive until the end.  ``timer`` (see :mod:`inspector.analysis.profile`) is told
+    ``start(node_id)`` before each call and ``stop(node_id, outputs)`` after it.
     """
     from keras import tree
 
@@ -445,14 +446,18 @@ def _execute(plan: _Plan, flat_inputs: list[Any], training: bool, record: dict[s
         if node.is_input:
             outs: list[Any] | None = [values[id(t)] for t in node.outputs]
         else:
+            if timer is not None:
+                timer.start(step.entry.id)
             args, kwargs = node.arguments.fill_in(values)
             if step.sub is not None:
-                outs = _execute_nested(step.sub, args, kwargs, training, record, transform)
+                outs = _execute_nested(step.sub, args, kwargs, training, record, transform, timer)
             else:
                 op = node.operation
                 if takes_training(op):
                     kwargs["training"] = training
                 outs = tree.flatten(op(*args, **kwargs))
+            if timer is not None:
+                timer.stop(step.entry.id, outs)
         if step.record:
             record[step.entry.id] = transform(list(outs or [])) if transform else list(outs or [])
         if outs is not None:
@@ -464,7 +469,7 @@ def _execute(plan: _Plan, flat_inputs: list[Any], training: bool, record: dict[s
 
 
 def _execute_nested(plan: _Plan, args: tuple, kwargs: dict, training: bool, record: dict[str, Any],
-                    transform: Callable[[list[Any]], Any] | None) -> list[Any] | None:
+                    transform: Callable[[list[Any]], Any] | None, timer: Any = None) -> list[Any] | None:
     from keras import backend, tree
 
     from inspector.model.keras_internals import standardize_inputs
@@ -477,7 +482,7 @@ def _execute_nested(plan: _Plan, args: tuple, kwargs: dict, training: bool, reco
         for x, m in zip(flat, tree.flatten(mask), strict=False):
             if m is not None:
                 backend.set_keras_mask(x, m)
-    return _execute(plan, flat, training, record, transform)
+    return _execute(plan, flat, training, record, transform, timer)
 
 
 # ------------------------------------------------------------------------------- reductions

@@ -130,9 +130,33 @@ class Projection:
     vectors: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.float32), repr=False)
 
     def __repr__(self) -> str:
+        """One short line (under 300 characters, however long the source's description).
+
+        Example:
+            >>> import dataclasses
+            >>> p = project_matrix(np.eye(4), method="pca", metric="euclidean")
+            >>> len(repr(dataclasses.replace(p, source="x" * 500))) < 300
+            True
+        """
         kept = f"{len(self.frame):,} of {self.n_total:,} points (sampled)" if self.sampled else f"{len(self.frame):,} points"
-        return (f"Projection({self.method.value.upper()} {self.n_components}-D of {self.source or 'a matrix'}: "
+        source = self.source or "a matrix"
+        source = source if len(source) <= 120 else source[:119] + "…"
+        return (f"Projection({self.method.value.upper()} {self.n_components}-D of {source}: "
                 f"{kept}, {self.metric.value}, {self.seconds:.2f} s)")
+
+    def _repr_html_(self) -> str:
+        """The scatter for Jupyter, with plotly.js inlined so it shows offline (about 4.5 MB per output).
+
+        Example:
+            >>> p = project_matrix(np.eye(4), method="pca", metric="euclidean")
+            >>> html = p._repr_html_()
+            >>> "Projection(PCA" in html, "Plotly.newPlot" in html, "<script src=" in html
+            (True, True, False)
+        """
+        import html
+
+        figure = self.figure().to_html(full_html=False, include_plotlyjs=True, default_height=480)
+        return f"<div><code>{html.escape(repr(self))}</code>{figure}</div>"
 
     # ------------------------------------------------------------------ neighbours
     def neighbours(self, i_or_label: int | str, k: int = 10) -> pd.DataFrame:

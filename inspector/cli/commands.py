@@ -1,4 +1,4 @@
-"""The command line: ``keras-inspector summary | graph | activations | project | diff | app``.
+"""The command line: ``keras-inspector summary | graph | activations | profile | project | diff | app``.
 
 Every sub-command is a thin shell around the library: parse the arguments, call
 one or two public functions of :mod:`inspector`, write the result.  Importing
@@ -112,6 +112,9 @@ examples:
   keras-inspector graph model.keras -o model.svg
   keras-inspector graph model.keras -o model.png --rankdir LR --expand-depth 1
   keras-inspector graph model.keras -o graph.json -o graph.html   (one load, two files)
+  keras-inspector graph model.keras -o cost.svg --color-by macs
+  keras-inspector profile model.keras --input X.npy --format csv > time.csv
+  keras-inspector graph model.keras -o time.html --color-by seconds --values time.csv
 
 The format follows the suffix: .svg .png .pdf (Graphviz `dot` program), .dot,
 .json (node-link document), .html (one standalone interactive page).""",
@@ -125,6 +128,14 @@ examples:
 (generator/dense_2), a node id (dense@1 for the second call of a shared layer),
 or `all`; repeat it for several layers.  .npy holds one layer's output, .npz one
 array per node id.""",
+    "profile": """\
+examples:
+  keras-inspector profile model.keras --input X.npy
+  keras-inspector profile model.keras --input X.npz --repeats 5 --format csv > time.csv
+
+Every layer call is timed in one instrumented forward pass per repeat (median
+of the repeats; the whole input is one batch), next to a plain model(X) pass.
+Colour the graph by the times with `graph --color-by seconds --values time.csv`.""",
     "project": """\
 examples:
   keras-inspector project model.keras --layer word_embedding -o coords.csv
@@ -269,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "one box)")
     graph.add_argument("--no-fold", dest="fold", action="store_false",
                        help="draw every repeated parallel branch instead of folding it into one ×N node")
+    graph.add_argument("--color-by", "--colour-by", dest="color_by", metavar="COLUMN", default=None,
+                       help="fill the layers by a number: params, macs, output_bytes, or a column of --values "
+                            "(seconds from `profile`, nan_count, zero_fraction, … from `activations --stats`)")
+    graph.add_argument("--values", metavar="CSV", default=None,
+                       help="with --color-by: a CSV table with an `id` (or `layer`) column, e.g. "
+                            "`profile --format csv` or `activations --stats --format csv`")
 
     activations = command("activations", "Save the outputs of layers on your data (and/or their statistics).")
     activations.add_argument("model", metavar="MODEL", help=model_help)
@@ -289,6 +306,18 @@ def build_parser() -> argparse.ArgumentParser:
     activations.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
                              help="samples per forward pass (default: the largest up to 32 that fits the "
                                   "memory limit)")
+
+    profile = command("profile", "Time every layer call of a forward pass on your data.")
+    profile.add_argument("model", metavar="MODEL", help=model_help)
+    profile.add_argument("--input", required=True, metavar="DATA",
+                         help="input data, one batch: .npy (one input), .npz (one array per model input name) "
+                              "or .csv")
+    profile.add_argument("--repeats", type=_positive_int, default=3, metavar="N",
+                         help="timed passes; each layer's median is shown (default: 3)")
+    profile.add_argument("--training", action="store_true",
+                         help="run Dropout, BatchNormalization, … as in training (the model is not changed)")
+    profile.add_argument("--format", type=str.lower, choices=[f.value for f in TableFormat], default="table",
+                         help="table (default), csv and json (every column, seconds unrounded), markdown")
 
     project = command("project", "Project an embedding (or a layer's activations) to 2-D/3-D with UMAP or PCA.")
     project.add_argument("model", metavar="MODEL", help=model_help)
@@ -658,10 +687,23 @@ def _rich_table(headers: list[str], cells: list[list[str]], numeric: list[bool],
 # =============================================================================== graph
 def _graph(args: argparse.Namespace) -> None:
     outputs = [(_check_output(path), GraphFormat(path.suffix.lower().lstrip("."))) for path in args.output]
-    renderers = {fmt: getattr(inspector, _RENDERER[fmt]) for _, fmt in outputs}
+    from inspector.render import render, to_dot, to_html, to_json
+
+    # named from the package itself: once inspector.render (the subpackage) is imported, the attribute
+    # `inspector.render` is that module, not the function (`-o g.html -o g.svg` failed)
+    functions = {"render": render, "to_dot": to_dot, "to_html": to_html, "to_json": to_json}
+    renderers = {fmt: functions[_RENDERER[fmt]] for _, fmt in outputs}
     fold_repeats = inspector.fold_repeats if GraphFormat.JSON in renderers and args.fold else None
+    values = _load_values(args.values) if args.values else None
+    if values is not None and args.color_by is None:
+        raise InputDataError("--values colours the graph only together with --color-by.",
+                             received=f"--values {args.values}", fix="Add --color-by COLUMN (a column of the CSV).")
     graph = _build_graph(args)
-    drawing = {"rankdir": args.rankdir, "expand_depth": args.expand_depth, "fold": args.fold}
+    drawing: dict[str, Any] = {"rankdir": args.rankdir, "expand_depth": args.expand_depth, "fold": args.fold}
+    if args.color_by is not None:
+        drawing.update(color_by=args.color_by, values=values)
+        if GraphFormat.JSON in renderers:
+            _note(args, "note: --color-by colours the drawings; the .json graph holds no colours")
     for path, fmt in outputs:
         render = renderers[fmt]
         if fmt in (GraphFormat.SVG, GraphFormat.PNG, GraphFormat.PDF):
@@ -674,6 +716,33 @@ def _graph(args: argparse.Namespace) -> None:
             content = render(graph, **drawing)
         _write(path, content)
         _note(args, f"wrote {path}")
+
+
+def _load_values(path_text: str) -> pd.DataFrame:
+    """The ``--values`` table: a CSV file, size-checked before pandas reads it."""
+    import pandas as pd
+
+    from inspector.limits import format_bytes, get_limits
+
+    path = Path(path_text)
+    if path.suffix.lower() != ".csv":
+        raise InputDataError("--values takes a CSV table.", received=str(path),
+                             fix="Write one with `keras-inspector profile ... --format csv > time.csv`.")
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise InputDataError("The --values file cannot be read.", received=f"{path}: {e.strerror or e}",
+                             fix="Check the path.") from e
+    limit = get_limits().max_data_bytes
+    if size > limit:
+        raise InputDataError(f"The --values file is larger than max_data_bytes = {format_bytes(limit)}.",
+                             received=f"{path}: {format_bytes(size)}", fix="Pass the per-layer table only.")
+    try:
+        return pd.read_csv(path)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InputDataError("The --values file is not a readable CSV table.", received=f"{path}: {e}",
+                             fix="Pass the CSV written by `profile --format csv` or `activations --stats "
+                                 "--format csv`.") from e
 
 
 _RENDERER = {GraphFormat.SVG: "render", GraphFormat.PNG: "render", GraphFormat.PDF: "render",
@@ -751,6 +820,29 @@ def _save_arrays(path: Path, arrays: dict[str, Any]) -> None:
     else:
         np.savez(buffer, **arrays)
     _write(path, buffer.getvalue())
+
+
+# =============================================================================== profile
+def _profile(args: argparse.Namespace) -> None:
+    fmt = TableFormat(args.format)
+    data = _load_data(args)
+    model = _load_model(args)
+    frame = inspector.profile_layers(model, data, training=args.training, repeats=args.repeats)
+    attrs = frame.attrs
+    footer = (f"Layers: {attrs['total_seconds'] * 1e3:.3f} ms in all | plain model(X): "
+              f"{attrs['forward_seconds'] * 1e3:.3f} ms ({attrs['overhead']:+.0%}) | "
+              f"{attrs['samples']:,} samples, median of {attrs['repeats']}, {attrs['mode']} mode, {attrs['backend']}")
+    if fmt in (TableFormat.CSV, TableFormat.JSON):
+        _print_table(frame, fmt)
+        if not args.quiet:
+            _note(args, footer)
+        return
+    view = frame.assign(
+        ms=(frame["seconds"] * 1e3).round(3), share=(frame["share"] * 100).round(1),
+        id=["  " * d + i for d, i in zip(frame["depth"], frame["id"], strict=True)],
+    )[["id", "class_name", "ms", "share"]].rename(columns={"id": "Layer", "class_name": "Type", "ms": "Time (ms)",
+                                                            "share": "Share (%)"})
+    _print_table(view, fmt, title=f"Profile: {getattr(model, 'name', '')}", footer=footer)
 
 
 # =============================================================================== project
@@ -860,6 +952,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "summary": _summary,
     "graph": _graph,
     "activations": _activations,
+    "profile": _profile,
     "project": _project,
     "diff": _diff,
     "app": _app,

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from inspector.errors import InputDataError, InspectorError, LimitExceededError, MissingDependencyError
 from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind
+from inspector.render.colour import MISSING_FILL, ColourScale, colour_scale, format_value
 from inspector.render.style import FAMILIES, LabelOptions, abbreviate, family, format_count, label_lines
 from inspector.render.view import View, check_rankdir, prepare
 
@@ -83,7 +84,8 @@ def _quote(text: str) -> str:
 def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, show_params: bool = True,
            show_dtypes: bool = False, expand_depth: int | None = None, highlight: str | Iterable[str] | None = None,
            fold: bool = True, unfold: Iterable[str] = (), collapse_blocks: bool | None = None,
-           marks: Mapping[str, str] | None = None, show_masks: bool = True) -> str:
+           marks: Mapping[str, str] | None = None, show_masks: bool = True, color_by: str | None = None,
+           values: object = None, color_scale: str | None = None) -> str:
     """The graph as Graphviz DOT text.
 
     Args:
@@ -98,10 +100,16 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
             graph has more than ``get_limits().max_layout_nodes`` nodes.
         marks: node id → ``"added"``/``"removed"``/``"changed"``, coloured (see :func:`inspector.compare`).
         show_masks: draw the edges whose tensor carries a Keras mask in purple (see :mod:`inspector.masks`).
+        color_by: fill the nodes by a number: "params", "macs", "output_bytes" (from the graph), or any
+            column of ``values`` ("seconds" of :func:`inspector.profile_layers`, "nan_count",
+            "zero_fraction", … of :func:`inspector.activation_stats`); the graph label holds the legend.
+            See :mod:`inspector.render.colour`.
+        values: ``{node_id: number}`` or a DataFrame with an ``id`` (or ``layer``) column, for ``color_by``.
+        color_scale: "log" or "linear"; default log for counts, sizes and time.
 
     Raises:
         LayerNotFoundError: a highlighted id is not in the graph.
-        InputDataError: an unknown ``rankdir``.
+        InputDataError: an unknown ``rankdir``, or ``color_by`` without the values it needs.
 
     Example:
         >>> from inspector.graph import LayerNode, ModelGraph
@@ -112,14 +120,17 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
     rankdir = check_rankdir(rankdir).value
     view = prepare(graph, expand_depth=expand_depth, fold=fold, unfold=unfold, collapse_blocks=collapse_blocks,
                    highlight=highlight)
+    colours = colour_scale(graph, color_by, values, scale=color_scale) if color_by is not None else None
     return view_to_dot(view, rankdir=rankdir, options=LabelOptions(show_shapes, show_params, show_dtypes),
-                       marks=marks, show_masks=show_masks)
+                       marks=marks, show_masks=show_masks, colours=colours)
 
 
 def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None,
-                marks: Mapping[str, str] | None = None, show_masks: bool = True) -> str:
+                marks: Mapping[str, str] | None = None, show_masks: bool = True,
+                colours: ColourScale | None = None) -> str:
     """DOT text of an already prepared :class:`~inspector.render.view.View`."""
     options = options or LabelOptions()
+    colours = colours.for_view(view) if colours is not None else None
     marks = view_marks(view, marks)
     masked = masked_edges(view) if show_masks else set()
     g = view.graph
@@ -128,7 +139,7 @@ def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None
     lines = [f"digraph {_quote(view.source.name)} {{"]
     lines.append(f"  graph [rankdir={rankdir}, splines=true, nodesep=0.25, ranksep=0.4, newrank=true, "
                  f'outputorder=edgesfirst, fontname="Helvetica", fontsize=11, labelloc=t, '
-                 f"label=<{_graph_label(view)}>];")
+                 f"label=<{_graph_label(view) if colours is None else _legend_label(view, colours)}>];")
     lines.append('  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10, '
                  'margin="0.10,0.04", penwidth=1.2];')
     lines.append('  edge [color="#6b7280", arrowsize=0.6, fontname="Helvetica", fontsize=9];')
@@ -145,7 +156,8 @@ def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None
 
     def emit(parent: str | None, indent: str) -> None:
         for n in children.get(parent, []):
-            lines.append(indent + _node_line(n, names[n.id], view, options, n.id in outputs, marks.get(n.id)))
+            lines.append(indent + _node_line(n, names[n.id], view, options, n.id in outputs, marks.get(n.id),
+                                             colours))
         for cid in sub_clusters.get(parent, []):
             cnode = g.clusters[cid]
             fam = FAMILIES["model"]
@@ -185,12 +197,17 @@ def _edge_attributes(src: LayerNode | None, dst: LayerNode | None) -> str:
 
 
 def _node_line(node: LayerNode, name: str, view: View, options: LabelOptions, is_output: bool,
-               mark: str | None = None) -> str:
+               mark: str | None = None, colours: ColourScale | None = None) -> str:
     fam = FAMILIES[family(node)]
     fill, border = MARK_COLOURS.get(mark or "", (fam.fill, fam.border))
     tooltip = f"{mark}: {node.id}" if mark else node.id
+    if colours is not None:  # the number decides the fill; the border keeps the family (or diff mark)
+        fill = colours.colour(node.id)
+        tooltip += f" · {colours.column}: {format_value(colours.column, colours.value(node.id))}"
     parts = [f'id="{name}"', f"label=<{html_label(node, options, view.collapsed.get(node.id, 0))}>",
              f'fillcolor="{fill}"', f'color="{border}"', f"tooltip={_quote(abbreviate(tooltip, 200))}"]
+    if colours is not None and colours.dark(node.id):
+        parts.append('fontcolor="white"')
     style = ["rounded", "filled"]
     if node.opaque or node.kind == NodeKind.SUBCLASSED or mark == "removed":
         style.append("dashed")
@@ -271,6 +288,20 @@ def _cluster_label(node: LayerNode) -> str:
     if not node.trainable:
         text += ' <FONT COLOR="#1d4ed8">FROZEN</FONT>'
     return text
+
+
+def _legend_label(view: View, colours: ColourScale) -> str:
+    """The graph label with the colour legend under it (an HTML-like label is either text or one table)."""
+    ticks = colours.ticks()
+    cells = ""
+    for i, (colour, text) in enumerate(ticks):
+        ink = ' COLOR="white"' if len(ticks) > 1 and i == len(ticks) - 1 else ""  # the darkest stop
+        cells += f'<TD BGCOLOR="{colour}" WIDTH="56"><FONT POINT-SIZE="9"{ink}>{xml_escape(text)}</FONT></TD>'
+    cells += f'<TD BGCOLOR="{MISSING_FILL}"><FONT POINT-SIZE="9">no value</FONT></TD>'
+    return (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="2"><TR><TD>{_graph_label(view)}</TD></TR>'
+            f'<TR><TD><FONT POINT-SIZE="9">colour: {xml_escape(abbreviate(colours.title, 80))}</FONT></TD></TR>'
+            f'<TR><TD><TABLE ID="legend" BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="2" '
+            f'COLOR="#9ca3af"><TR>{cells}</TR></TABLE></TD></TR></TABLE>')
 
 
 def _graph_label(view: View) -> str:

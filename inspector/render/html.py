@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from enum import Enum
 
 from inspector.graph import LayerNode, ModelGraph, NodeKind
+from inspector.render.colour import MISSING_FILL, ColourScale, colour_scale, ramp
 from inspector.render.dot import (
     MARK_COLOURS,
     MASK_COLOUR,
@@ -115,9 +116,11 @@ def cluster_boxes(graph: ModelGraph, lay: Layout, *, margin: float = 8.0,
 
 
 def builtin_svg(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None,
-                marks: Mapping[str, str] | None = None, show_masks: bool = True) -> str:
+                marks: Mapping[str, str] | None = None, show_masks: bool = True,
+                colours: ColourScale | None = None) -> str:
     """The view drawn as SVG with the built-in layout (no Graphviz); node groups have ``id="n<i>"``."""
     options = options or LabelOptions()
+    colours = colours.for_view(view) if colours is not None else None
     marks = view_marks(view, marks)
     masked = {(e.src, e.dst) for e in masked_edges(view)} if show_masks else set()
     g = view.graph
@@ -125,7 +128,7 @@ def builtin_svg(view: View, *, rankdir: str = "TB", options: LabelOptions | None
     sizes = node_sizes(view, options)
     lay = layered_layout([n.id for n in g.nodes], [(e.src, e.dst) for e in g.edges], sizes, rankdir=rankdir)
     pad = 20.0
-    top = 34.0  # room for the title
+    top = 34.0 if colours is None else 62.0  # room for the title (and the colour legend)
     width, height = lay.width + 2 * pad, lay.height + 2 * pad + top
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}pt" height="{height:.0f}pt" '
            f'viewBox="0 0 {width:.2f} {height:.2f}" font-family="Helvetica, Arial, sans-serif">',
@@ -134,6 +137,8 @@ def builtin_svg(view: View, *, rankdir: str = "TB", options: LabelOptions | None
            f'<g id="graph0" class="graph" transform="translate({pad} {pad + top})">',
            f'<text x="0" y="{-top / 2:.1f}" font-size="13" font-weight="bold">{xml_escape(abbreviate(view.source.name))}'
            f' <tspan font-weight="normal" font-size="11">{format_count(view.source.total_params)} params</tspan></text>']
+    if colours is not None:
+        out.append(_svg_legend(colours, y=-top / 2 + 8))
     # clusters: the bounding box of everything inside each expanded nested model
     for i, (cid, (x0, y0, x1, y1)) in enumerate(cluster_boxes(g, lay).items()):
         cnode = g.clusters[cid]
@@ -158,16 +163,36 @@ def builtin_svg(view: View, *, rankdir: str = "TB", options: LabelOptions | None
                    f'stroke="#9ca3af" stroke-dasharray="5 4"/></g>')
     outputs = set(g.outputs)
     for n in g.nodes:
-        out.append(_svg_node(n, names[n.id], lay.nodes[n.id], view, options, n.id in outputs, marks.get(n.id)))
+        out.append(_svg_node(n, names[n.id], lay.nodes[n.id], view, options, n.id in outputs, marks.get(n.id),
+                             colours))
     out.append("</g></svg>")
     return "\n".join(out)
 
 
+def _svg_legend(colours: ColourScale, *, y: float) -> str:
+    """The colour scale as a row of swatches with their values (``id="legend"``)."""
+    parts = [f'<g id="legend"><text x="0" y="{y + 10:.1f}" font-size="9">colour: '
+             f'{xml_escape(abbreviate(colours.title, 80))}</text>']
+    x = 130.0
+    for colour, text in [*colours.ticks(), (MISSING_FILL, "no value")]:
+        ink = ' fill="white"' if colour == ramp(1.0) else ""  # the darkest stop
+        parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="56" height="14" fill="{colour}" stroke="#9ca3af"/>'
+                     f'<text x="{x + 28:.1f}" y="{y + 10:.1f}" font-size="9" text-anchor="middle"{ink}>'
+                     f'{xml_escape(text)}</text>')
+        x += 56
+    parts.append("</g>")
+    return "".join(parts)
+
+
 def _svg_node(node: LayerNode, name: str, box, view: View, options: LabelOptions, is_output: bool,
-              mark: str | None = None) -> str:
+              mark: str | None = None, colours: ColourScale | None = None) -> str:
     fam = FAMILIES[family(node)]
     x0, y0 = box.x - box.width / 2, box.y - box.height / 2
     fill, stroke = MARK_COLOURS.get(mark or "", (fam.fill, fam.border))
+    ink = ""
+    if colours is not None:
+        fill = colours.colour(node.id)
+        ink = ' fill="white"' if colours.dark(node.id) else ""
     stroke_width = 2.5 if mark else 1.2
     if node.kind == NodeKind.GROUP or node.id in view.collapsed:
         stroke_width = 2.2
@@ -185,6 +210,8 @@ def _svg_node(node: LayerNode, name: str, box, view: View, options: LabelOptions
     for line in lines:
         attrs = {"title": ' font-weight="bold" font-size="10.5"', "class": ' font-style="italic" font-size="10"',
                  "badge": ' font-size="8.5" fill="#1d4ed8"'}.get(line.style, ' font-size="10"')
+        if ink and line.style != "badge":
+            attrs += ink
         parts.append(f'<text x="{box.x:.1f}" y="{y:.1f}" text-anchor="middle"{attrs}>{xml_escape(line.text)}</text>')
         y += LINE_HEIGHT
     parts.append("</g>")
@@ -207,15 +234,18 @@ def to_html(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True,
             show_dtypes: bool = False, expand_depth: int | None = None,
             highlight: str | Iterable[str] | None = None, fold: bool = True, unfold: Iterable[str] = (),
             collapse_blocks: bool | None = None, engine: str | LayoutEngine = LayoutEngine.AUTO,
-            title: str | None = None, marks: Mapping[str, str] | None = None, show_masks: bool = True) -> str:
+            title: str | None = None, marks: Mapping[str, str] | None = None, show_masks: bool = True,
+            color_by: str | None = None, values: object = None, color_scale: str | None = None) -> str:
     """One standalone HTML page of the graph: the app's viewer (pan, zoom, search, hover and click for details).
 
     Options are those of :func:`~inspector.render.dot.to_dot`, plus ``engine``
     ("auto": Graphviz when the ``dot`` program is installed, else Graphviz in the
     browser; "graphviz"; "browser": the page carries the DOT and a WebAssembly
     Graphviz (about 0.8 MB) and lays it out when opened; "builtin": the built-in
-    layout) and the page ``title``; ``marks`` and ``show_masks`` as in ``to_dot``
-    (a legend names the mark colours).
+    layout) and the page ``title``; ``marks``, ``show_masks``, ``color_by``, ``values``
+    and ``color_scale`` as in ``to_dot`` (a legend names the mark colours; the colour
+    scale is drawn in the top bar as ``#ki-scale`` and each node's value is among its
+    details).
 
     Raises:
         MissingDependencyError: ``engine="graphviz"`` and no ``dot`` program.
@@ -233,8 +263,9 @@ def to_html(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True,
     options = LabelOptions(show_shapes, show_params, show_dtypes)
     view = prepare(graph, expand_depth=expand_depth, fold=fold, unfold=unfold, collapse_blocks=collapse_blocks,
                    highlight=highlight)
+    colours = colour_scale(graph, color_by, values, scale=color_scale) if color_by is not None else None
     payload = view_payload(view, rankdir=rankdir, options=options, engine=check_engine(engine), actions=False,
-                           marks=marks, show_masks=show_masks)
+                           marks=marks, show_masks=show_masks, colours=colours)
     svg = payload.pop("svg")
     nodes = payload.pop("nodes")
     graphviz = ""
@@ -252,11 +283,23 @@ def to_html(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True,
                      f"</span>{xml_escape(FAMILIES[f].title)} " for f in families)
     legend += "".join(f'<span class="sw" style="background:{MARK_COLOURS[m][0]};border-color:{MARK_COLOURS[m][1]}">'
                       f"</span>{m} " for m in MARK_COLOURS if m in set((marks or {}).values()))
+    if colours is not None:  # the fill is the number now: the scale replaces the family swatches
+        legend = _scale_legend(colours)
     engines = {"graphviz": "Graphviz", "browser": "Graphviz in the browser", "builtin": "built-in layout"}
     return _PAGE.format(title=xml_escape(abbreviate(heading, 200)), summary=xml_escape(summary), legend=legend,
                         svg=svg or "", data=_script_json(nodes), graph=_script_json(payload),
                         css=viewer_asset("viewer.css") + _CSS, viewer=viewer_asset("viewer.js"), graphviz=graphviz,
                         engine=engines[payload["layout"]])
+
+
+def _scale_legend(colours: ColourScale) -> str:
+    ticks = colours.ticks()
+    gradient = ", ".join(colour for colour, _ in ticks) if len(ticks) > 1 else f"{ticks[0][0]}, {ticks[0][0]}"
+    return (f'<span id="ki-scale" data-column="{xml_escape(colours.column)}">{xml_escape(colours.title)}: '
+            f'<span class="ki-tick">{xml_escape(ticks[0][1])}</span>'
+            f'<span class="ki-bar" style="background:linear-gradient(to right, {gradient})"></span>'
+            f'<span class="ki-tick">{xml_escape(ticks[-1][1])}</span>'
+            f'<span class="sw" style="background:{MISSING_FILL};border-color:#9ca3af"></span>no value</span>')
 
 
 # the export's own frame around the shared viewer: a title bar and a details panel
@@ -266,6 +309,7 @@ _CSS = """
 #ki-top h1{font-size:15px;margin:0;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:30%}
 #ki-top .muted{color:#6b7280;font-size:12px}
 #ki-legend{font-size:11px;color:#374151;overflow:hidden;white-space:nowrap;text-overflow:ellipsis;flex:1}
+.ki-bar{display:inline-block;width:140px;height:10px;border:1px solid #9ca3af;margin:0 4px;vertical-align:-1px}
 .sw{display:inline-block;width:10px;height:10px;border:1px solid;border-radius:2px;margin:0 3px 0 6px;
  vertical-align:-1px}
 #ki-canvas{position:fixed;top:52px;left:0;right:320px;bottom:0}

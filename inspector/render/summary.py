@@ -86,7 +86,7 @@ def summary_frame(model_or_graph: Any) -> pd.DataFrame:
     # nullable integers: a missing count stays <NA> instead of turning the column into floats
     frame = frame.astype({"macs": "Int64", "output_bytes": "Int64"})
     frame.attrs.update(
-        name=graph.name, total_params=graph.total_params, trainable_params=graph.trainable_params,
+        name=graph.name, class_name=graph.class_name, total_params=graph.total_params, trainable_params=graph.trainable_params,
         non_trainable_params=graph.non_trainable_params, total_bytes=graph.total_bytes, source=graph.source.value,
         total_macs=total_macs(graph), total_output_bytes=total_output_bytes(graph))
     return frame

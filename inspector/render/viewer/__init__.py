@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from inspector.graph import ModelGraph, NodeKind
+from inspector.render.colour import ColourScale, format_value
 from inspector.render.dot import dot_binary, run_dot, view_to_dot
 from inspector.render.style import LabelOptions, detail_lines, family
 from inspector.render.view import View, check_rankdir, prepare
@@ -96,21 +97,27 @@ def viewer_payload(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool 
 
 def view_payload(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None, engine: str = "auto",
                  actions: bool = True, marks: Mapping[str, str] | None = None,
-                 show_masks: bool = True) -> dict[str, Any]:
-    """:func:`viewer_payload` of an already prepared :class:`~inspector.render.view.View`."""
+                 show_masks: bool = True, colours: ColourScale | None = None) -> dict[str, Any]:
+    """:func:`viewer_payload` of an already prepared :class:`~inspector.render.view.View`.
+
+    ``colours`` (:func:`inspector.render.colour.colour_scale`) fills the nodes by a number and adds each
+    node's value to its details.
+    """
     from inspector.render.html import LayoutEngine, builtin_svg, check_engine
 
     options = options or LabelOptions()
     chosen = check_engine(engine)
     if chosen == LayoutEngine.AUTO:
         chosen = LayoutEngine.GRAPHVIZ if dot_binary() is not None else LayoutEngine.BROWSER
-    dot = view_to_dot(view, rankdir=rankdir, options=options, marks=marks, show_masks=show_masks)
+    dot = view_to_dot(view, rankdir=rankdir, options=options, marks=marks, show_masks=show_masks, colours=colours)
     svg = None
     if chosen == LayoutEngine.GRAPHVIZ:
         text = run_dot(dot, "svg").decode("utf-8", "replace")
         svg = text[max(0, text.find("<svg")):]
     elif chosen == LayoutEngine.BUILTIN:
-        svg = builtin_svg(view, rankdir=rankdir, options=options, marks=marks, show_masks=show_masks)
+        svg = builtin_svg(view, rankdir=rankdir, options=options, marks=marks, show_masks=show_masks,
+                          colours=colours)
+    shown = colours.for_view(view) if colours is not None else None
     g = view.graph
     names = {n.id: f"n{i}" for i, n in enumerate(g.nodes)}
     nodes = {}
@@ -119,6 +126,8 @@ def view_payload(view: View, *, rankdir: str = "TB", options: LabelOptions | Non
         kind = "group" if n.kind == NodeKind.GROUP else "model" if n.id in view.collapsed else "layer"
         entry = {"id": n.id, "name": n.name, "class": n.class_name, "family": family(n), "kind": kind,
                  "depth": n.depth, "rows": [list(row) for row in detail_lines(n, collapsed_layers=hidden)]}
+        if shown is not None:
+            entry["rows"].insert(2, [shown.column, format_value(shown.column, shown.value(n.id))])
         if kind == "group" and n.members:
             entry["first"] = n.members[0]  # where to look once the group is unfolded
         if actions:
