@@ -7,7 +7,7 @@ Dense(relu), Dropout, Dense(1, sigmoid)), this script
 
 * times ``keras.utils.plot_model(model, show_shapes=True, to_file="….svg")``
   (what a user would use instead; its crash or error is caught and printed), and
-* times ours: ``inspector.render(inspector.build_graph(model), "svg")`` — the graph
+* times ours: ``inspector.rendering(inspector.build_graph(model), "svg")`` — the graph
   walk *and* the render, every layer drawn (``collapse_blocks=False``; repeated
   parallel branches are folded, as by default),
 
@@ -166,8 +166,8 @@ def _valid_svg(path: Path) -> bool:
 def time_ours(model, path: Path) -> tuple[float | None, str, int]:
     from inspector import InspectorError
     from inspector.model.loading import build_graph
-    from inspector.render import render
-    from inspector.render.view import prepare
+    from inspector.rendering import render
+    from inspector.rendering.view import prepare
 
     start = time.perf_counter()
     try:

@@ -47,9 +47,9 @@ _EXPORTS: dict[str, str] = {
     "load_model": "inspector.model.loading",
     "build_graph": "inspector.model.loading",
     "static_graph": "inspector.model.static",
-    "summary_frame": "inspector.render.summary",
-    "summary_text": "inspector.render.notebook",
-    "print_summary": "inspector.render.notebook",
+    "summary_frame": "inspector.rendering.summary",
+    "summary_text": "inspector.rendering.notebook",
+    "print_summary": "inspector.rendering.notebook",
     # compute cost: MACs and activation sizes
     "LayerCost": "inspector.cost",
     "layer_costs": "inspector.cost",
@@ -63,15 +63,15 @@ _EXPORTS: dict[str, str] = {
     "MaskRole": "inspector.masks",
     "embedding_lookup": "inspector.analysis.embedding_rows",
     "EmbeddingLookup": "inspector.analysis.embedding_rows",
-    # rendering (inspector/render/)
-    "to_dot": "inspector.render",
-    "render": "inspector.render",
-    "to_json": "inspector.render",
-    "to_html": "inspector.render",
-    "graph_figure": "inspector.render",
-    "fold_repeats": "inspector.render",
-    "viewer_payload": "inspector.render.viewer",
-    "viewer_folder": "inspector.render.viewer",
+    # rendering (inspector/rendering/)
+    "to_dot": "inspector.rendering",
+    "render": "inspector.rendering",
+    "to_json": "inspector.rendering",
+    "to_html": "inspector.rendering",
+    "graph_figure": "inspector.rendering",
+    "fold_repeats": "inspector.rendering",
+    "viewer_payload": "inspector.rendering.viewer",
+    "viewer_folder": "inspector.rendering.viewer",
     # intermediate outputs
     "Mode": "inspector.analysis.activations",
     "inspect_layer": "inspector.analysis.activations",
@@ -203,29 +203,29 @@ if TYPE_CHECKING:  # pragma: no cover - every public name, for type checkers and
     from inspector.model.loading import load_model as load_model
     from inspector.model.static import static_graph as static_graph
     from inspector.progress import ProgressCallback as ProgressCallback
-    from inspector.render import (
+    from inspector.rendering import (
         fold_repeats as fold_repeats,
     )
-    from inspector.render import (
+    from inspector.rendering import (
         graph_figure as graph_figure,
     )
-    from inspector.render import (
+    from inspector.rendering import (
         render as render,
     )
-    from inspector.render import (
+    from inspector.rendering import (
         to_dot as to_dot,
     )
-    from inspector.render import (
+    from inspector.rendering import (
         to_html as to_html,
     )
-    from inspector.render import (
+    from inspector.rendering import (
         to_json as to_json,
     )
-    from inspector.render.notebook import print_summary as print_summary
-    from inspector.render.notebook import summary_text as summary_text
-    from inspector.render.summary import summary_frame as summary_frame
-    from inspector.render.viewer import viewer_folder as viewer_folder
-    from inspector.render.viewer import viewer_payload as viewer_payload
+    from inspector.rendering.notebook import print_summary as print_summary
+    from inspector.rendering.notebook import summary_text as summary_text
+    from inspector.rendering.summary import summary_frame as summary_frame
+    from inspector.rendering.viewer import viewer_folder as viewer_folder
+    from inspector.rendering.viewer import viewer_payload as viewer_payload
 
 
 

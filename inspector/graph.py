@@ -179,7 +179,7 @@ class ModelGraph:
                 f"{self.total_params:,} params{static}>")
 
     def _repr_html_(self) -> str:
-        """The drawing, for Jupyter: inline SVG, offline (see :func:`inspector.render.notebook.graph_html`).
+        """The drawing, for Jupyter: inline SVG, offline (see :func:`inspector.rendering.notebook.graph_html`).
 
         Example:
             >>> g = ModelGraph("m", "Functional", (LayerNode(id="a", name="a", class_name="Dense"),), (),
@@ -188,7 +188,7 @@ class ModelGraph:
             True
         """
         # the one upward import of the core: drawing lives in render/, imported only when a notebook asks
-        from inspector.render.notebook import graph_html
+        from inspector.rendering.notebook import graph_html
 
         return graph_html(self)
 

@@ -50,3 +50,16 @@ def test_import_is_light():
             " if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_no_subpackage_shadows_a_public_name():
+    """Importing ``inspector.x.y`` sets attribute ``x`` on the package: no subpackage may share a public name."""
+    import importlib
+    import pkgutil
+    import types
+
+    for module in pkgutil.walk_packages(inspector.__path__, "inspector."):
+        if not module.name.startswith(("inspector.app.", "inspector.sample_models", "inspector.__main__")):
+            importlib.import_module(module.name)
+    for name in inspector.__all__:
+        assert not isinstance(getattr(inspector, name), types.ModuleType), name

@@ -24,7 +24,7 @@ from inspector.app import settings
 from inspector.errors import InputDataError, InspectorError, LayerNotFoundError, ModelFormatError
 from inspector.limits import Limits
 from inspector.model import opening
-from inspector.render import facts, figures
+from inspector.rendering import facts, figures
 
 REPO = Path(__file__).resolve().parents[1]
 MAIN = str(REPO / "inspector" / "app" / "main.py")

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 import inspector
-from inspector.render import facts
+from inspector.rendering import facts
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 
 from inspector.cli.commands import main
-from inspector.render.summary import SUMMARY_COLUMNS
+from inspector.rendering.summary import SUMMARY_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "inspector" / "sample_models"

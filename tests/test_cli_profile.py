@@ -69,7 +69,7 @@ def test_profile_table(files, capsys):
 
 
 def test_graph_color_by_macs(files, capsys):
-    # .dot: in this process `inspector.render` may already be the subpackage rather than the function (see
+    # .dot: in this process `inspector.rendering` may already be the subpackage rather than the function (see
     # the report of issue 17), so the Graphviz formats are checked in the subprocess test and test_colour.py
     dot = files["folder"] / "macs.dot"
     code, _, err = run(capsys, "graph", files["model"], "-o", dot, "--color-by", "macs")

@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 
 import inspector
-from inspector.render import render  # `inspector.render` is the subpackage once it is imported (see report)
-from inspector.render.colour import ramp
+from inspector.rendering import (
+    render,  # `inspector.rendering` is the subpackage once it is imported (see report)
+)
+from inspector.rendering.colour import ramp
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 CHROMIUM = Path("/usr/bin/chromium")

@@ -111,7 +111,7 @@ def test_the_difference_is_drawn_on_one_graph(pair) -> None:
     assert [n.id for n in diff.graph.nodes] == ["features", "hidden", "dropout", "mid", "out"]
     assert diff.marks == {"hidden": "changed", "dropout": "added", "mid": "changed", "out": "changed"}
     dot = diff.to_dot()
-    from inspector.render.dot import MARK_COLOURS
+    from inspector.rendering.dot import MARK_COLOURS
 
     dropout_line = next(line for line in dot.splitlines() if 'tooltip="added: dropout"' in line)
     assert MARK_COLOURS["added"][0] in dropout_line

@@ -132,7 +132,7 @@ def test_rule_tables_agree_with_keras_supports_masking() -> None:
 
 
 def test_mask_carrying_edges_are_drawn_differently() -> None:
-    from inspector.render.dot import MASK_COLOUR
+    from inspector.rendering.dot import MASK_COLOUR
 
     graph = inspector.build_graph(text_model())
     flow = mask_flow(graph)

@@ -33,7 +33,7 @@ def test_model_graph_draws_itself_in_jupyter():
 
 
 def test_model_graph_draws_without_graphviz(monkeypatch):
-    import inspector.render.notebook as notebook
+    import inspector.rendering.notebook as notebook
 
     monkeypatch.setattr(notebook, "dot_binary", lambda: None)
     html = inspector.build_graph(zoo.shared_layer())._repr_html_()
@@ -43,7 +43,7 @@ def test_model_graph_draws_without_graphviz(monkeypatch):
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` is not installed")
 def test_notebook_drawing_coloured_and_graphviz_failure_falls_back(monkeypatch):
-    import inspector.render.notebook as notebook
+    import inspector.rendering.notebook as notebook
 
     graph = inspector.build_graph(zoo.sequential_mlp())
     coloured = notebook.graph_html(graph, color_by="params")

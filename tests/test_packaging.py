@@ -105,8 +105,8 @@ def test_wheel_holds_the_app_the_samples_and_the_viewer(wheel: tuple[Path, str])
     _, names = read_metadata(wheel[0])
     names = set(names)
     assert {"inspector/app/main.py", "inspector/app/common.py", "inspector/app/views/graph.py",
-            "inspector/app/views/overview.py", "inspector/render/viewer/static/viewer.js",
-            "inspector/render/viewer/static/vendor/graphviz.js", "inspector/py.typed"} <= names
+            "inspector/app/views/overview.py", "inspector/rendering/viewer/static/viewer.js",
+            "inspector/rendering/viewer/static/vendor/graphviz.js", "inspector/py.typed"} <= names
     samples = [n for n in names if n.startswith("inspector/sample_models/") and n.endswith("/model.keras")]
     assert len(samples) >= 6, samples
     assert any(n.endswith("/metadata.json") for n in names if n.startswith("inspector/sample_models/"))

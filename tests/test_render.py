@@ -20,10 +20,10 @@ import pytest
 import inspector
 from inspector.errors import InputDataError, LayerNotFoundError, MissingDependencyError
 from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, WeightInfo
-from inspector.render import fold_repeats, from_json, graph_figure, render, to_dot, to_html, to_json
-from inspector.render.layout import layered_layout
-from inspector.render.style import MAX_TEXT, family, label_lines
-from inspector.render.view import prepare
+from inspector.rendering import fold_repeats, from_json, graph_figure, render, to_dot, to_html, to_json
+from inspector.rendering.layout import layered_layout
+from inspector.rendering.style import MAX_TEXT, family, label_lines
+from inspector.rendering.view import prepare
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -507,7 +507,7 @@ def test_1600_branches_render_quickly(big: ModelGraph) -> None:
 
 @needs_dot
 def test_svg_with_core_plugins_matches_the_installed_graphviz(monkeypatch: pytest.MonkeyPatch) -> None:
-    from inspector.render.dot import dot_binary, svg_plugin_folder
+    from inspector.rendering.dot import dot_binary, svg_plugin_folder
 
     folder = svg_plugin_folder(dot_binary())
     assert folder is not None and (Path(folder) / "config6a").exists()

@@ -18,8 +18,8 @@ import zoo
 
 from inspector import build_graph
 from inspector.graph import NodeKind
-from inspector.render import from_json, graph_figure, render, to_dot, to_html, to_json
-from inspector.render.view import prepare
+from inspector.rendering import from_json, graph_figure, render, to_dot, to_html, to_json
+from inspector.rendering.view import prepare
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` binary not installed")
 SVG_NS = "{http://www.w3.org/2000/svg}"

@@ -16,9 +16,9 @@ from test_render import chain, nested_two_levels, odd_names, parallel_branches
 
 import inspector
 from inspector.errors import InputDataError, MissingDependencyError
-from inspector.render.fold import group_id
-from inspector.render.view import prepare
-from inspector.render.viewer import viewer_asset, viewer_payload
+from inspector.rendering.fold import group_id
+from inspector.rendering.view import prepare
+from inspector.rendering.viewer import viewer_asset, viewer_payload
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz `dot` binary not installed")
 

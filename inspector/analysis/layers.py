@@ -254,7 +254,7 @@ def read_data_upload(name: str, data: bytes) -> Any:
     Returns an array, a dict of arrays or a DataFrame; never unpickles.
 
     Example:
-        >>> from inspector.render.figures import npy_bytes
+        >>> from inspector.rendering.figures import npy_bytes
         >>> read_data_upload("x.npy", npy_bytes(np.arange(3))).tolist()
         [0, 1, 2]
     """

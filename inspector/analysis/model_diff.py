@@ -83,13 +83,13 @@ class ModelDiff:
 
     def to_dot(self, **options: Any) -> str:
         """DOT of :attr:`graph` with added/removed/changed layers coloured (options of ``inspector.to_dot``)."""
-        from inspector.render import to_dot
+        from inspector.rendering import to_dot
 
         return to_dot(self.graph, marks=self.marks, **options)
 
     def to_html(self, **options: Any) -> str:
         """A standalone HTML page of :attr:`graph` with the changes coloured (options of ``inspector.to_html``)."""
-        from inspector.render import to_html
+        from inspector.rendering import to_html
 
         options.setdefault("title", f"{self.name_a} → {self.name_b}")
         return to_html(self.graph, marks=self.marks, **options)

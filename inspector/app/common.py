@@ -14,7 +14,7 @@ from inspector.app import settings, state
 from inspector.errors import InspectorError
 from inspector.limits import format_bytes, get_limits
 from inspector.model import opening
-from inspector.render import facts
+from inspector.rendering import facts
 
 # absolute paths: the app is also started from a clone's app/main.py, whose folder holds no pages
 _VIEWS = Path(__file__).resolve().parent / "views"

@@ -687,10 +687,10 @@ def _rich_table(headers: list[str], cells: list[list[str]], numeric: list[bool],
 # =============================================================================== graph
 def _graph(args: argparse.Namespace) -> None:
     outputs = [(_check_output(path), GraphFormat(path.suffix.lower().lstrip("."))) for path in args.output]
-    from inspector.render import render, to_dot, to_html, to_json
+    from inspector.rendering import render, to_dot, to_html, to_json
 
-    # named from the package itself: once inspector.render (the subpackage) is imported, the attribute
-    # `inspector.render` is that module, not the function (`-o g.html -o g.svg` failed)
+    # named from the package itself: once inspector.rendering (the subpackage) is imported, the attribute
+    # `inspector.rendering` is that module, not the function (`-o g.html -o g.svg` failed)
     functions = {"render": render, "to_dot": to_dot, "to_html": to_html, "to_json": to_json}
     renderers = {fmt: functions[_RENDERER[fmt]] for _, fmt in outputs}
     fold_repeats = inspector.fold_repeats if GraphFormat.JSON in renderers and args.fold else None
@@ -943,7 +943,7 @@ def _diff(args: argparse.Namespace) -> None:
         elif suffix is _DiffGraphFormat.DOT:
             content = diff.to_dot()
         else:
-            content = inspector.render(diff.graph, suffix.value, marks=diff.marks)
+            content = inspector.rendering(diff.graph, suffix.value, marks=diff.marks)
         _write(output, content)
         _note(args, f"wrote {output}")
 

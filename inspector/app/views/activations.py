@@ -8,7 +8,7 @@ from inspector import Mode, activation_stats, compare_modes, graph_figure, inspe
 from inspector.analysis import layers
 from inspector.app import common, settings, state
 from inspector.errors import InspectorError
-from inspector.render import facts, figures
+from inspector.rendering import facts, figures
 
 MAX_ROWS = 2000
 

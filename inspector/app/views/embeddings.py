@@ -8,7 +8,7 @@ from inspector import embedding_layers, project_activations, project_embedding
 from inspector.analysis import layers
 from inspector.app import common, state
 from inspector.errors import InspectorError
-from inspector.render import facts
+from inspector.rendering import facts
 
 MAX_ROWS = 2000
 

@@ -10,7 +10,7 @@ from inspector import render, to_dot, to_html, to_json, viewer_payload
 from inspector.app import common, settings, state
 from inspector.app.components.graph_viewer import graph_viewer
 from inspector.errors import InspectorError
-from inspector.render import facts
+from inspector.rendering import facts
 
 opened = common.require_model()
 graph = opened.graph

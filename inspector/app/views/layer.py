@@ -8,7 +8,7 @@ import inspector
 from inspector.analysis import layers
 from inspector.app import common, state
 from inspector.errors import InspectorError
-from inspector.render import facts, figures
+from inspector.rendering import facts, figures
 
 MAX_HISTOGRAMS = 12
 

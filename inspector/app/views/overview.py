@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from inspector.app import common, settings, state
-from inspector.render import facts
+from inspector.rendering import facts
 
 opened = common.require_model()
 graph = opened.graph

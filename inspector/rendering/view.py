@@ -23,7 +23,7 @@ from enum import Enum
 from inspector.errors import InputDataError, LayerNotFoundError
 from inspector.graph import ModelGraph, NodeKind
 from inspector.limits import get_limits
-from inspector.render.fold import fold_repeats
+from inspector.rendering.fold import fold_repeats
 
 __all__ = ["RankDir", "View", "prepare", "check_rankdir"]
 

@@ -18,12 +18,12 @@ Example:
 
 from __future__ import annotations
 
-from inspector.render.dot import OutputFormat, render, to_dot
-from inspector.render.fold import fold_repeats
-from inspector.render.html import LayoutEngine, to_html
-from inspector.render.json import from_json, to_json
-from inspector.render.plotly import graph_figure
-from inspector.render.view import RankDir
+from inspector.rendering.dot import OutputFormat, render, to_dot
+from inspector.rendering.fold import fold_repeats
+from inspector.rendering.html import LayoutEngine, to_html
+from inspector.rendering.json import from_json, to_json
+from inspector.rendering.plotly import graph_figure
+from inspector.rendering.view import RankDir
 
 __all__ = ["to_dot", "render", "to_json", "from_json", "to_html", "graph_figure", "fold_repeats", "OutputFormat",
            "LayoutEngine", "RankDir"]

@@ -37,9 +37,9 @@ from pathlib import Path
 
 from inspector.errors import InputDataError, InspectorError, LimitExceededError, MissingDependencyError
 from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind
-from inspector.render.colour import MISSING_FILL, ColourScale, colour_scale, format_value
-from inspector.render.style import FAMILIES, LabelOptions, abbreviate, family, format_count, label_lines
-from inspector.render.view import View, check_rankdir, prepare
+from inspector.rendering.colour import MISSING_FILL, ColourScale, colour_scale, format_value
+from inspector.rendering.style import FAMILIES, LabelOptions, abbreviate, family, format_count, label_lines
+from inspector.rendering.view import View, check_rankdir, prepare
 
 __all__ = ["OutputFormat", "to_dot", "render", "view_to_dot", "html_label", "dot_binary", "run_dot", "xml_escape",
            "svg_plugin_folder", "INSTALL_HINT", "DEFAULT_TIMEOUT", "MARK_COLOURS", "MASK_COLOUR", "view_marks",
@@ -103,7 +103,7 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
         color_by: fill the nodes by a number: "params", "macs", "output_bytes" (from the graph), or any
             column of ``values`` ("seconds" of :func:`inspector.profile_layers`, "nan_count",
             "zero_fraction", … of :func:`inspector.activation_stats`); the graph label holds the legend.
-            See :mod:`inspector.render.colour`.
+            See :mod:`inspector.rendering.colour`.
         values: ``{node_id: number}`` or a DataFrame with an ``id`` (or ``layer``) column, for ``color_by``.
         color_scale: "log" or "linear"; default log for counts, sizes and time.
 
@@ -128,7 +128,7 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
 def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None,
                 marks: Mapping[str, str] | None = None, show_masks: bool = True,
                 colours: ColourScale | None = None) -> str:
-    """DOT text of an already prepared :class:`~inspector.render.view.View`."""
+    """DOT text of an already prepared :class:`~inspector.rendering.view.View`."""
     options = options or LabelOptions()
     colours = colours.for_view(view) if colours is not None else None
     marks = view_marks(view, marks)

@@ -7,7 +7,7 @@ the id of the clicked layer.  Boxes (coloured by family) are layout shapes in
 data coordinates so they scale with zoom; edges are one line trace, arrowheads
 one marker trace; shared layers are tied by a dashed line; expanded nested
 models are dashed boxes around their layers.  The layout is the deterministic
-built-in one (:mod:`inspector.render.layout`).
+built-in one (:mod:`inspector.rendering.layout`).
 
 Example:
     >>> from inspector.graph import Edge, LayerNode, ModelGraph
@@ -26,10 +26,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from inspector.graph import ModelGraph, NodeKind
-from inspector.render.dot import MASK_COLOUR, masked_edges, xml_escape
-from inspector.render.html import cluster_boxes, node_sizes
-from inspector.render.layout import clip_to_box, layered_layout
-from inspector.render.style import (
+from inspector.rendering.dot import MASK_COLOUR, masked_edges, xml_escape
+from inspector.rendering.html import cluster_boxes, node_sizes
+from inspector.rendering.layout import clip_to_box, layered_layout
+from inspector.rendering.style import (
     FAMILIES,
     LabelOptions,
     abbreviate,
@@ -38,7 +38,7 @@ from inspector.render.style import (
     format_count,
     label_lines,
 )
-from inspector.render.view import check_rankdir, prepare
+from inspector.rendering.view import check_rankdir, prepare
 
 __all__ = ["graph_figure", "NODE_TRACE"]
 
@@ -52,7 +52,7 @@ def graph_figure(graph: ModelGraph, *, rankdir: str = "TB", expand_depth: int | 
                  show_dtypes: bool = False) -> Any:
     """An interactive ``plotly.graph_objects.Figure`` of the graph; needs no Graphviz.
 
-    Options are those of :func:`~inspector.render.dot.to_dot`.  The trace named
+    Options are those of :func:`~inspector.rendering.dot.to_dot`.  The trace named
     ``"layers"`` carries each node's id in ``customdata[i][0]``; hovering a node shows
     its facts.
 

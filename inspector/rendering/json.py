@@ -43,7 +43,7 @@ from typing import Any
 
 from inspector.errors import InputDataError
 from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape, Source, WeightInfo
-from inspector.render.style import family
+from inspector.rendering.style import family
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "to_json", "from_json"]
 

@@ -118,7 +118,7 @@ class ColourScale:
         return f"{self.column} ({'log' if self.log else 'linear'} scale)"
 
     def for_view(self, view: Any) -> ColourScale:
-        """This scale with a value for every drawn node of a :class:`~inspector.render.view.View`."""
+        """This scale with a value for every drawn node of a :class:`~inspector.rendering.view.View`."""
         shown: dict[str, float] = {}
         parents = {n.id: n.parent for n, _ in view.source.walk()}
         gathered: dict[str, list[float]] = {}

@@ -25,10 +25,10 @@ from typing import Any
 
 from inspector.errors import InspectorError
 from inspector.graph import ModelGraph, Source
-from inspector.render.dot import DEFAULT_TIMEOUT, dot_binary, run_dot, view_to_dot, xml_escape
-from inspector.render.html import builtin_svg
-from inspector.render.style import LabelOptions
-from inspector.render.view import prepare
+from inspector.rendering.dot import DEFAULT_TIMEOUT, dot_binary, run_dot, view_to_dot, xml_escape
+from inspector.rendering.html import builtin_svg
+from inspector.rendering.style import LabelOptions
+from inspector.rendering.view import prepare
 
 __all__ = ["graph_html", "summary_text", "print_summary", "NOTEBOOK_TIMEOUT"]
 
@@ -41,9 +41,9 @@ def graph_html(graph: ModelGraph, *, max_height: int = 640, timeout: float = NOT
     """The graph as an HTML fragment for a notebook: inline SVG in a scrollable box, no script, offline.
 
     ``options`` are ``rankdir``, ``expand_depth``, ``fold``, ``color_by``, ``values``
-    and the other drawing options of :func:`~inspector.render.dot.to_dot`.
+    and the other drawing options of :func:`~inspector.rendering.dot.to_dot`.
     """
-    from inspector.render.colour import colour_scale
+    from inspector.rendering.colour import colour_scale
 
     rankdir = str(options.pop("rankdir", "TB")).upper()
     label = LabelOptions(options.pop("show_shapes", True), options.pop("show_params", True),
@@ -78,7 +78,7 @@ def summary_text(graph: ModelGraph, *, max_rows: int | None = None) -> str:
     """
     from inspector.cost import format_macs
     from inspector.limits import format_bytes
-    from inspector.render.summary import summary_frame
+    from inspector.rendering.summary import summary_frame
 
     frame = summary_frame(graph)
     attrs = frame.attrs

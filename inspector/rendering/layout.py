@@ -31,7 +31,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from inspector.render.fold import topological_order
+from inspector.rendering.fold import topological_order
 
 __all__ = ["NodeBox", "Layout", "layered_layout", "count_crossings", "clip_to_box"]
 

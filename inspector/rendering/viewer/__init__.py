@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 from inspector.graph import ModelGraph, NodeKind
-from inspector.render.colour import ColourScale, format_value
-from inspector.render.dot import dot_binary, run_dot, view_to_dot
-from inspector.render.style import LabelOptions, detail_lines, family
-from inspector.render.view import View, check_rankdir, prepare
+from inspector.rendering.colour import ColourScale, format_value
+from inspector.rendering.dot import dot_binary, run_dot, view_to_dot
+from inspector.rendering.style import LabelOptions, detail_lines, family
+from inspector.rendering.view import View, check_rankdir, prepare
 
 __all__ = ["viewer_payload", "viewer_folder", "viewer_asset", "view_payload"]
 
@@ -71,7 +71,7 @@ def viewer_payload(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool 
                    show_masks: bool = True) -> dict[str, Any]:
     """What the viewer script draws: DOT, SVG when laid out here, and the facts of every drawn node.
 
-    Options are those of :func:`~inspector.render.dot.to_dot`, plus ``engine``:
+    Options are those of :func:`~inspector.rendering.dot.to_dot`, plus ``engine``:
     "auto" (Graphviz SVG when the ``dot`` program is installed, else none, and the
     browser lays the DOT out), "graphviz", "browser" or "builtin" (the built-in
     layered layout), and ``actions``: whether clicks do something in the host
@@ -98,12 +98,12 @@ def viewer_payload(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool 
 def view_payload(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None, engine: str = "auto",
                  actions: bool = True, marks: Mapping[str, str] | None = None,
                  show_masks: bool = True, colours: ColourScale | None = None) -> dict[str, Any]:
-    """:func:`viewer_payload` of an already prepared :class:`~inspector.render.view.View`.
+    """:func:`viewer_payload` of an already prepared :class:`~inspector.rendering.view.View`.
 
-    ``colours`` (:func:`inspector.render.colour.colour_scale`) fills the nodes by a number and adds each
+    ``colours`` (:func:`inspector.rendering.colour.colour_scale`) fills the nodes by a number and adds each
     node's value to its details.
     """
-    from inspector.render.html import LayoutEngine, builtin_svg, check_engine
+    from inspector.rendering.html import LayoutEngine, builtin_svg, check_engine
 
     options = options or LabelOptions()
     chosen = check_engine(engine)

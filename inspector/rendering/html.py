@@ -5,7 +5,7 @@ as JSON): the file opens from disk with no server and no network.  The drawing i
 Graphviz's SVG when the ``dot`` program is installed; without it the page carries
 the DOT and the vendored WebAssembly Graphviz and lays it out when opened (the same
 drawing); :func:`builtin_svg` draws the built-in layered layout on request.  The
-viewer (:mod:`inspector.render.viewer`) wires up the ``<g class="node" id="n0">``
+viewer (:mod:`inspector.rendering.viewer`) wires up the ``<g class="node" id="n0">``
 groups:
 
 * the mouse wheel and + / − zoom around the pointer, dragging pans, "Fit" shows all;
@@ -27,16 +27,16 @@ from collections.abc import Iterable, Mapping
 from enum import Enum
 
 from inspector.graph import LayerNode, ModelGraph, NodeKind
-from inspector.render.colour import MISSING_FILL, ColourScale, colour_scale, ramp
-from inspector.render.dot import (
+from inspector.rendering.colour import MISSING_FILL, ColourScale, colour_scale, ramp
+from inspector.rendering.dot import (
     MARK_COLOURS,
     MASK_COLOUR,
     masked_edges,
     view_marks,
     xml_escape,
 )
-from inspector.render.layout import Layout, clip_to_box, layered_layout
-from inspector.render.style import (
+from inspector.rendering.layout import Layout, clip_to_box, layered_layout
+from inspector.rendering.style import (
     FAMILIES,
     LabelOptions,
     abbreviate,
@@ -44,7 +44,7 @@ from inspector.render.style import (
     format_count,
     label_lines,
 )
-from inspector.render.view import View, check_rankdir, prepare
+from inspector.rendering.view import View, check_rankdir, prepare
 
 __all__ = ["LayoutEngine", "to_html", "builtin_svg", "node_sizes", "cluster_boxes"]
 
@@ -238,7 +238,7 @@ def to_html(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True,
             color_by: str | None = None, values: object = None, color_scale: str | None = None) -> str:
     """One standalone HTML page of the graph: the app's viewer (pan, zoom, search, hover and click for details).
 
-    Options are those of :func:`~inspector.render.dot.to_dot`, plus ``engine``
+    Options are those of :func:`~inspector.rendering.dot.to_dot`, plus ``engine``
     ("auto": Graphviz when the ``dot`` program is installed, else Graphviz in the
     browser; "graphviz"; "browser": the page carries the DOT and a WebAssembly
     Graphviz (about 0.8 MB) and lays it out when opened; "builtin": the built-in
@@ -257,7 +257,7 @@ def to_html(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True,
         >>> "<title>m&lt;1&gt;</title>" in to_html(g, engine="builtin")
         True
     """
-    from inspector.render.viewer import view_payload, viewer_asset
+    from inspector.rendering.viewer import view_payload, viewer_asset
 
     rankdir = check_rankdir(rankdir).value
     options = LabelOptions(show_shapes, show_params, show_dtypes)
