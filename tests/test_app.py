@@ -21,6 +21,7 @@ from hostile_corpus import CASE_NAMES, MARKER_NAME, SECRET_TEXT, pickled_npy, te
 import inspector
 from inspector.analysis import layers
 from inspector.app import settings
+from inspector.cost import format_macs
 from inspector.errors import InputDataError, InspectorError, LayerNotFoundError, ModelFormatError
 from inspector.limits import Limits
 from inspector.model import opening
@@ -138,6 +139,8 @@ def test_opens_on_the_default_sample() -> None:
     graph = graph_of(first.slug)
     assert at.title[0].value == f"Overview · {graph.name}"
     assert at.metric[0].label == "Parameters" and at.metric[0].value == f"{graph.total_params:,}"
+    macs = next(m for m in at.metric if m.label == "MACs per sample")
+    assert macs.value == format_macs(inspector.total_macs(graph)) != "unknown"
     assert at.sidebar.selectbox(key="sample_widget").value == first.slug
     assert at.sidebar.get("file_uploader")[0].proto.max_upload_size_mb == 500
     assert any("500.0 MiB" in c for c in texts(at.sidebar.caption))

@@ -5,18 +5,23 @@ from __future__ import annotations
 import streamlit as st
 
 from inspector.app import common, settings, state
+from inspector.cost import format_macs
 from inspector.rendering import facts
 
 opened = common.require_model()
 graph = opened.graph
 st.title(f"Overview · {graph.name}")
 
-columns = st.columns(5)
+frame = common.summary(*common.cache_key(opened), graph)
+columns = st.columns(6)
 columns[0].metric("Parameters", f"{graph.total_params:,}")
 columns[1].metric("Trainable", f"{graph.trainable_params:,}")
 columns[2].metric("Non-trainable", f"{graph.non_trainable_params:,}")
 columns[3].metric("Layers", f"{graph.layer_count:,}")
-columns[4].metric("Class", graph.class_name)
+columns[4].metric("MACs per sample", format_macs(frame.attrs.get("total_macs")),
+                  help="Multiply-accumulates of one sample's forward pass (rules: docs/cost.md); unknown when a "
+                       "layer's shapes or counting rule are missing.")
+columns[5].metric("Class", graph.class_name)
 
 for message in common.warnings(*common.cache_key(opened), opened):
     st.warning(settings.message_markdown(message))
@@ -25,7 +30,6 @@ st.subheader("Inputs and outputs")
 st.dataframe(facts.io_specs_frame(graph), hide_index=True)
 
 st.subheader("Layers")
-frame = common.summary(*common.cache_key(opened), graph)
 shown = facts.filter_summary(frame, common.search_text())
 if common.search_text():
     st.caption(f"{len(shown)} of {len(frame)} rows match “{common.search_text()}”.")
