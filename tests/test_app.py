@@ -448,6 +448,22 @@ def test_activations_random_data_compare_and_all_layer_stats() -> None:
     assert stats["layer"].tolist() == ["hidden", "logits", "softmax"]
     assert (stats["nan_count"] == 0).all()
 
+    # the statistics' health columns colour the graph (issue 17): each node's details carry its number
+    at.switch_page("views/graph.py").run()
+    choice = at.selectbox(key="graph_colour_widget")
+    assert {"macs", "dead_fraction", "nan_count"} <= set(choice.options)
+    choice.set_value("dead_fraction").run()
+    assert_clean(at)
+    nodes = viewer(at)[1]["payload"]["nodes"].values()
+    shown = {n["id"]: dict(map(tuple, n["rows"])).get("dead_fraction") for n in nodes}
+    expected = stats.groupby("layer")["dead_fraction"].max()
+    assert shown["hidden"] and float(shown["hidden"].rstrip("%")) / (100 if shown["hidden"].endswith("%") else 1) \
+        == pytest.approx(expected["hidden"], abs=0.01)
+    at.selectbox(key="graph_colour_widget").set_value("macs").run()
+    assert_clean(at)
+    nodes = {n["id"]: dict(map(tuple, n["rows"])) for n in viewer(at)[1]["payload"]["nodes"].values()}
+    assert nodes["hidden"]["macs"] == "9.30 K"  # 93 x 100 multiply-accumulates
+
 
 def test_activation_data_upload_errors_are_shown() -> None:
     at = open_sample("otto_mlp")

@@ -281,3 +281,32 @@ def test_graph_viewer_without_graphviz(page, server: str) -> None:
     _settle(page)
     assert page.locator("h1", has_text="Layer").count() == 1
     assert page.locator(EXCEPTION).count() == 0
+
+
+def test_graph_page_colours_layers_by_macs(page, server: str) -> None:
+    """Issue 17: 'Colour by' fills each drawn layer with its scale colour and draws the scale, in a real browser."""
+    from inspector.rendering.colour import colour_scale
+
+    page.goto(server)
+    sample = inspector.list_samples()[0]
+    graph = inspector.build_graph(sample.path)
+    page.locator("h1", has_text=f"Overview · {graph.name}").wait_for()
+    _open_page(page, "Graph")
+    frame = _viewer(page)
+    _settle(page)
+    key = frame.locator("#ki-canvas").get_attribute("data-ready")
+    page.get_by_role("combobox", name="Colour by").click()
+    page.get_by_role("option", name="macs", exact=True).click()
+    frame = _viewer(page, key)
+    _settle(page)
+    assert page.locator(EXCEPTION).count() == 0
+    scale = colour_scale(graph, "macs")
+    payload = inspector.viewer_payload(graph, expand_depth=facts.default_expand_depth(graph), engine="browser",
+                                       color_by="macs")
+    coloured = [n["id"] for n in payload["nodes"].values() if n["kind"] == "layer" and scale.value(n["id"])]
+    assert coloured
+    fills = frame.evaluate("ids => ids.map(id => { const g = document.querySelector(`[data-node-id=\"${id}\"]`);"
+                           " const s = g && g.querySelector('polygon, path, ellipse');"
+                           " return s ? s.getAttribute('fill') : null; })", coloured)
+    assert [f.lower() if f else f for f in fills] == [scale.colour(i).lower() for i in coloured]
+    assert "macs" in frame.locator("#ki-canvas svg").text_content()  # the scale's legend is drawn with the graph

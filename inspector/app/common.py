@@ -247,6 +247,13 @@ def remembered(store: str, key: tuple, compute: Any, *, keep: int = 4) -> Any:
     return results[key]
 
 
+def latest_statistics(opened: opening.OpenedModel) -> Any:
+    """The last 'statistics of all layers' frame computed for this model in this session (``None`` if none)."""
+    key = cache_key(opened)
+    runs = [frame for k, frame in st.session_state.get(state.ACTIVATION_STATS, {}).items() if k[:len(key)] == key]
+    return runs[-1] if runs else None
+
+
 def progress_bar(text: str) -> Any:
     """A :data:`~inspector.progress.ProgressCallback` drawing an ``st.progress`` bar."""
     bar = st.progress(0.0, text=text)

@@ -31,6 +31,7 @@ GRAPH_RANKDIR = "graph_rankdir_widget"
 GRAPH_DEPTH = "graph_depth_widget"
 GRAPH_DEPTH_WANTED = "graph_depth_wanted"  # set by an expand / collapse click, given to the widget next run
 GRAPH_FOLD = "graph_fold_widget"
+GRAPH_COLOUR = "graph_colour_widget"  # the column the nodes are filled by ("" for none)
 GRAPH_UNFOLD = "graph_unfold"  # group ids the user clicked open
 GRAPH_EVENT = "graph_event"  # nonce of the last viewer click handled (the component keeps its value)
 GRAPH_FOCUS = "graph_focus"  # node id the viewer centres on after an unfold / expand / collapse

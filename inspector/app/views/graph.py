@@ -11,6 +11,10 @@ from inspector.app import common, settings, state
 from inspector.app.components.graph_viewer import graph_viewer
 from inspector.errors import InspectorError
 from inspector.rendering import facts
+from inspector.rendering.colour import GRAPH_COLUMNS
+
+# the statistics of Activations' 'all layers' run that say whether a layer is healthy
+HEALTH_COLUMNS = ("dead_fraction", "zero_fraction", "nan_count", "inf_count", "std")
 
 opened = common.require_model()
 graph = opened.graph
@@ -18,14 +22,18 @@ st.title(f"Graph · {graph.name}")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def drawing(sha256: str, trusted: bool, options: tuple, _graph) -> dict:
+def drawing(sha256: str, trusted: bool, options: tuple, values: tuple, _graph) -> dict:
     # Graphviz SVG when the server has `dot`, else only the DOT: the browser lays it out
-    return viewer_payload(_graph, **dict(options))
+    return viewer_payload(_graph, **dict(options), values=dict(values) or None)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def export(sha256: str, trusted: bool, options: tuple, format: str, _graph) -> bytes | str:
+def export(sha256: str, trusted: bool, options: tuple, values: tuple, format: str, _graph) -> bytes | str:
     kwargs = dict(options)
+    if kwargs.get("color_by"):
+        kwargs["values"] = dict(values) or None
+    else:
+        kwargs.pop("color_by", None)
     if format == "dot":
         return to_dot(_graph, **kwargs)
     if format == "json":
@@ -40,7 +48,7 @@ if depth_limit and state.GRAPH_DEPTH not in st.session_state:
     st.session_state[state.GRAPH_DEPTH] = facts.default_expand_depth(graph)
 if state.GRAPH_DEPTH_WANTED in st.session_state:  # a widget's value can only be set before it is drawn
     st.session_state[state.GRAPH_DEPTH] = st.session_state.pop(state.GRAPH_DEPTH_WANTED)
-controls = st.columns([1, 1, 1, 2])
+controls = st.columns([1, 1, 1, 1, 2])
 rankdir = controls[0].radio("Direction", ["TB", "LR"], horizontal=True, key=state.GRAPH_RANKDIR,
                             format_func={"TB": "top → bottom", "LR": "left → right"}.get)
 expand_depth = 0
@@ -51,14 +59,24 @@ fold = controls[2].checkbox("Fold repeats", value=True, key=state.GRAPH_FOLD,
                             help="Draw repeated parallel branches as one group; click a group to unfold it.")
 unfolded = list(st.session_state.get(state.GRAPH_UNFOLD, []))
 if unfolded:
-    keep = controls[3].multiselect("Unfolded groups", unfolded, default=unfolded)
+    keep = controls[4].multiselect("Unfolded groups", unfolded, default=unfolded)
     if keep != unfolded:
         st.session_state[state.GRAPH_UNFOLD] = unfolded = keep
 
+# health columns of the last statistics run on this model (Activations page) join the graph's own numbers
+health = common.latest_statistics(opened)
+colour_columns = ["", *GRAPH_COLUMNS, *(HEALTH_COLUMNS if health is not None else ())]
+color_by = controls[3].selectbox(
+    "Colour by", colour_columns, key=state.GRAPH_COLOUR, format_func=lambda c: c or "family",
+    help="Fill the layers by a number. Dead units, NaN and Inf appear after 'Compute statistics of all layers' "
+         "on the Activations page.")
+values = ()
+if color_by in HEALTH_COLUMNS and health is not None:
+    values = tuple((str(k), float(v)) for k, v in health.groupby("layer")[color_by].max().items())
 options = (("rankdir", rankdir), ("expand_depth", int(expand_depth)), ("fold", bool(fold)),
-           ("unfold", tuple(unfolded)))
+           ("unfold", tuple(unfolded)), ("color_by", color_by or None))
 try:
-    payload = drawing(*common.cache_key(opened), options, graph)
+    payload = drawing(*common.cache_key(opened), options, values, graph)
 except InspectorError as e:
     common.show_error(e)
     st.stop()
@@ -92,6 +110,6 @@ else:
 buttons = st.columns(len(formats))
 for column, (label, format, mime) in zip(buttons, formats, strict=True):
     column.download_button(
-        label, lambda format=format: export(*common.cache_key(opened), options, format, graph),
+        label, lambda format=format: export(*common.cache_key(opened), options, values, format, graph),
         file_name=f"{graph.name}.{format if format != 'dot' else 'gv'}", mime=mime, on_click="ignore",
         key=f"graph_download_{format}")

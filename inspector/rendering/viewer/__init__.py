@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from inspector.graph import ModelGraph, NodeKind
-from inspector.rendering.colour import ColourScale, format_value
+from inspector.rendering.colour import ColourScale, colour_scale, format_value
 from inspector.rendering.dot import dot_binary, run_dot, view_to_dot
 from inspector.rendering.style import LabelOptions, detail_lines, family
 from inspector.rendering.view import View, check_rankdir, prepare
@@ -68,8 +68,10 @@ def viewer_payload(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool 
                    unfold: Iterable[str] = (), collapse_blocks: bool | None = None,
                    highlight: str | Iterable[str] | None = None, engine: str = "auto",
                    actions: bool = True, marks: Mapping[str, str] | None = None,
-                   show_masks: bool = True) -> dict[str, Any]:
+                   show_masks: bool = True, color_by: str | None = None, values: Any = None) -> dict[str, Any]:
     """What the viewer script draws: DOT, SVG when laid out here, and the facts of every drawn node.
+
+    ``color_by`` and ``values`` fill the nodes by a number, as in :func:`~inspector.rendering.dot.to_dot`.
 
     Options are those of :func:`~inspector.rendering.dot.to_dot`, plus ``engine``:
     "auto" (Graphviz SVG when the ``dot`` program is installed, else none, and the
@@ -91,8 +93,9 @@ def viewer_payload(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool 
     options = LabelOptions(show_shapes, show_params, show_dtypes)
     view = prepare(graph, expand_depth=expand_depth, fold=fold, unfold=unfold, collapse_blocks=collapse_blocks,
                    highlight=highlight)
+    colours = colour_scale(graph, color_by, values) if color_by else None
     return view_payload(view, rankdir=rankdir, options=options, engine=engine, actions=actions, marks=marks,
-                        show_masks=show_masks)
+                        show_masks=show_masks, colours=colours)
 
 
 def view_payload(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None, engine: str = "auto",
