@@ -37,19 +37,30 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
 # ------------------------------------------------------------------ helpers
+def settle(at):
+    """Wait for the session's background model load, then run the app again, as the sidebar's polling does.
+
+    (AppTest does not run ``st.fragment(run_every=...)`` timers.)
+    """
+    if any("Loading the model" in c for c in texts(at.sidebar.caption)):  # drawn while loading
+        at.session_state["loaded_model"].result(timeout=TIMEOUT)
+        at.run()
+    return at
+
+
 def new_app(**session: object):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
     for key, value in session.items():
         at.session_state[key] = value
-    return at.run()
+    return settle(at.run())
 
 
 def open_sample(slug: str):
     at = new_app()
     at.sidebar.selectbox(key="sample_widget").set_value(slug).run()
-    return at
+    return settle(at)
 
 
 def texts(elements) -> list[str]:
@@ -76,7 +87,7 @@ def array(value: object) -> np.ndarray:
 
 def upload(at, name: str, data: bytes):
     at.sidebar.get("file_uploader")[0].set_value((name, data, "application/octet-stream"))
-    return at.run()
+    return settle(at.run())
 
 
 def send_selection(at, element, selection: dict):
@@ -352,7 +363,7 @@ def test_upload_opens_the_file_and_a_broken_one_keeps_the_previous_model() -> No
     assert len(at.error) == 1 and at.title[0].value == f"Overview · {graph_of('tanh_hinge').name}"
 
     # choosing a sample afterwards clears the error
-    at.sidebar.selectbox(key="sample_widget").set_value("otto_mlp").run()
+    settle(at.sidebar.selectbox(key="sample_widget").set_value("otto_mlp").run())
     assert not at.error and at.title[0].value == f"Overview · {graph_of('otto_mlp').name}"
 
 
@@ -411,7 +422,7 @@ def test_trust_checkbox_when_the_server_allows_it(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("KERAS_INSPECTOR_ALLOW_TRUST", "1")
     at = open_sample("lambda_merge")
     assert any(w.startswith("**Static view") for w in texts(at.warning))
-    at.sidebar.checkbox(key="trust_widget").check().run()
+    settle(at.sidebar.checkbox(key="trust_widget").check().run())
     assert_clean(at)
     assert not any(w.startswith("**Static view") for w in texts(at.warning))
     assert any("code from the file ran" in c for c in texts(at.sidebar.caption))
