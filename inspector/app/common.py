@@ -248,6 +248,8 @@ def sidebar() -> None:
     if opened.trusted and not opened.loading:
         side.caption("Loaded with trust: code from the file ran.")
     side.text_input("Search layers", key=state.SEARCH, placeholder="name or class, e.g. dense", on_change=_keep)
+    if opened.refused:  # the file was drawn, then its load refused it: the whole message, as for any refusal
+        show_error(opened.static_reason)
     if not opened.can_run and not opened.loading:
         reason = settings.message_markdown(opened.static_reason.splitlines()[0]) if opened.static_reason else ""
         st.warning(f"**Static view — no code from this file was run.** {reason} The graph and summary come from "

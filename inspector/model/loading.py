@@ -43,7 +43,14 @@ from inspector.errors import (
     without_terminal_codes,
 )
 from inspector.graph import ModelGraph
-from inspector.io.files import NPZ_WEIGHTS, ModelFile, ModelSource, iter_layer_configs, read_model_file, vet_arrays
+from inspector.io.files import (
+    NPZ_WEIGHTS,
+    ModelFile,
+    ModelSource,
+    iter_layer_configs,
+    read_model_file,
+    vet_arrays,
+)
 from inspector.limits import Limits, format_bytes, get_limits
 from inspector.model import keras1, old_semantics
 from inspector.model.legacy import normalize_config

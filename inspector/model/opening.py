@@ -58,6 +58,7 @@ class OpenedModel:
     static_reason: str = ""
     needs_trust: bool = False  # the static view is because the file needs code (trusting would load it)
     loading: bool = False  # the static graph drawn while the model loads in the background (start_opening)
+    refused: bool = False  # the background load refused the file (limits, damaged arrays): static_reason says why
 
     @property
     def can_run(self) -> bool:
@@ -184,11 +185,11 @@ def start_opening(data: bytes, *, name: str = "", trust: bool = False) -> ModelO
         try:
             model, graph, why = load_or_view(model_file, trust=trust)
         except InspectorError as e:  # a refusal after the static view was drawn: the static view stays
-            future.set_result(replace(static, loading=False, static_reason=str(e)))
+            future.set_result(replace(static, loading=False, static_reason=str(e), refused=True))
         except Exception as e:  # noqa: BLE001 - a thread's error would vanish; the user gets it in the message
             error = ModelLoadError("Loading the model failed unexpectedly.", received=f"{type(e).__name__}: {e}",
                                    fix="Report this with the file; the graph is still shown from its config.")
-            future.set_result(replace(static, loading=False, static_reason=str(error)))
+            future.set_result(replace(static, loading=False, static_reason=str(error), refused=True))
         else:
             future.set_result(replace(static, graph=graph, model=model, loading=False,
                                       static_reason=str(why) if why else "",
