@@ -214,7 +214,6 @@ def sidebar() -> None:
         token, source, read = None, {}, None
 
     ss = st.session_state
-    ss[state.GRAPH_SHOWN] = False  # set again by the Graph page when it is the page drawn
     if read is not None and token != ss.get(state.LOADED_TOKEN) and token != ss.get(state.FAILED_TOKEN):
         try:
             with st.spinner(f"Opening {source['label']}…"):
@@ -261,12 +260,7 @@ def sidebar() -> None:
 def _load_status(opening_: opening.ModelOpening) -> None:
     """The sidebar's "loading the model" line, polled; when the load ends, the whole page is drawn again with it."""
     if opening_.done():
-        # the Graph page's drawing is laid out already and the loaded model has the same layers: redrawing it
-        # would lay it out again; every other page (and a failed load's message) is drawn again at once
-        if not (st.session_state.get(state.GRAPH_SHOWN) and opening_.current().can_run):
-            st.rerun()
-        st.caption(":material/check_circle: Model loaded: activations, embeddings and weight values are ready.")
-        return
+        st.rerun()
     st.caption(f":material/hourglass_top: Loading the model… {opening_.seconds():.0f} s. The graph and summary "
                "come from the file; activations, embeddings and weight values fill in when it is ready.")
 

@@ -12,7 +12,6 @@ LOADED_TOKEN = "loaded_token"  # (kind, identity, trust) of the loaded source
 LOADED_SOURCE = "loaded_source"  # dict: kind ("sample" | "upload" | "preload"), label, slug
 FAILED_TOKEN = "failed_token"  # the source that failed last, so it is not retried every rerun
 FAILED_MESSAGE = "failed_message"
-GRAPH_SHOWN = "graph_shown"  # the run drew the Graph page: a finished load does not redraw it (same layers)
 WANTED_SOURCE = "wanted_source"  # "sample" | "upload" | "preload": which sidebar input the user touched last
 
 # sidebar widgets, and the values they had: st.switch_page drops widget state, so each value is kept

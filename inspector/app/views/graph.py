@@ -15,7 +15,6 @@ from inspector.render import facts
 opened = common.require_model()
 graph = opened.graph
 st.title(f"Graph · {graph.name}")
-st.session_state[state.GRAPH_SHOWN] = True
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
