@@ -111,8 +111,7 @@ def require_runnable(opened: opening.OpenedModel, what: str) -> None:
     if opened.can_run:
         return
     if opened.loading:
-        st.info(f"**Loading the model…** {what} fill in here when Keras has loaded it.", icon=":material/hourglass_top:")
-        st.stop()
+        wait_for_model(f"**Loading the model…** {what} fill in here when Keras has loaded it.")
     reason = opened.static_reason or "The model could not be loaded."
     if not opened.needs_trust:
         st.warning(f"**{what} are unavailable for this model**: Keras could not load it, so it is shown as a "
@@ -243,8 +242,8 @@ def sidebar() -> None:
     side.markdown(f"**{current_source().get('label', opened.name)}**")
     side.markdown("\n".join(f"- {k}: `{v}`" for k, v in shown.items()))
     if opened.loading:
-        with side:
-            _load_status(ss[state.LOADED])
+        side.caption(f":material/hourglass_top: Loading the model… (started {ss[state.LOADED].seconds():.0f} s ago). "
+                     "The graph and summary come from the file; activations, embeddings and weight values wait for it.")
     if opened.trusted and not opened.loading:
         side.caption("Loaded with trust: code from the file ran.")
     side.text_input("Search layers", key=state.SEARCH, placeholder="name or class, e.g. dense", on_change=_keep)
@@ -256,13 +255,23 @@ def sidebar() -> None:
                    "the file's config; some shapes may be unknown, and activations and embeddings are unavailable.")
 
 
-@st.fragment(run_every=0.5)
-def _load_status(opening_: opening.ModelOpening) -> None:
-    """The sidebar's "loading the model" line, polled; when the load ends, the whole page is drawn again with it."""
+def wait_for_model(message: str) -> None:
+    """On a page that needs the loaded model: say it is loading, poll, and draw the page again when it has loaded.
+
+    Only these pages poll: with a ``run_every`` fragment ticking on every page, an upload made in Chromium
+    while it ticked was lost once (bench/app_open.py waited 300 s), so the Overview and Graph pages do not
+    poll; they show the static view, which has the same layers, until the next interaction.
+    """
+    st.info(message, icon=":material/hourglass_top:")
+    _poll_load(st.session_state[state.LOADED])
+    st.stop()
+
+
+@st.fragment(run_every=1.0)
+def _poll_load(opening_: opening.ModelOpening) -> None:
     if opening_.done():
         st.rerun()
-    st.caption(f":material/hourglass_top: Loading the model… {opening_.seconds():.0f} s. The graph and summary "
-               "come from the file; activations, embeddings and weight values fill in when it is ready.")
+    st.caption(f"{opening_.seconds():.0f} s")
 
 
 # --------------------------------------------------------------------------- results with a progress bar

@@ -88,9 +88,8 @@ if weights.empty:
     st.stop()
 st.dataframe(weights, hide_index=True)
 if opened.loading:
-    st.info("**Loading the model…** The weights' statistics and histograms fill in here when Keras has loaded it.",
-            icon=":material/hourglass_top:")
-    st.stop()
+    common.wait_for_model("**Loading the model…** The weights' statistics and histograms fill in here when Keras "
+                          "has loaded it.")
 if not opened.can_run:
     st.caption("Static view: the shapes come from the file; values are not read, so no statistics.")
     st.stop()
