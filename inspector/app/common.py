@@ -38,9 +38,11 @@ def warm_up_projector() -> bool:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _open_model(sha256: str, trust: bool, name: str, _data: bytes) -> opening.OpenedModel:
-    # keyed by the file's hash; the bytes themselves are not hashed again
-    return opening.open_model(_data, name=name, trust=trust)
+def _open_model(sha256: str, trust: bool, name: str, _data: bytes) -> opening.ModelOpening:
+    # keyed by the file's hash; the bytes themselves are not hashed again.  Returns at once with the static
+    # view; the Keras load runs in a thread of its own (sessions opening the same file share it).  At most
+    # four openings are kept, so a busy server holds at most four models beyond those its sessions show.
+    return opening.start_opening(_data, name=name, trust=trust)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -56,14 +58,24 @@ def warnings(sha256: str, trusted: bool, _opened: opening.OpenedModel) -> list[s
 
 
 def cache_key(opened: opening.OpenedModel) -> tuple[str, bool]:
-    """What identifies a loaded model in every cache: its file hash and whether it was trusted."""
-    return opened.sha256, opened.trusted
+    """What identifies a loaded model in every cache: its file hash and whether it was trusted.
+
+    The static view drawn while the model loads is another graph than the loaded one: its hash is marked.
+    """
+    return (f"{opened.sha256}:loading" if opened.loading else opened.sha256), opened.trusted
 
 
 # --------------------------------------------------------------------------- current model
 def current() -> opening.OpenedModel | None:
-    """The model shown: the last one that opened without error."""
-    return st.session_state.get(state.LOADED)
+    """The model shown: the last one that opened without error (its static view while it loads)."""
+    shown = st.session_state.get(state.LOADED)
+    return shown.current() if shown is not None else None
+
+
+def loading() -> opening.ModelOpening | None:
+    """The opening of the model shown while Keras still loads it in the background, else ``None``."""
+    shown = st.session_state.get(state.LOADED)
+    return shown if shown is not None and not shown.done() else None
 
 
 def current_source() -> dict[str, str]:
@@ -92,9 +104,14 @@ def require_model() -> opening.OpenedModel:
 
 
 def require_runnable(opened: opening.OpenedModel, what: str) -> None:
-    """Stop the page, saying why, when the model is only a static view (no Keras model to run)."""
+    """Stop the page, saying why, when the model is only a static view (no Keras model to run).
+
+    While the model still loads, the page says so and stops; the sidebar's status reruns it when the load ends.
+    """
     if opened.can_run:
         return
+    if opened.loading:
+        wait_for_model(f"**Loading the model…** {what} fill in here when Keras has loaded it.")
     reason = opened.static_reason or "The model could not be loaded."
     if not opened.needs_trust:
         st.warning(f"**{what} are unavailable for this model**: Keras could not load it, so it is shown as a "
@@ -200,16 +217,16 @@ def sidebar() -> None:
         try:
             with st.spinner(f"Opening {source['label']}…"):
                 name, data = read()
-                opened = _open_model(opening.file_digest(data), trust, name, data)
+                started = _open_model(opening.file_digest(data), trust, name, data)
         except InspectorError as e:
             ss[state.FAILED_TOKEN], ss[state.FAILED_MESSAGE] = token, str(e)
         else:
-            ss[state.LOADED], ss[state.LOADED_TOKEN], ss[state.LOADED_SOURCE] = opened, token, source
+            ss[state.LOADED], ss[state.LOADED_TOKEN], ss[state.LOADED_SOURCE] = started, token, source
             ss.pop(state.FAILED_TOKEN, None)
             ss.pop(state.FAILED_MESSAGE, None)
             ss.pop(state.EMBEDDING_LAYER, None)
             ss.pop(state.GRAPH_UNFOLD, None)
-            if ss.get(state.SELECTED_LAYER) not in {n.id for n, _ in opened.graph.walk()}:
+            if ss.get(state.SELECTED_LAYER) not in {n.id for n, _ in started.current().graph.walk()}:
                 ss.pop(state.SELECTED_LAYER, None)
 
     opened = current()
@@ -224,13 +241,37 @@ def sidebar() -> None:
     shown = facts.model_facts(opened.graph)
     side.markdown(f"**{current_source().get('label', opened.name)}**")
     side.markdown("\n".join(f"- {k}: `{v}`" for k, v in shown.items()))
-    if opened.trusted:
+    if opened.loading:
+        side.caption(f":material/hourglass_top: Loading the model… (started {ss[state.LOADED].seconds():.0f} s ago). "
+                     "The graph and summary come from the file; activations, embeddings and weight values wait for it.")
+    if opened.trusted and not opened.loading:
         side.caption("Loaded with trust: code from the file ran.")
     side.text_input("Search layers", key=state.SEARCH, placeholder="name or class, e.g. dense", on_change=_keep)
-    if not opened.can_run:
+    if opened.refused:  # the file was drawn, then its load refused it: the whole message, as for any refusal
+        show_error(opened.static_reason)
+    if not opened.can_run and not opened.loading:
         reason = settings.message_markdown(opened.static_reason.splitlines()[0]) if opened.static_reason else ""
         st.warning(f"**Static view — no code from this file was run.** {reason} The graph and summary come from "
                    "the file's config; some shapes may be unknown, and activations and embeddings are unavailable.")
+
+
+def wait_for_model(message: str) -> None:
+    """On a page that needs the loaded model: say it is loading, poll, and draw the page again when it has loaded.
+
+    Only these pages poll: with a ``run_every`` fragment ticking on every page, an upload made in Chromium
+    while it ticked was lost once (bench/app_open.py waited 300 s), so the Overview and Graph pages do not
+    poll; they show the static view, which has the same layers, until the next interaction.
+    """
+    st.info(message, icon=":material/hourglass_top:")
+    _poll_load(st.session_state[state.LOADED])
+    st.stop()
+
+
+@st.fragment(run_every=1.0)
+def _poll_load(opening_: opening.ModelOpening) -> None:
+    if opening_.done():
+        st.rerun()
+    st.caption(f"{opening_.seconds():.0f} s")
 
 
 # --------------------------------------------------------------------------- results with a progress bar

@@ -7,7 +7,7 @@ switch (Streamlit drops a widget's state when its page is not shown).
 from __future__ import annotations
 
 # the model: the last one that opened without error stays shown when a new one fails
-LOADED = "loaded_model"  # inspector.opening.OpenedModel
+LOADED = "loaded_model"  # inspector.model.opening.ModelOpening: the static view at once, the model when loaded
 LOADED_TOKEN = "loaded_token"  # (kind, identity, trust) of the loaded source
 LOADED_SOURCE = "loaded_source"  # dict: kind ("sample" | "upload" | "preload"), label, slug
 FAILED_TOKEN = "failed_token"  # the source that failed last, so it is not retried every rerun

@@ -39,7 +39,7 @@ from inspector.errors import (
 from inspector.limits import Limits, format_bytes, get_limits
 
 __all__ = ["ALL_WEIGHTS", "ModelSource", "ModelFile", "StoredWeight", "read_model_file", "read_source",
-           "iter_layer_configs", "nesting_depth"]
+           "vet_arrays", "iter_layer_configs", "nesting_depth"]
 
 ModelSource = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]
 
@@ -79,6 +79,7 @@ class ModelFile:
     sha256: str = ""
     outside_data: tuple[str, ...] = ()  # HDF5 links and datasets whose data lives in other files on this machine
     weights_format: str = "h5"  # how the weights are stored: "h5", "npz" (never read) or "" (none)
+    arrays_vetted: bool = True  # every stored array was read once in the HDF5 child (see vet_arrays)
 
     @property
     def suffix(self) -> str:
@@ -86,10 +87,16 @@ class ModelFile:
         return ".keras" if self.format == "keras" else ".h5"
 
 
-def read_model_file(source: ModelSource, *, limits: Limits | None = None) -> ModelFile:
+def read_model_file(source: ModelSource, *, limits: Limits | None = None, vet_arrays: bool = True) -> ModelFile:
     """Read and validate a model file from a path, bytes or a binary file-like object.
 
-    The format comes from the content, not the name.  Every problem raises a
+    The format comes from the content, not the name.  The HDF5 part is read in a child
+    process, bounded by ``max_parse_seconds``: the config, every stored weight's shape and the
+    links to data outside the file.  With ``vet_arrays=True`` (the default) the child also reads
+    every array once, so the reads Keras makes later are known to finish; ``vet_arrays=False``
+    skips that (the fast path of the static view: on a large model it is most of the time) and
+    leaves ``arrays_vetted`` false — :func:`~inspector.model.loading.load_model` then vets the
+    arrays itself (:func:`vet_arrays`) before Keras reads the file.  Every problem raises a
     :class:`~inspector.errors.ModelFormatError` (or a subclass) or a
     :class:`~inspector.errors.LimitExceededError`.
 
@@ -110,10 +117,10 @@ def read_model_file(source: ModelSource, *, limits: Limits | None = None) -> Mod
             fix="Upload the .keras or .h5 file written by model.save(...); the upload may have been cut off.")
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith((_ZIP_MAGIC, _EMPTY_ZIP_MAGIC)):
-        config, weights, version, outside, weights_format = _read_keras_zip(data, received, limits)
+        config, weights, version, outside, weights_format = _read_keras_zip(data, received, limits, vet_arrays)
         fmt = "keras"
     elif _hdf5_offset(data) is not None:
-        config, weights, version, outside = _read_hdf5(data, received, limits)
+        config, weights, version, outside = _read_hdf5(data, received, limits, vet_arrays)
         fmt = weights_format = "h5"
     else:
         raise ModelFormatError(
@@ -122,7 +129,38 @@ def read_model_file(source: ModelSource, *, limits: Limits | None = None) -> Mod
             fix="Save the model with model.save('model.keras') (or 'model.h5') and upload that file.")
     _check_config(config, received, limits)
     return ModelFile(name=name, format=fmt, data=data, config=config, weights=weights,
-                     keras_version=version, sha256=digest, outside_data=outside, weights_format=weights_format)
+                     keras_version=version, sha256=digest, outside_data=outside, weights_format=weights_format,
+                     arrays_vetted=vet_arrays or weights_format != "h5")
+
+
+def vet_arrays(model_file: ModelFile, *, limits: Limits | None = None) -> ModelFile:
+    """Read every stored weight array of a file once, in the HDF5 child, bounded by ``max_parse_seconds``.
+
+    The second half of :func:`read_model_file` when it was called with ``vet_arrays=False``:
+    a crafted file can make the HDF5 library loop forever on an array's data, which no
+    in-process timeout can stop, so the arrays are read in the child before Keras reads
+    them in ours.  Links and arrays whose data lives in other files are never read (they are
+    listed in ``outside_data`` by the first read).  Returns the file with ``arrays_vetted`` set.
+
+    Example:
+        >>> import inspector
+        >>> fast = read_model_file(inspector.get_sample("otto_mlp").path, vet_arrays=False)
+        >>> fast.arrays_vetted, vet_arrays(fast).arrays_vetted
+        (False, True)
+    """
+    if model_file.arrays_vetted:
+        return model_file
+    limits = limits or get_limits()
+    received = f"{model_file.name!r}, {format_bytes(len(model_file.data))}" if model_file.name else format_bytes(
+        len(model_file.data))
+    blob = model_file.data
+    if model_file.format == "keras":
+        blob = _read_member(zipfile.ZipFile(io.BytesIO(model_file.data)), "model.weights.h5",
+                            [limits.max_uncompressed_bytes], received, limits)
+    from dataclasses import replace
+
+    _HDF5_CHILDREN.call(_vet_blob, (blob, received, limits), received, limits)
+    return replace(model_file, arrays_vetted=True)
 
 
 # ------------------------------------------------------------------ reading bytes
@@ -222,8 +260,8 @@ def _describe_start(data: bytes) -> str:
 
 
 # ------------------------------------------------------------------ .keras zip
-def _read_keras_zip(data: bytes, received: str,
-                    limits: Limits) -> tuple[dict, dict, str | None, tuple[str, ...], str]:
+def _read_keras_zip(data: bytes, received: str, limits: Limits,
+                    vet: bool = True) -> tuple[dict, dict, str | None, tuple[str, ...], str]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         members = archive.infolist()
@@ -265,7 +303,8 @@ def _read_keras_zip(data: bytes, received: str,
     outside: tuple[str, ...] = ()
     if "model.weights.h5" in names:  # Keras reads this one when both are present
         blob = _read_member(archive, "model.weights.h5", budget, received, limits)
-        weights, outside = _HDF5.call(_keras_weight_shapes, (blob, config, received, limits), received, limits)
+        weights, outside = _HDF5_CHILDREN.call(_keras_weight_shapes, (blob, config, received, limits, vet), received,
+                                               limits)
     version = metadata.get("keras_version") if isinstance(metadata, dict) else None
     weights_format = "h5" if "model.weights.h5" in names else "npz" if NPZ_WEIGHTS in names else ""
     return config, weights, version if isinstance(version, str) else None, outside, weights_format
@@ -397,8 +436,8 @@ def nesting_depth(obj: Any, *, stop_after: int | None = None) -> int:
     return best
 
 
-def _keras_weight_shapes(blob: bytes, config: dict, received: str,
-                         limits: Limits) -> tuple[dict[str, tuple[StoredWeight, ...]], tuple[str, ...]]:
+def _keras_weight_shapes(blob: bytes, config: dict, received: str, limits: Limits,
+                         vet: bool = True) -> tuple[dict[str, tuple[StoredWeight, ...]], tuple[str, ...]]:
     """Map layer paths to stored weight shapes in a Keras 3 ``model.weights.h5``, and list its outside data.
 
     Groups are named by class (``dense_1``); newer Keras versions store the layer's
@@ -410,9 +449,10 @@ def _keras_weight_shapes(blob: bytes, config: dict, received: str,
     out: dict[str, list[StoredWeight]] = {}
     try:
         with h5py.File(io.BytesIO(blob), "r") as f:
-            outside = _vet_hdf5(f, limits)
-            _collect_keras_group(f, _model_layers(config), "", out)
-            out[ALL_WEIGHTS] = _datasets_under(f)
+            outside = _vet_hdf5(f, limits, read=vet)
+            under = _datasets_by_group(f)  # one walk of the file, not one per layer group (NASNet: 0.6 s)
+            _collect_keras_group(f, _model_layers(config), "", out, under)
+            out[ALL_WEIGHTS] = under.get("", [])
     except Exception as e:  # noqa: BLE001 - HDF5 is parsed by a C library; any failure means a bad file
         raise ModelFormatError("The weights inside the .keras file (model.weights.h5) cannot be read.",
                                received=f"{received}: {e}",
@@ -420,13 +460,17 @@ def _keras_weight_shapes(blob: bytes, config: dict, received: str,
     return {k: tuple(v) for k, v in out.items()}, outside
 
 
-def _collect_keras_group(group: Any, layers: list[dict], prefix: str, out: dict[str, list[StoredWeight]]) -> None:
+def _collect_keras_group(group: Any, layers: list[dict], prefix: str, out: dict[str, list[StoredWeight]],
+                         under: dict[str, list[StoredWeight]]) -> None:
     import h5py
 
     sub = _own(group, "layers")
     if not isinstance(sub, h5py.Group):
         return
     fallback = _fallback_group_names(layers)
+    by_name: dict[str, dict] = {}
+    for lc in layers:
+        by_name.setdefault(_layer_name(lc), lc)  # the first of a name, as a scan of the list would find
     for key in sorted(sub.keys()):
         child = _own(sub, key)
         if not isinstance(child, h5py.Group):
@@ -438,10 +482,10 @@ def _collect_keras_group(group: Any, layers: list[dict], prefix: str, out: dict[
             name = raw.decode() if isinstance(raw, bytes) else raw
         name = str(name) if name else fallback.get(key, key)
         path = prefix + name
-        out[path] = _datasets_under(child)
-        layer = next((lc for lc in layers if _layer_name(lc) == name), None)
+        out[path] = under.get(child.name.strip("/"), [])
+        layer = by_name.get(name)
         if layer is not None and _model_layers(layer.get("config")):
-            _collect_keras_group(child, _model_layers(layer.get("config")), path + "/", out)
+            _collect_keras_group(child, _model_layers(layer.get("config")), path + "/", out, under)
 
 
 def _fallback_group_names(layers: list[dict]) -> dict[str, str]:
@@ -467,6 +511,28 @@ def _own(group: Any, path: str) -> Any:
     return group
 
 
+def _datasets_by_group(f: Any) -> dict[str, list[StoredWeight]]:
+    """Every group's datasets at any depth, named relative to it, keyed by the group's path ("" for the root).
+
+    One walk (hard links only, each object once, in the order ``visititems`` gives); the same lists as
+    :func:`_datasets_under` called on each group.
+    """
+    import h5py
+
+    found: dict[str, list[StoredWeight]] = {}
+
+    def visit(name: str, obj: Any) -> None:
+        if not isinstance(obj, h5py.Dataset):
+            return
+        parts = name.split("/")
+        shape, dtype = tuple(int(d) for d in obj.shape), str(obj.dtype)
+        for i in range(len(parts)):
+            found.setdefault("/".join(parts[:i]), []).append(StoredWeight("/".join(parts[i:]), shape, dtype))
+
+    f.visititems(visit)
+    return found
+
+
 def _datasets_under(group: Any) -> list[StoredWeight]:
     import h5py
 
@@ -487,8 +553,9 @@ class _HDF5Child:
     A crafted file can make the HDF5 C library loop forever (the fuzz test found such files), and
     no in-process timeout can interrupt C code.  The child also reads every array once
     (:func:`_vet_hdf5`), so the reads Keras later makes in our process have already been seen
-    to finish.  One child serves every call (starting one costs ~0.2 s); a lock keeps the app's
-    sessions in turn.
+    to finish.  A child serves one call at a time (its lock is held for that call only);
+    :class:`_HDF5Children` hands each call an idle child, so one session's long read does not
+    hold up another's.
     """
 
     def __init__(self) -> None:
@@ -498,23 +565,27 @@ class _HDF5Child:
 
     def call(self, function: Any, args: tuple, received: str, limits: Limits) -> Any:
         with self._lock:
-            if self._process is None or self._process.poll() is not None:
+            return self._call(function, args, received, limits)
+
+    def _call(self, function: Any, args: tuple, received: str, limits: Limits) -> Any:
+        """``call`` with ``self._lock`` already held by the caller."""
+        if self._process is None or self._process.poll() is not None:
+            self._stop()
+            self._start()
+        try:
+            self._connection.send((function, args))
+            if not self._connection.poll(limits.max_parse_seconds):
                 self._stop()
-                self._start()
-            try:
-                self._connection.send((function, args))
-                if not self._connection.poll(limits.max_parse_seconds):
-                    self._stop()
-                    raise LimitExceededError(
-                        f"Reading the HDF5 data took longer than {limits.max_parse_seconds} s (max_parse_seconds): "
-                        "the file is crafted or corrupted so that the HDF5 library never finishes.",
-                        received=received, fix="Do not open this file; re-save the model with model.save(...).")
-                ok, payload = self._connection.recv()
-            except (EOFError, OSError):
-                self._stop()
-                raise ModelFormatError(
-                    "The file's HDF5 data crashed the HDF5 reader.", received=received,
-                    fix="The file is corrupted; copy it again or re-save the model with model.save(...).") from None
+                raise LimitExceededError(
+                    f"Reading the HDF5 data took longer than {limits.max_parse_seconds} s (max_parse_seconds): "
+                    "the file is crafted or corrupted so that the HDF5 library never finishes.",
+                    received=received, fix="Do not open this file; re-save the model with model.save(...).")
+            ok, payload = self._connection.recv()
+        except (EOFError, OSError):
+            self._stop()
+            raise ModelFormatError(
+                "The file's HDF5 data crashed the HDF5 reader.", received=received,
+                fix="The file is corrupted; copy it again or re-save the model with model.save(...).") from None
         if not ok:
             raise payload
         return payload
@@ -543,7 +614,39 @@ class _HDF5Child:
         self._process = self._connection = None
 
 
+class _HDF5Children:
+    """Up to ``most`` HDF5 children: each call gets an idle one (started on demand), or waits for a busy one.
+
+    Started lazily and kept: the app's sessions open files at the same time, and a vetting
+    read of a large model's arrays takes seconds.  The first child is the one an idle process uses.
+    """
+
+    def __init__(self, first: _HDF5Child, most: int = 4) -> None:
+        self._children = [first]
+        self._most = most
+        self._guard = threading.Lock()
+        self._turn = 0
+
+    def call(self, function: Any, args: tuple, received: str, limits: Limits) -> Any:
+        with self._guard:
+            child = next((c for c in self._children if c._lock.acquire(blocking=False)), None)
+            if child is None and len(self._children) < self._most:
+                child = _HDF5Child()
+                child._lock.acquire()
+                self._children.append(child)
+            if child is None:
+                self._turn = (self._turn + 1) % len(self._children)
+                busy = self._children[self._turn]
+        if child is None:
+            return busy.call(function, args, received, limits)
+        try:
+            return child._call(function, args, received, limits)
+        finally:
+            child._lock.release()
+
+
 _HDF5 = _HDF5Child()
+_HDF5_CHILDREN = _HDF5Children(_HDF5)
 
 
 def _hdf5_child(fd: int) -> None:
@@ -563,7 +666,19 @@ def _hdf5_child(fd: int) -> None:
         connection.send(result)
 
 
-def _vet_hdf5(f: Any, limits: Limits) -> tuple[str, ...]:
+def _vet_blob(blob: bytes, received: str, limits: Limits) -> None:
+    """In the child: open an HDF5 file's bytes and read each of its arrays once (:func:`vet_arrays`)."""
+    import h5py
+
+    try:
+        with h5py.File(io.BytesIO(blob), "r") as f:
+            _vet_hdf5(f, limits)
+    except Exception as e:  # noqa: BLE001 - HDF5 is parsed by a C library; any failure means a bad file
+        raise ModelFormatError("The model's weight arrays cannot be read.", received=f"{received}: {e}",
+                               fix="The file is corrupted; re-save the model with model.save(...).") from e
+
+
+def _vet_hdf5(f: Any, limits: Limits, *, read: bool = True) -> tuple[str, ...]:
     """List the links and arrays of ``f`` whose data lives in other files; read every other array once.
 
     Outside data is what Keras would read from this machine when loading the weights —
@@ -593,19 +708,21 @@ def _vet_hdf5(f: Any, limits: Limits) -> tuple[str, ...]:
 
     f.visititems_links(link)
     f.visititems(dataset)
-    if sum(int(d.size) * d.dtype.itemsize for d in inside) <= limits.max_weight_bytes:
+    if read and sum(int(d.size) * d.dtype.itemsize for d in inside) <= limits.max_weight_bytes:
         for array in inside:
             array[()]
     return tuple(outside)
 
 
 # ------------------------------------------------------------------ legacy HDF5
-def _read_hdf5(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, str | None, tuple[str, ...]]:
+def _read_hdf5(data: bytes, received: str, limits: Limits,
+               vet: bool = True) -> tuple[dict, dict, str | None, tuple[str, ...]]:
     """Parse a legacy .h5 in the HDF5 child process."""
-    return _HDF5.call(_read_hdf5_inline, (data, received, limits), received, limits)
+    return _HDF5_CHILDREN.call(_read_hdf5_inline, (data, received, limits, vet), received, limits)
 
 
-def _read_hdf5_inline(data: bytes, received: str, limits: Limits) -> tuple[dict, dict, str | None, tuple[str, ...]]:
+def _read_hdf5_inline(data: bytes, received: str, limits: Limits,
+                      vet: bool = True) -> tuple[dict, dict, str | None, tuple[str, ...]]:
     import h5py
 
     try:
@@ -638,7 +755,7 @@ def _read_hdf5_inline(data: bytes, received: str, limits: Limits) -> tuple[dict,
                                        fix="Do not open this file; re-save the model with model.save(...).") from e
             config = _parse_json(text, "model_config", received, limits)
             weights: dict[str, tuple[StoredWeight, ...]] = {}
-            outside = _vet_hdf5(f, limits)
+            outside = _vet_hdf5(f, limits, read=vet)
             group = _own(f, "model_weights")
             group = f if group is None else group
             _collect_h5_weights(group, config, weights)

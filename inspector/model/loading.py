@@ -4,7 +4,10 @@
 file, its config is scanned for Lambda layers, classes from modules outside
 Keras and serialized functions (refused unless ``trust=True``), and for declared
 sizes beyond the limits; then Keras loads it with ``safe_mode`` on and
-``compile=False``.  Legacy configs are normalised (see :mod:`inspector.model.legacy`)
+``compile=False``.  The weight arrays are read once in the HDF5 child process
+(bounded by ``max_parse_seconds``) before Keras reads them: by ``read_model_file``
+(its default), or by ``load_model`` for a file read with ``vet_arrays=False`` (the
+static view's fast path).  Legacy configs are normalised (see :mod:`inspector.model.legacy`)
 and the loaded input shapes are checked against the stored ones.
 
 ``build_graph`` walks a loaded model, or — when the model cannot be loaded
@@ -40,7 +43,14 @@ from inspector.errors import (
     without_terminal_codes,
 )
 from inspector.graph import ModelGraph
-from inspector.io.files import NPZ_WEIGHTS, ModelFile, ModelSource, iter_layer_configs, read_model_file
+from inspector.io.files import (
+    NPZ_WEIGHTS,
+    ModelFile,
+    ModelSource,
+    iter_layer_configs,
+    read_model_file,
+    vet_arrays,
+)
 from inspector.limits import Limits, format_bytes, get_limits
 from inspector.model import keras1, old_semantics
 from inspector.model.legacy import normalize_config
@@ -104,6 +114,9 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
             "back without running pickles; this tool never reads them.", received=_received(model_file),
             fix="Re-save the model with model.save('model.keras') (HDF5 weights, the default). The graph is still "
                 "shown from the file's config (static view).")
+    # a file read for the static view only (read_model_file(vet_arrays=False)) has its arrays read in the
+    # HDF5 child now, after the scan and before Keras reads them in this process
+    model_file = vet_arrays(model_file, limits=limits)
     data = _with_config(model_file, config) if notes else model_file.data
     if model_file.format == "h5" and keras1.is_keras1(model_file.config, model_file.keras_version):
         data = keras1.convert_weights(data, model_file.config)  # per-gate RNN weights, Theano kernels
@@ -121,7 +134,9 @@ def build_graph(model_or_source: Any, *, expand_nested: bool = True, trust: bool
 
     A file that cannot be loaded safely (Lambda, custom classes, version skew)
     still gets a graph from the static parse of its config; ``graph.warnings``
-    says why and ``graph.source`` is ``Source.STATIC``.
+    says why and ``graph.source`` is ``Source.STATIC``.  A file is loaded with Keras
+    (seconds for a large model); when only the drawing is needed, :func:`~inspector.static_graph`
+    returns the same layers without waiting for Keras or reading the weight arrays.
 
     Example:
         >>> import inspector
@@ -138,7 +153,7 @@ def build_graph(model_or_source: Any, *, expand_nested: bool = True, trust: bool
         graph = walk_model(model_or_source, expand_nested=expand_nested)
         info = load_info(model_or_source)
         return replace(graph, warnings=graph.warnings + (info.notes if info else ()))
-    model_file = read_model_file(model_or_source, limits=limits) if not isinstance(
+    model_file = read_model_file(model_or_source, limits=limits, vet_arrays=False) if not isinstance(
         model_or_source, ModelFile) else model_or_source
     model, graph, _ = load_or_view(model_file, trust=trust, limits=limits, custom_objects=custom_objects)
     if model is not None and not expand_nested:

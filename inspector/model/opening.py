@@ -1,5 +1,12 @@
 """Opening a model file as an interactive front end holds it: the Keras model when it loads, the graph always.
 
+:func:`open_model` loads in the caller's thread.  :func:`start_opening` is the progressive
+form the app uses: it returns as soon as the file's config and stored weight shapes are read
+(no array read, no Keras), with the static graph to draw at once, and loads the model —
+vetting the arrays, then Keras — in a background thread of its own, so one opening never
+waits for another.  Safety is :func:`~inspector.model.loading.load_model`'s, unchanged: nothing
+runs before the scan, and the arrays are read in the HDF5 child before Keras reads them.
+
 Example:
     >>> opened = open_model(read_model_bytes("inspector/sample_models/lambda_merge/model.keras"), name="lambda.keras")
     >>> opened.can_run, opened.needs_trust, opened.graph.source.value
@@ -12,11 +19,16 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from dataclasses import dataclass, field
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from inspector.errors import (
+    InspectorError,
+    ModelLoadError,
     UnsafeModelError,
 )
 from inspector.graph import ModelGraph
@@ -25,7 +37,7 @@ from inspector.io.files import read_source
 if TYPE_CHECKING:
     pass
 
-__all__ = ["OpenedModel", "file_digest", "read_model_bytes", "open_model"]
+__all__ = ["OpenedModel", "ModelOpening", "file_digest", "read_model_bytes", "open_model", "start_opening"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +57,8 @@ class OpenedModel:
     model: Any = field(default=None, compare=False, repr=False)
     static_reason: str = ""
     needs_trust: bool = False  # the static view is because the file needs code (trusting would load it)
+    loading: bool = False  # the static graph drawn while the model loads in the background (start_opening)
+    refused: bool = False  # the background load refused the file (limits, damaged arrays): static_reason says why
 
     @property
     def can_run(self) -> bool:
@@ -100,3 +114,86 @@ def open_model(data: bytes, *, name: str = "", trust: bool = False) -> OpenedMod
     model, graph, why = load_or_view(model_file, trust=trust)
     return OpenedModel(name or model_file.name, model_file.sha256, model_file.format, trust, graph, model,
                        str(why) if why else "", needs_trust=isinstance(why, UnsafeModelError) and not trust)
+
+
+class ModelOpening:
+    """A model file being opened: its static view now, the loaded model (or the static view and why) later.
+
+    Made by :func:`start_opening`.  ``current()`` never waits: the loaded :class:`OpenedModel` when
+    the background load has ended, else the static one (``loading`` true).  ``result()`` waits.
+    """
+
+    def __init__(self, static: OpenedModel, future: Future[OpenedModel]) -> None:
+        self.static = static
+        self.started = time.monotonic()
+        self._future = future
+
+    def done(self) -> bool:
+        """Whether the background load has ended (loaded, or fallen back to the static view)."""
+        return self._future.done()
+
+    def current(self) -> OpenedModel:
+        """The loaded model if the load has ended, else the static view (never waits)."""
+        return self._future.result() if self._future.done() else self.static
+
+    def result(self, timeout: float | None = None) -> OpenedModel:
+        """Wait for the background load (``TimeoutError`` after ``timeout`` seconds) and return its result."""
+        return self._future.result(timeout)
+
+    def seconds(self) -> float:
+        """Seconds since the opening started."""
+        return time.monotonic() - self.started
+
+
+def start_opening(data: bytes, *, name: str = "", trust: bool = False) -> ModelOpening:
+    """Open a model file's bytes progressively: the static graph at once, the Keras load in a background thread.
+
+    The file is read and validated here (a file that is not a model raises its
+    :class:`~inspector.errors.InspectorError` at once), with its weight shapes but not its arrays
+    (``read_model_file(vet_arrays=False)``); the static graph is built from that.  A thread of its
+    own then runs :func:`~inspector.model.loading.load_or_view`, which vets the arrays before Keras
+    reads them.  A load that fails in any way ends as the static view with the error as its
+    ``static_reason`` (the graph stays what it was).
+
+    Example:
+        >>> import inspector
+        >>> opening = start_opening(inspector.get_sample("otto_mlp").path.read_bytes(), name="otto.keras")
+        >>> opening.static.loading, opening.static.graph.source.value
+        (True, 'static')
+        >>> opened = opening.result(timeout=120)
+        >>> opened.loading, opened.can_run, opened.graph.total_params == opening.static.graph.total_params
+        (False, True, True)
+    """
+    from inspector.io.files import read_model_file
+    from inspector.model.static import static_graph
+
+    buffer = io.BytesIO(data)
+    buffer.name = name  # so every error message names the file
+    model_file = read_model_file(buffer, vet_arrays=False)
+    future: Future[OpenedModel] = Future()
+    try:
+        graph = static_graph(model_file)
+    except InspectorError:  # a config only Keras makes sense of: nothing to draw early, so load in this thread
+        opened = open_model(data, name=name, trust=trust)
+        future.set_result(opened)
+        return ModelOpening(opened, future)
+    static = OpenedModel(name or model_file.name, model_file.sha256, model_file.format, trust, graph, loading=True)
+
+    def load() -> None:
+        from inspector.model.loading import load_or_view
+
+        try:
+            model, graph, why = load_or_view(model_file, trust=trust)
+        except InspectorError as e:  # a refusal after the static view was drawn: the static view stays
+            future.set_result(replace(static, loading=False, static_reason=str(e), refused=True))
+        except Exception as e:  # noqa: BLE001 - a thread's error would vanish; the user gets it in the message
+            error = ModelLoadError("Loading the model failed unexpectedly.", received=f"{type(e).__name__}: {e}",
+                                   fix="Report this with the file; the graph is still shown from its config.")
+            future.set_result(replace(static, loading=False, static_reason=str(error), refused=True))
+        else:
+            future.set_result(replace(static, graph=graph, model=model, loading=False,
+                                      static_reason=str(why) if why else "",
+                                      needs_trust=isinstance(why, UnsafeModelError) and not trust))
+
+    threading.Thread(target=load, name=f"open-{model_file.sha256[:12]}", daemon=True).start()
+    return ModelOpening(static, future)

@@ -57,7 +57,9 @@ def static_graph(source: ModelSource | ModelFile, *, limits: Limits | None = Non
     The one static view, used by every entry point (``build_graph``'s fallback, the app, the CLI):
     the config as Keras would read it (legacy dialects normalised), stored weight shapes for the
     parameter counts, and every shape Keras's own arithmetic can infer.  ``code`` (layer path ->
-    reason, from the trust scan) marks more layers opaque.
+    reason, from the trust scan) marks more layers opaque.  It is the fast way to a drawing: no
+    Keras import, and the weight arrays are not read (only their shapes), so it returns in a
+    fraction of :func:`~inspector.build_graph`'s time on a file.
 
     Example:
         >>> import inspector
@@ -68,7 +70,9 @@ def static_graph(source: ModelSource | ModelFile, *, limits: Limits | None = Non
     from inspector.model.legacy import normalize_config
     from inspector.model.shape_inference import infer_shapes
 
-    model_file = source if isinstance(source, ModelFile) else read_model_file(source, limits=limits)
+    # shapes only: the arrays are not read (only Keras needs them vetted, see read_model_file)
+    model_file = source if isinstance(source, ModelFile) else read_model_file(source, limits=limits,
+                                                                              vet_arrays=False)
     try:
         config = normalize_config(model_file.config, keras_version=model_file.keras_version)[0]
     except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError):

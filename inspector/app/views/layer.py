@@ -67,6 +67,8 @@ if node.class_name == "Embedding":
                                     help="Open the Embeddings page with this layer's vectors."):
         st.session_state[state.EMBEDDING_LAYER] = node_id
         st.switch_page(common.PAGES["embeddings"])
+    elif opened.loading:
+        st.caption("Projecting this embedding needs the model: it is loading, and the button appears when it is ready.")
     elif not opened.can_run:
         st.caption("Projecting this embedding needs the model loaded (not a static view).")
     if opened.can_run:
@@ -85,6 +87,9 @@ if weights.empty:
     st.caption("This layer has no weights.")
     st.stop()
 st.dataframe(weights, hide_index=True)
+if opened.loading:
+    common.wait_for_model("**Loading the model…** The weights' statistics and histograms fill in here when Keras "
+                          "has loaded it.")
 if not opened.can_run:
     st.caption("Static view: the shapes come from the file; values are not read, so no statistics.")
     st.stop()
