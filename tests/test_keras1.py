@@ -6,32 +6,14 @@ large enough that a wrong gate order, a missing kernel flip or Keras 3's hard_si
 
 from __future__ import annotations
 
-import json
-
-import h5py
 import numpy as np
 import pytest
+from keras1_files import keras1_file
 
 import inspector
 from inspector.model.keras1 import convert_config, merge_runs_code
 
 RNG = np.random.default_rng(7)
-
-
-def _keras1_file(path, config: dict, weights: dict[str, dict[str, np.ndarray]], backend: str = "theano") -> str:
-    """Write an .h5 the way Keras 1.2's save_model did: byte-string attributes, model_weights/<layer>/<layer>_<w>."""
-    with h5py.File(path, "w") as f:
-        f.attrs["keras_version"] = b"1.2.2"
-        f.attrs["backend"] = backend.encode()
-        f.attrs["model_config"] = json.dumps(config).encode()
-        group = f.create_group("model_weights")
-        group.attrs["layer_names"] = np.array([name.encode() for name in weights])
-        for layer, arrays in weights.items():
-            g = group.create_group(layer)
-            g.attrs["weight_names"] = np.array([f"{layer}_{w}".encode() for w in arrays])
-            for w, array in arrays.items():
-                g.create_dataset(f"{layer}_{w}", data=np.asarray(array, "float32"))
-    return str(path)
 
 
 def _normal(*shape, scale=1.0):
@@ -71,7 +53,7 @@ def test_keras1_embedding_gru_dense(tmp_path):
     gates = {f"{kind}_{g}": _normal(*shape, scale=1.5) for g in "zrh"
              for kind, shape in (("W", (dim, units)), ("U", (units, units)), ("b", (units,)))}
     dense_w, dense_b = _normal(units, 1), _normal(1)
-    path = _keras1_file(tmp_path / "gru.h5", config, {
+    path = keras1_file(tmp_path / "gru.h5", config, {
         "embedding_1": {"W": embedding}, "gru_1": gates, "dense_1": {"W": dense_w, "b": dense_b}})
 
     model = inspector.load_model(path)
@@ -98,7 +80,7 @@ def test_keras1_lstm_per_gate_weights(tmp_path):
     # stored in Keras 1's trainable_weights order: gates i, c, f, o
     gates = {f"{kind}_{g}": _normal(*shape, scale=1.5) for g in "icfo"
              for kind, shape in (("W", (features, units)), ("U", (units, units)), ("b", (units,)))}
-    path = _keras1_file(tmp_path / "lstm.h5", config, {"lstm_1": gates})
+    path = keras1_file(tmp_path / "lstm.h5", config, {"lstm_1": gates})
     model = inspector.load_model(path)
     X = _normal(6, steps, features, scale=2.0)
 
@@ -139,7 +121,7 @@ def test_keras1_theano_ordered_conv2d_is_transposed_and_flipped(tmp_path):
     kernel, bias = _normal(4, 2, 3, 2), _normal(4)  # Theano order: (filters, channels, rows, cols)
     # output (4 filters, 5, 5): no spatial size equals the filter count, which Keras 3.15's eager channels-first
     # Conv2D on CPU (oneDNN) gets wrong — it adds the bias along the last axis when the two sizes coincide
-    path = _keras1_file(tmp_path / "conv_th.h5", _conv_config("th", [2, 7, 6]),
+    path = keras1_file(tmp_path / "conv_th.h5", _conv_config("th", [2, 7, 6]),
                         {"convolution2d_1": {"W": kernel, "b": bias}})
     model = inspector.load_model(path)
     X = _normal(3, 2, 7, 6)
@@ -150,7 +132,7 @@ def test_keras1_theano_ordered_conv2d_is_transposed_and_flipped(tmp_path):
 
 def test_keras1_tensorflow_conv2d_is_a_cross_correlation(tmp_path):
     kernel, bias = _normal(3, 2, 2, 4), _normal(4)  # TensorFlow order: (rows, cols, channels, filters)
-    path = _keras1_file(tmp_path / "conv_tf.h5", _conv_config("tf", [6, 5, 2]),
+    path = keras1_file(tmp_path / "conv_tf.h5", _conv_config("tf", [6, 5, 2]),
                         {"convolution2d_1": {"W": kernel, "b": bias}}, backend="tensorflow")
     model = inspector.load_model(path)
     X = _normal(3, 6, 5, 2)
@@ -161,7 +143,7 @@ def test_keras1_tensorflow_conv2d_is_a_cross_correlation(tmp_path):
 
 
 def test_keras1_conv_without_backend_is_refused_clearly(tmp_path):
-    path = _keras1_file(tmp_path / "conv.h5", _conv_config("tf", [6, 5, 2]),
+    path = keras1_file(tmp_path / "conv.h5", _conv_config("tf", [6, 5, 2]),
                         {"convolution2d_1": {"W": _normal(3, 2, 2, 4), "b": _normal(4)}}, backend="")
     with pytest.raises(inspector.ModelLoadError, match="backend"):
         inspector.load_model(path)
@@ -200,7 +182,7 @@ MERGES = {
 @pytest.mark.parametrize("mode", list(MERGES))
 def test_keras1_merge_modes(tmp_path, mode):
     wa, ba, wb, bb = _normal(4, 3), _normal(3), _normal(4, 3), _normal(3)
-    path = _keras1_file(tmp_path / f"merge_{mode}.h5", _merge_model(mode, {}), {
+    path = keras1_file(tmp_path / f"merge_{mode}.h5", _merge_model(mode, {}), {
         "input_1": {}, "dense_a": {"W": wa, "b": ba}, "dense_b": {"W": wb, "b": bb}, "merge_1": {}})
     model = inspector.load_model(path)
     X = _normal(5, 4)
@@ -235,7 +217,7 @@ def test_keras1_conv1d_batchnorm_pooling(tmp_path):
         {"class_name": "Dropout", "config": {"name": "dropout_1", "trainable": True, "p": 0.5}}]}
     kernel, bias = _normal(3, 1, channels, filters), _normal(filters)  # Keras 1 ran Conv1D as a width-1 Conv2D
     gamma, beta, mean, variance = _normal(filters), _normal(filters), _normal(filters), RNG.uniform(0.5, 2, filters)
-    path = _keras1_file(tmp_path / "conv1d.h5", config, {
+    path = keras1_file(tmp_path / "conv1d.h5", config, {
         "convolution1d_1": {"W": kernel, "b": bias},
         # Keras 1 called the moving variance "running_std"; it held the variance
         "batchnormalization_1": {"gamma": gamma, "beta": beta, "running_mean": mean, "running_std": variance},

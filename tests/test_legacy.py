@@ -7,6 +7,7 @@ import json
 import h5py
 import numpy as np
 import pytest
+from keras1_files import keras1_file
 
 import inspector
 from inspector import Source
@@ -17,19 +18,9 @@ from inspector.model.static import graph_from_config, static_graph
 
 
 def _keras1_file(path, config: dict, weights: dict[str, dict[str, tuple[int, ...]]]) -> str:
-    """Write an .h5 the way Keras 1.2 did: byte-string attributes, weights under model_weights/<layer>."""
-    with h5py.File(path, "w") as f:
-        f.attrs["keras_version"] = b"1.2.2"
-        f.attrs["backend"] = b"theano"
-        f.attrs["model_config"] = json.dumps(config).encode()
-        group = f.create_group("model_weights")
-        group.attrs["layer_names"] = np.array([name.encode() for name in weights])
-        for layer, arrays in weights.items():
-            g = group.create_group(layer)
-            g.attrs["weight_names"] = np.array([f"{layer}_{w}".encode() for w in arrays])
-            for w, shape in arrays.items():
-                g.create_dataset(f"{layer}_{w}", data=np.zeros(shape, "float32"))
-    return str(path)
+    """A Keras 1.2 file whose weights are zeros of the given shapes."""
+    return keras1_file(path, config, {layer: {w: np.zeros(shape) for w, shape in arrays.items()}
+                                      for layer, arrays in weights.items()})
 
 
 KERAS1_SEQUENTIAL = {"class_name": "Sequential", "config": [
