@@ -476,7 +476,7 @@ def _quiet_native_stderr(args: argparse.Namespace) -> Iterator[None]:
         os.close(devnull)
 
 
-def _import_keras(args: argparse.Namespace, model_file: Any) -> None:
+def _import_keras(args: argparse.Namespace) -> None:
     """Import Keras with its native start-up noise hidden (the trust scan resolves names through Keras too)."""
     with _quiet_native_stderr(args):
         import keras  # noqa: F401 - imported here so its native start-up noise is hidden
@@ -513,14 +513,14 @@ def _read_model_file(args: argparse.Namespace) -> Any:
 def _load_model(args: argparse.Namespace, model_file: Any = None) -> Any:
     model_file = model_file if model_file is not None else _read_model_file(args)
     load_model = inspector.load_model
-    _import_keras(args, model_file)
+    _import_keras(args)
     return load_model(model_file, trust=args.trust)
 
 
 def _build_graph(args: argparse.Namespace) -> Any:
     model_file = _read_model_file(args)
     build_graph = inspector.build_graph
-    _import_keras(args, model_file)
+    _import_keras(args)
     graph = build_graph(model_file, trust=args.trust)
     for warning in graph.warnings:
         _note(args, f"note: {warning}")
@@ -916,7 +916,7 @@ def _diff(args: argparse.Namespace) -> None:
     compare = inspector.compare
     files = [read_model_file(path) for path in (args.model_a, args.model_b)]  # fail fast, before TensorFlow
     for model_file in files:
-        _import_keras(args, model_file)
+        _import_keras(args)
     diff = compare(files[0], files[1], trust=args.trust)
     frame = diff.frame
     if args.changed_only:
