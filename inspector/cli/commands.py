@@ -915,8 +915,7 @@ def _diff(args: argparse.Namespace) -> None:
     output = _check_output(args.output) if args.output is not None else None
     compare = inspector.compare
     files = [read_model_file(path) for path in (args.model_a, args.model_b)]  # fail fast, before TensorFlow
-    for model_file in files:
-        _import_keras(args)
+    _import_keras(args)
     diff = compare(files[0], files[1], trust=args.trust)
     frame = diff.frame
     if args.changed_only:
