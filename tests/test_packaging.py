@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+import inspector
+
 REPO = Path(__file__).resolve().parents[1]
 
 # import name -> distribution, for modules whose distribution is named otherwise and may not be installed here
@@ -258,7 +260,9 @@ def _serves_first_page(cli: Path, folder: Path, env: dict[str, str]) -> None:
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{port}/", timeout=180_000)
-            page.get_by_role("heading", name="Overview · entity_embeddings").wait_for(timeout=180_000)
+            first = inspector.list_samples()[0]  # the app opens on it
+            title = f"Overview · {inspector.static_graph(first.path).name}"
+            page.get_by_role("heading", name=title, exact=True).wait_for(timeout=180_000)
             assert page.locator('[data-testid="stException"]').count() == 0
             browser.close()
     finally:
