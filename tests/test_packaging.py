@@ -142,8 +142,11 @@ def make_dry_run(target: str, tmp_path: Path) -> list[str]:
     """The commands `make -n TARGET` would run, with a stand-in interpreter name and a venv folder in tmp."""
     if subprocess.run(["make", "--version"], capture_output=True).returncode != 0:
         pytest.skip("make is not installed")
-    run = subprocess.run(["make", "-n", target, "PYTHON=python3-externally-managed", f"VENV={tmp_path / 'env'}"],
-                         cwd=REPO, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    # run from `make test` itself, a nested make would announce its directory: a clean environment, no -w
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    run = subprocess.run(["make", "-n", "--no-print-directory", target, "PYTHON=python3-externally-managed",
+                          f"VENV={tmp_path / 'env'}"], cwd=REPO, capture_output=True, text=True, timeout=60,
+                         stdin=subprocess.DEVNULL, env=env)
     assert run.returncode == 0, run.stderr
     return run.stdout.splitlines()
 
