@@ -32,7 +32,7 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
-from inspector.io.files import _layer_name
+from inspector.io.files import _layer_name, _model_layers
 
 __all__ = ["code_references", "config_objects", "reference_reason", "CODE_LAYERS"]
 
@@ -218,10 +218,6 @@ def _keras_namespace(module: str) -> str | None:
 
 def _layer_list(item: dict) -> list[dict]:
     """The layers a model object dict holds, as Keras reads them (``config.layers``, or an old bare list)."""
-    if "class_name" not in item:
-        return []
-    inner = item.get("config")
-    layers = inner.get("layers") if isinstance(inner, dict) else inner
-    return [lc for lc in layers if isinstance(lc, dict)] if isinstance(layers, list) else []
+    return _model_layers(item) if "class_name" in item and "config" in item else []
 
 

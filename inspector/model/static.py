@@ -80,9 +80,10 @@ def static_graph(source: ModelSource | ModelFile, *, limits: Limits | None = Non
     return infer_shapes(graph_from_config(config, model_file.weights, code=code))
 
 
-def _opaque_reason(layer_config: dict) -> str:
-    """Why a layer needs code, judged by the names in its own config (a nested model's layers are judged apart)."""
-    return next((why for where, item in config_objects(layer_config) if not where
+def _opaque_reason(layer_config: dict, *, with_layers: bool = False) -> str:
+    """Why a layer needs code, judged by the names in its config; a nested model's own layers are judged apart
+    (they are nodes of their own) unless ``with_layers``."""
+    return next((why for where, item in config_objects(layer_config) if with_layers or not where
                  for why in (reference_reason(item),) if why), "")
 
 
@@ -293,8 +294,7 @@ class _Builder:
                         for w in self.ctx.weights.get(ALL_WEIGHTS, ()))
         trainable = sum(w.size for w in weights if w.trainable)
         non_trainable = sum(w.size for w in weights if not w.trainable)
-        reason = next((why for _, item in config_objects(config) for why in (reference_reason(item),) if why),
-                      "") or (
+        reason = _opaque_reason(config, with_layers=True) or (
             f"{cls} is a subclassed model: its code is not in the file, only its weights")
         node = LayerNode(id=self.prefix + name, name=name, class_name=cls, kind=NodeKind.SUBCLASSED,
                          params=trainable + non_trainable, trainable_params=trainable,
