@@ -232,3 +232,73 @@ def test_keras1_conv1d_batchnorm_pooling(tmp_path):
     pooled = np.maximum(normed[:, 0:6:2], normed[:, 1:7:2])
     np.testing.assert_allclose(model.predict(X, verbose=0), pooled, atol=1e-4)
     assert model.get_layer("dropout_1").rate == 0.5
+
+
+def _batchnorm_model(mode: int, axis: int, shape: list[int]) -> dict:
+    return {"class_name": "Sequential", "config": [
+        {"class_name": "Dense", "config": {
+            "name": "dense_1", "trainable": True, "batch_input_shape": [None, *shape], "input_dtype": "float32",
+            "output_dim": shape[-1], "init": "glorot_uniform", "activation": "linear", "W_regularizer": None,
+            "b_regularizer": None, "activity_regularizer": None, "W_constraint": None, "b_constraint": None,
+            "bias": True, "input_dim": shape[-1]}},
+        {"class_name": "BatchNormalization", "config": {
+            "name": "batchnormalization_1", "trainable": True, "epsilon": 0.01, "mode": mode, "axis": axis,
+            "momentum": 0.99, "gamma_regularizer": None, "beta_regularizer": None}}]}
+
+
+def keras1_batchnorm(x, gamma, beta, mode, axis, epsilon):
+    """Keras 1.2's BatchNormalization.call in modes 1 and 2, in NumPy."""
+    if mode == 1:  # sample-wise, always over the last axis; epsilon both inside the root and added to it
+        mean = x.mean(axis=-1, keepdims=True)
+        std = np.sqrt(x.var(axis=-1, keepdims=True) + epsilon)
+        return gamma * (x - mean) / (std + epsilon) + beta
+    axis = axis % x.ndim  # mode 2: normalize_batch_in_training, the batch's mean and biased variance
+    others = tuple(i for i in range(x.ndim) if i != axis)
+    along = [1] * x.ndim
+    along[axis] = -1
+    mean, variance = x.mean(axis=others, keepdims=True), x.var(axis=others, keepdims=True)
+    return (x - mean) / np.sqrt(variance + epsilon) * gamma.reshape(along) + beta.reshape(along)
+
+
+@pytest.mark.parametrize(("mode", "axis", "shape"), [(1, -1, [6]), (2, -1, [6]), (2, -1, [3, 5]), (2, 1, [3, 5])],
+                         ids=["mode1", "mode2", "mode2-3d", "mode2-axis1"])
+def test_keras1_batchnorm_modes_1_and_2_compute_keras1s_formula(tmp_path, mode, axis, shape):
+    features = [None, *shape][axis]  # axis counts the batch axis
+    kernel, bias = _normal(shape[-1], shape[-1]), _normal(shape[-1], scale=3.0)
+    gamma, beta = RNG.uniform(0.5, 2, features).astype("float32"), _normal(features)
+    # stored running statistics far from the batch's: a layer that used them would be far off
+    mean, variance = np.full(features, 50.0, "float32"), np.full(features, 0.01, "float32")
+    path = keras1_file(tmp_path / f"bn{mode}.h5", _batchnorm_model(mode, axis, shape), {
+        "dense_1": {"W": kernel, "b": bias},
+        "batchnormalization_1": {"gamma": gamma, "beta": beta, "running_mean": mean, "running_std": variance}})
+    model = inspector.load_model(path)
+    assert type(model.get_layer("batchnormalization_1")).__name__ == "BatchNormalizationKeras1"
+    X = _normal(7, *shape, scale=2.0)
+    expected = keras1_batchnorm(X @ kernel + bias, gamma, beta, mode, axis, 0.01)
+    np.testing.assert_allclose(model.predict(X, verbose=0), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(inspector.inspect_layer(model, "batchnormalization_1", X), expected, rtol=1e-4,
+                               atol=1e-4)
+    if axis == -1:  # Keras 3's own BatchNormalization (the stored statistics) would be far off
+        assert np.abs((X @ kernel + bias - 50.0) / np.sqrt(0.01 + 0.01) * gamma + beta - expected).max() > 1.0
+    # the static view and the loaded model agree on the layer, its shape and its (non-)trainable counts
+    static, loaded = inspector.static_graph(path), inspector.build_graph(model)
+    for graph in (static, loaded):
+        node = graph.node("batchnormalization_1")
+        assert node.class_name == "BatchNormalizationKeras1"
+        assert node.output_shapes == ((None, *shape),)
+        assert (node.params, node.trainable_params) == (4 * features, 2 * features)
+    assert static.total_params == loaded.total_params == model.count_params()
+
+
+def test_keras1_batchnorm_mode_2_statistics_are_the_batch(tmp_path):
+    """Mode 2 normalises with the batch's statistics: the same sample gives another output in another batch."""
+    path = keras1_file(tmp_path / "bn2.h5", _batchnorm_model(2, -1, [4]), {
+        "dense_1": {"W": np.eye(4, dtype="float32"), "b": np.zeros(4, "float32")},
+        "batchnormalization_1": {"gamma": np.ones(4), "beta": np.zeros(4), "running_mean": np.zeros(4),
+                                 "running_std": np.ones(4)}})
+    model = inspector.load_model(path)
+    X = _normal(5, 4)
+    alone = model.predict(X[:2], verbose=0)
+    together = model.predict(X, verbose=0)
+    assert np.abs(alone - together[:2]).max() > 0.01
+    assert any("mode=2" in note for note in inspector.model.loading.load_info(model).notes)

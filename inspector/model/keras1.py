@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from inspector.errors import ModelLoadError
+from inspector.model.old_semantics import BATCH_NORMALIZATION_KERAS1
 
 __all__ = ["convert_config", "convert_weights", "is_keras1", "merge_runs_code"]
 
@@ -113,9 +114,10 @@ def merge_runs_code(layer: dict) -> str | None:
 def convert_config(config: dict) -> tuple[dict, list[str]]:
     """Rename Keras 1 classes and arguments in a model config; returns the new config and a note per layer changed.
 
-    Layers Keras 3 cannot express (a ``Merge`` running code, BatchNormalization
-    in a batch-statistics mode) are left as they are: Keras then refuses them
-    and the static view still shows them.
+    Layers Keras 3 cannot express (a ``Merge`` running code or of whole
+    Sequential branches) are left as they are: Keras then refuses them and the
+    static view still shows them.  BatchNormalization ``mode=1``/``mode=2``
+    becomes our :func:`~inspector.model.old_semantics.batch_normalization_keras1` layer.
 
     Example:
         >>> cfg = {"class_name": "Model", "config": {"name": "m", "layers": [
@@ -172,8 +174,7 @@ def _convert_layer(layer: dict, notes: list[str]) -> None:
         _convert_merge(layer, cfg, notes)
         return
     if cls == "BatchNormalization" and cfg.get("mode", 0) != 0:
-        notes.append(f"BatchNormalization {cfg.get('name')!r} uses Keras 1 mode={cfg['mode']} (statistics of each "
-                     "batch, even at inference): Keras 3 has no equivalent, so it is left for Keras to refuse.")
+        _convert_batch_normalization(layer, cfg, notes)
         return
     if cls != "InputLayer":
         cfg.pop("input_dtype", None)  # the input's, never the layer's own dtype
@@ -214,6 +215,22 @@ def _convert_layer(layer: dict, notes: list[str]) -> None:
         cfg["reset_after"] = False  # Keras 1's only GRU
     if changed:
         notes.append(f"Keras 1 layer {cfg.get('name')!r} ({cls}): {', '.join(changed)}.")
+
+
+def _convert_batch_normalization(layer: dict, cfg: dict, notes: list[str]) -> None:
+    """Keras 1 BatchNormalization mode 1 or 2 -> our layer computing the same (Keras 3 has neither mode)."""
+    mode = cfg.get("mode")
+    if mode not in (1, 2):
+        notes.append(f"BatchNormalization {cfg.get('name')!r}: Keras 1 mode={mode!r} is not one Keras 1 had (0, 1 or "
+                     "2); left for Keras to refuse.")
+        return
+    layer["class_name"] = BATCH_NORMALIZATION_KERAS1
+    layer["config"] = {"name": cfg.get("name"), "trainable": cfg.get("trainable", True), "mode": mode,
+                       "axis": cfg.get("axis", -1), "epsilon": cfg.get("epsilon", 1e-3)}
+    what = ("each sample normalised over its features" if mode == 1
+            else "normalised with the statistics of each batch, at inference too")
+    notes.append(f"BatchNormalization {cfg.get('name')!r} uses Keras 1 mode={mode} ({what}): computed by our "
+                 f"{BATCH_NORMALIZATION_KERAS1} layer, as Keras 1 did (Keras 3 has no such mode).")
 
 
 def _convert_merge(layer: dict, cfg: dict, notes: list[str]) -> None:

@@ -59,12 +59,15 @@ def infer_shapes(graph: ModelGraph, input_shapes: dict[str, Shape | None] | None
 def _compute(node: LayerNode, inputs: tuple[Shape | None, ...]) -> tuple[Shape | None, ...] | None:
     import keras
 
+    from inspector.model import old_semantics
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            # our stand-ins for old layers (Keras 1 BatchNormalization modes) answer like Keras's own
             layer = keras.saving.deserialize_keras_object(
                 {"module": "keras.layers", "class_name": node.class_name, "config": node.config},
-                safe_mode=True)
+                safe_mode=True, custom_objects=old_semantics.custom_objects())
             result = layer.compute_output_shape(inputs[0] if len(inputs) == 1 else list(inputs))
     except Exception:  # noqa: BLE001 - a layer that cannot say its shape keeps it unknown
         return None
