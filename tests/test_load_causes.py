@@ -34,6 +34,22 @@ def test_qkeras_class_is_named_with_its_package(tmp_path):
     assert "pip install qkeras" in info.value.fix and "trust=True" in info.value.fix
 
 
+def test_a_keras_class_keras_cannot_locate_is_not_blamed_on_a_package(tmp_path):
+    """A Keras 3 file whose wrapped layer lost its module: Keras cannot locate 'Dense', and no package is missing."""
+    import keras
+
+    path = tmp_path / "td.h5"
+    keras.Sequential([keras.Input((3, 4)), keras.layers.TimeDistributed(keras.layers.Dense(2), name="td")]).save(path)
+    with h5py.File(path, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        config["config"]["layers"][-1]["config"]["layer"].pop("module")
+        f.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(inspector.ModelLoadError) as info:
+        inspector.load_model(path)
+    assert "its own class 'Dense'" in info.value.what and "No package is missing" in info.value.what
+    assert "pip install" not in info.value.fix
+
+
 def test_lambda_bytecode_from_another_python_is_named(tmp_path):
     import keras
 

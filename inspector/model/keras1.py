@@ -66,6 +66,7 @@ _DROPPED = ("input_dim", "input_length", "consume_less", "forget_bias_init", "mo
 _DROPPED_KEEP = {"Embedding": ("input_dim",), "LSTM": ("dropout",), "GRU": ("dropout",),
                  "SimpleRNN": ("dropout",), "Dropout": ()}
 _DATA_FORMATS = {"th": "channels_first", "tf": "channels_last"}
+_WRAPPERS = ("TimeDistributed", "Bidirectional")  # layers whose config holds another layer's ("layer")
 _MERGE_CLASSES = {"sum": "Add", "mul": "Multiply", "ave": "Average", "max": "Maximum", "concat": "Concatenate",
                   "dot": "Dot", "cos": "Dot"}
 _KERAS1_ONLY_KEYS = ("output_dim", "nb_filter", "border_mode", "init", "inner_activation", "W_regularizer",
@@ -176,6 +177,8 @@ def _convert_layer(layer: dict, notes: list[str]) -> None:
     if cls == "BatchNormalization" and cfg.get("mode", 0) != 0:
         _convert_batch_normalization(layer, cfg, notes)
         return
+    if cls in _WRAPPERS and isinstance(cfg.get("layer"), dict):
+        _convert_layer(cfg["layer"], notes)  # the wrapped layer's config uses Keras 1's names too
     if cls != "InputLayer":
         cfg.pop("input_dtype", None)  # the input's, never the layer's own dtype
     elif "batch_input_shape" in cfg:
@@ -272,9 +275,13 @@ def convert_weights(data: bytes, config: dict) -> bytes:
         >>> convert_weights(b"", {})  # no Keras 1 weights to rewrite: the bytes are returned as they were
         b''
     """
-    classes = {str(lc.get("config", {}).get("name", lc.get("name"))): str(lc.get("class_name"))
-               for lc in _layers(config)}
-    if not any(cls in ("LSTM", "GRU", *_CLASSES) for cls in classes.values()):
+    classes: dict[str, str] = {}  # layer name -> the class whose weights it stores (a wrapper's: its layer's)
+    for lc in _layers(config):
+        cls, cfg = str(lc.get("class_name")), lc.get("config") if isinstance(lc.get("config"), dict) else {}
+        if cls in _WRAPPERS and isinstance(cfg.get("layer"), dict):
+            cls = f"{cls}:{cfg['layer'].get('class_name')}"
+        classes[str(cfg.get("name", lc.get("name")))] = cls
+    if not any(cls.rsplit(":", 1)[-1] in ("LSTM", "GRU", *_CLASSES) for cls in classes.values()):
         return data
     import h5py
 
@@ -283,24 +290,31 @@ def convert_weights(data: bytes, config: dict) -> bytes:
         backend = _text(f.attrs.get("backend"))
         group = f["model_weights"] if "model_weights" in f else f
         for name in [_text(n) for n in group.attrs.get("layer_names", [])]:
-            cls = classes.get(name)
-            if cls is None or name not in group:
+            wrapper, _, cls = classes.get(name, "").rpartition(":")
+            if not cls or name not in group:
                 continue
             layer_group = group[name]
             names = [_text(n) for n in layer_group.attrs.get("weight_names", [])]
             if not names:
                 continue
             arrays = [np.asarray(layer_group[n]) for n in names]
-            if cls in _GATES and len(arrays) == 3 * len(_GATES[cls]):
+            per_layer = 3 * len(_GATES.get(cls, ""))
+            if cls in _GATES and len(arrays) == per_layer:
                 arrays = _pack_gates(cls, names, arrays)
+                new_names = [f"{name}/{w}" for w in ("kernel", "recurrent_kernel", "bias")]
+            elif cls in _GATES and wrapper == "Bidirectional" and len(arrays) == 2 * per_layer:
+                # Keras 1 stored the forward layer's weights, then the backward one's, each per gate
+                arrays = _pack_gates(cls, names[:per_layer], arrays[:per_layer]) + \
+                    _pack_gates(cls, names[per_layer:], arrays[per_layer:])
+                new_names = [f"{name}/{side}/{w}" for side in ("forward", "backward")
+                             for w in ("kernel", "recurrent_kernel", "bias")]
             elif cls in _CLASSES:
                 arrays = _convert_kernel(cls, name, arrays, _data_format(config, name), backend)
+                new_names = [f"{name}/{w}" for w in ("kernel", "bias")[:len(arrays)]]
             else:
                 continue
             for n in names:
                 del layer_group[n]
-            new_names = [f"{name}/{w}" for w in ("kernel", "recurrent_kernel", "bias")[:len(arrays)]] \
-                if cls in _GATES else [f"{name}/{w}" for w in ("kernel", "bias")[:len(arrays)]]
             for n, array in zip(new_names, arrays, strict=True):
                 layer_group.create_dataset(n, data=array)
             layer_group.attrs["weight_names"] = np.array([n.encode() for n in new_names])
@@ -344,7 +358,9 @@ def _data_format(config: dict, name: str) -> str | None:
     for layer in _layers(config):
         cfg = layer.get("config", {})
         if cfg.get("name") == name:
-            return _DATA_FORMATS.get(cfg.get("dim_ordering"), cfg.get("dim_ordering"))
+            inner = cfg.get("layer", {}).get("config", {}) if isinstance(cfg.get("layer"), dict) else {}
+            ordering = cfg.get("dim_ordering", inner.get("dim_ordering"))  # a wrapper's: its layer's
+            return _DATA_FORMATS.get(ordering, ordering)
     return None
 
 

@@ -41,6 +41,11 @@ def hard_sigmoid_keras2(x: Any) -> Any:
     return ops.clip(ops.add(ops.multiply(x, 0.2), 0.5), 0.0, 1.0)
 
 
+# Keras serialises a function by its __name__ and looks it up by that name: Bidirectional copies its layer through
+# get_config, so the copy must name the function as the rewritten config does
+hard_sigmoid_keras2.__name__ = hard_sigmoid_keras2.__qualname__ = HARD_SIGMOID_KERAS2
+
+
 @functools.cache
 def batch_normalization_keras1() -> type:
     """The layer class computing Keras 1's ``BatchNormalization`` in ``mode=1`` or ``mode=2``.
