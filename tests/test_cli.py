@@ -26,6 +26,7 @@ import time
 import urllib.request
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -489,6 +490,113 @@ def test_sample_model_summary_and_activations(models, tmp_path, capsys):
                             "--input", SAMPLES / "otto_mlp" / "inputs.npz", "-o", out)
     assert code == 0, err
     assert np.load(out).shape == (200, 100)  # 200 sample rows through Dense(100)
+
+
+# ------------------------------------------------------------------------------ --custom-objects
+_SIAMESE_MODULE = """\
+import pathlib
+
+import keras
+
+pathlib.Path({marker!r}).write_text("imported")  # a side effect: proves whether the module ran
+
+
+class L1Dist(keras.layers.Layer):
+    def call(self, anchor, validation_embed=None):
+        return keras.ops.abs(anchor - validation_embed)
+
+
+def _helper():  # private: not offered to Keras
+    return None
+"""
+
+
+@pytest.fixture(scope="module")
+def siamese(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A Siamese model whose user layer gets a tensor by keyword (``L1Dist()(a, validation_embed=b)``), saved."""
+    import keras
+
+    class L1Dist(keras.layers.Layer):  # the user's class; the CLI gets it from the module file, never from here
+        def call(self, anchor, validation_embed=None):
+            return keras.ops.abs(anchor - validation_embed)
+
+    folder = tmp_path_factory.mktemp("siamese")
+    a, b = keras.Input((5,), name="input_a"), keras.Input((5,), name="input_b")
+    embed = keras.layers.Dense(4, name="embed")
+    distance = L1Dist(name="l1")(embed(a), validation_embed=embed(b))
+    out = keras.layers.Dense(1, activation="sigmoid", name="out")(distance)
+    model = keras.Model([a, b], out, name="siamese")
+    model.save(folder / "siamese.keras")
+    rng = np.random.default_rng(3)
+    xa, xb = rng.normal(size=(6, 5)).astype("float32"), rng.normal(size=(6, 5)).astype("float32")
+    np.savez(folder / "pairs.npz", input_a=xa, input_b=xb)
+    marker = folder / "module_ran.txt"
+    (folder / "siamese_layers.py").write_text(_SIAMESE_MODULE.format(marker=str(marker)))
+    w, c = (np.asarray(v) for v in model.get_layer("embed").weights)
+    w2, c2 = (np.asarray(v) for v in model.get_layer("out").weights)
+    distance = np.abs((xa @ w + c) - (xb @ w + c))  # NumPy, from the weights of the model before it was saved
+    return {"folder": folder, "model": folder / "siamese.keras", "data": folder / "pairs.npz",
+            "module": folder / "siamese_layers.py", "marker": marker, "l1": distance,
+            "out": 1 / (1 + np.exp(-(distance @ w2 + c2)))}
+
+
+@pytest.mark.parametrize("command", ["summary", "graph", "activations", "profile", "project", "diff"])
+def test_custom_objects_module_is_never_imported_without_trust(siamese, command, capsys):
+    siamese["marker"].unlink(missing_ok=True)
+    model, data = siamese["model"], siamese["data"]
+    args = {"summary": [model], "graph": [model, "-o", siamese["folder"] / "g.svg"],
+            "activations": [model, "--layer", "l1", "--input", data, "--stats"],
+            "profile": [model, "--input", data], "project": [model, "--layer", "l1", "-o", siamese["folder"] / "p.csv"],
+            "diff": [model, model]}[command]
+    code, out, err = run_main(capsys, command, *args, "--custom-objects", siamese["module"])
+    assert code == 3, err
+    assert "needs --trust" in err and "was not imported" in err and "Fix:" in err
+    assert not siamese["marker"].exists()  # the module's code never ran
+    assert out == ""
+
+
+def test_custom_objects_module_loads_a_user_class_called_with_a_keyword_tensor(siamese, tmp_path):
+    siamese["marker"].unlink(missing_ok=True)
+    output = tmp_path / "acts.npz"
+    ok(run_cli("activations", siamese["model"], "--layer", "l1", "--layer", "out", "--input", siamese["data"],
+               "-o", output, "--trust", "--custom-objects", siamese["module"]))
+    assert siamese["marker"].read_text() == "imported"
+    with np.load(output) as arrays:
+        np.testing.assert_allclose(arrays["l1"], siamese["l1"], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(arrays["out"], siamese["out"], rtol=1e-5, atol=1e-6)
+
+
+def test_custom_objects_summary_is_the_loaded_model_not_the_static_view(siamese, capsys):
+    code, out, err = run_main(capsys, "summary", siamese["model"], "--format", "json", "--trust",
+                              "--custom-objects", siamese["module"])
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["source"] == "keras"
+    assert {"l1": "L1Dist"}.items() <= {row["id"]: row["class_name"] for row in document["layers"]}.items()
+    code, out, err = run_main(capsys, "summary", siamese["model"], "--format", "json", "--trust")
+    assert json.loads(out)["source"] == "static"  # without the module Keras cannot rebuild L1Dist
+
+
+def test_custom_objects_dict_chooses_the_names(siamese, tmp_path, capsys):
+    module = tmp_path / "chosen.py"
+    module.write_text(siamese["module"].read_text().replace("class L1Dist", "class Distance")
+                      + "\nCUSTOM_OBJECTS = {'L1Dist': Distance}\n")
+    code, out, err = run_main(capsys, "summary", siamese["model"], "--format", "json", "--trust",
+                              "--custom-objects", module)
+    assert code == 0, err
+    assert json.loads(out)["source"] == "keras"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("x = 1\n", "defines no public class or function"),
+    ("CUSTOM_OBJECTS = [1]\n", "must be a dict"),
+    ("raise RuntimeError('broken module')\n", "RuntimeError: broken module"),
+])
+def test_custom_objects_module_errors_are_explained(siamese, tmp_path, capsys, content, message):
+    module = tmp_path / "bad.py"
+    module.write_text(content)
+    code, _, err = run_main(capsys, "summary", siamese["model"], "--trust", "--custom-objects", module)
+    assert code == 3 and message in err and "Traceback" not in err, err
 
 
 # ------------------------------------------------------------------------------ app

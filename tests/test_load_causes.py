@@ -34,6 +34,70 @@ def test_qkeras_class_is_named_with_its_package(tmp_path):
     assert "pip install qkeras" in info.value.fix and "trust=True" in info.value.fix
 
 
+def test_qkeras_class_in_a_keras_file_is_named_untrusted_and_trusted(tmp_path):
+    """A .keras file naming qkeras: untrusted, the scan names the module; trusted, the cause is the missing package.
+
+    The layer's config is long (as QKeras's quantizer configs are), so Keras's own message puts the class name
+    thousands of characters in, past the excerpt shown under "Received".
+    """
+    import keras
+
+    path = tmp_path / "q.keras"
+    keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")]).save(path)
+    with zipfile.ZipFile(path) as z:
+        files = {name: z.read(name) for name in z.namelist()}
+    config = json.loads(files["config.json"])
+    config["config"]["layers"].append({"module": "qkeras.qlayers", "class_name": "QDense", "registered_name": "QDense",
+                                       "config": {"name": "qd", "units": 2, "notes": "x" * 16000}})
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for name, payload in files.items():
+            z.writestr(name, payload)
+    with pytest.raises(inspector.UnsafeModelError, match="qkeras"):
+        inspector.load_model(path)
+    with pytest.raises(inspector.ModelLoadError) as info:
+        inspector.load_model(path, trust=True)
+    assert "'QDense' from the QKeras package" in info.value.what
+    assert "pip install qkeras" in info.value.fix
+
+
+def test_lambda_bytecode_from_another_python_in_a_tf_keras2_h5_is_named(tmp_path):
+    """tf.keras 2 stored a Lambda's function as [base64 marshal bytes, defaults, closure] in the .h5 config."""
+    import keras
+
+    path = tmp_path / "lam.h5"
+    keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, name="d")]).save(path)
+    with h5py.File(path, "r+") as f:
+        f.attrs["keras_version"] = "2.4.0"
+        config = json.loads(f.attrs["model_config"])
+        config["config"]["layers"].append({"class_name": "Lambda", "config": {
+            "name": "double", "trainable": True, "dtype": "float32", "function_type": "lambda",
+            "function": [base64.b64encode(b"\xff\x00\x00\x00").decode(), None, None], "module": "__main__",
+            "output_shape": None, "output_shape_type": "raw", "output_shape_module": None, "arguments": {}}})
+        f.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(inspector.UnsafeModelError):  # untrusted: refused before any bytecode is read
+        inspector.load_model(path)
+    with pytest.raises(inspector.ModelLoadError) as info:
+        inspector.load_model(path, trust=True)
+    assert "bytecode written by a different Python version" in info.value.what
+
+
+def test_a_keras_class_keras_cannot_locate_is_not_blamed_on_a_package(tmp_path):
+    """A Keras 3 file whose wrapped layer lost its module: Keras cannot locate 'Dense', and no package is missing."""
+    import keras
+
+    path = tmp_path / "td.h5"
+    keras.Sequential([keras.Input((3, 4)), keras.layers.TimeDistributed(keras.layers.Dense(2), name="td")]).save(path)
+    with h5py.File(path, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        config["config"]["layers"][-1]["config"]["layer"].pop("module")
+        f.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(inspector.ModelLoadError) as info:
+        inspector.load_model(path)
+    assert "its own class 'Dense'" in info.value.what and "No package is missing" in info.value.what
+    assert "pip install" not in info.value.fix
+
+
 def test_lambda_bytecode_from_another_python_is_named(tmp_path):
     import keras
 

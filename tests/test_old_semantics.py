@@ -86,6 +86,29 @@ def test_keras2_lstm_uses_the_old_hard_sigmoid(tmp_path, X):
     assert any("hard_sigmoid" in note for note in inspector.model.loading.load_info(model).notes)
 
 
+def test_keras2_bidirectional_lstm_loads_and_uses_the_old_hard_sigmoid(tmp_path, X):
+    """tf.keras 2 wrote a wrapped layer without a module; Keras 3 builds it with its new deserializer."""
+    import keras
+
+    path = tmp_path / "bi.h5"
+    layer = keras.layers.Bidirectional(keras.layers.LSTM(UNITS, recurrent_activation="hard_sigmoid", name="lstm"),
+                                       name="bi")
+    path, weights = _keras2_file(path, layer)
+    with h5py.File(path, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        wrapped = config["config"]["layers"][-1]["config"]
+        for key in ("layer", "backward_layer"):
+            wrapped.get(key, {}).pop("module", None)  # as tf.keras 2 wrote it
+            wrapped.get(key, {}).pop("registered_name", None)
+        f.attrs["model_config"] = json.dumps(config)
+    model = inspector.load_model(path)
+    got = inspector.inspect_layer(model, "bi", X)
+    forward = lstm_reference(X, *weights[:3], hard_sigmoid_keras2)
+    backward = lstm_reference(X[:, ::-1], *weights[3:], hard_sigmoid_keras2)
+    np.testing.assert_allclose(got, np.concatenate([forward, backward], axis=-1), atol=1e-5)
+    assert inspector.static_graph(path).node("bi").output_shapes == ((None, 2 * UNITS),)
+
+
 @pytest.mark.parametrize("reset_after", [True, False])
 def test_keras2_gru_uses_the_old_hard_sigmoid(tmp_path, X, reset_after):
     import keras
@@ -121,10 +144,12 @@ def test_normalisation_renames_hard_sigmoid_everywhere_only_before_keras3():
         {"class_name": "GRU", "config": {"name": "gru", "units": 2, "activation": "tanh"}}]}}
     fixed, notes = normalize_config(config, keras_version="2.2.4")
     layers = fixed["config"]["layers"]
-    assert layers[0]["config"]["layer"]["config"]["recurrent_activation"] == HARD_SIGMOID_KERAS2
+    # inside a wrapper, a serialized function: Keras 3 builds wrapped layers with its new deserializer
+    assert layers[0]["config"]["layer"]["config"]["recurrent_activation"]["config"] == HARD_SIGMOID_KERAS2
     assert layers[1]["config"]["activation"] == HARD_SIGMOID_KERAS2
     assert layers[2]["config"]["reset_after"] is False
-    assert len(notes) == 3
+    assert layers[0]["config"]["layer"]["module"] == "keras.layers"  # Keras 3's wrappers need one to find LSTM
+    assert len(notes) == 4
     assert normalize_config(config, keras_version="3.1.0") == (config, [])
 
 

@@ -95,14 +95,15 @@ class ModelDiff:
         return to_html(self.graph, marks=self.marks, **options)
 
 
-def compare(a: Any, b: Any, *, trust: bool = False) -> ModelDiff:
+def compare(a: Any, b: Any, *, trust: bool = False, custom_objects: dict[str, Any] | None = None) -> ModelDiff:
     """Compare model ``a`` (the reference, e.g. the base model) with model ``b``.
 
     ``a`` and ``b`` are each a model file (path, bytes, binary file object), a
     ``keras.Model`` or a :class:`~inspector.graph.ModelGraph`.  Files are loaded
     with :func:`inspector.load_model` (no code from the file runs unless
     ``trust=True``); a file that cannot be loaded is compared from its static
-    view, and its weight columns are NaN.
+    view, and its weight columns are NaN.  ``custom_objects`` (with ``trust=True``)
+    gives Keras your own classes, as in :func:`inspector.load_model`.
 
     Raises:
         InspectorError: a file is not a readable model (see :func:`inspector.build_graph`).
@@ -113,8 +114,8 @@ def compare(a: Any, b: Any, *, trust: bool = False) -> ModelDiff:
         >>> list(diff.frame.columns[:4])
         ['name', 'status', 'id_a', 'id_b']
     """
-    graph_a, model_a = _open(a, trust)
-    graph_b, model_b = _open(b, trust)
+    graph_a, model_a = _open(a, trust, custom_objects)
+    graph_b, model_b = _open(b, trust, custom_objects)
     nodes_a = [n for n, _ in graph_a.walk()]
     nodes_b = [n for n, _ in graph_b.walk()]
     pairs = _match(graph_a, graph_b)
@@ -168,7 +169,7 @@ def compare(a: Any, b: Any, *, trust: bool = False) -> ModelDiff:
 
 
 # --------------------------------------------------------------------------- inputs
-def _open(source: Any, trust: bool) -> tuple[ModelGraph, Any]:
+def _open(source: Any, trust: bool, custom_objects: dict[str, Any] | None) -> tuple[ModelGraph, Any]:
     """The graph of ``source`` and its loaded model (``None`` for a graph or a file shown statically)."""
     from inspector.model.loading import _is_keras_model, build_graph, load_model
 
@@ -180,9 +181,9 @@ def _open(source: Any, trust: bool) -> tuple[ModelGraph, Any]:
 
     model_file = source if isinstance(source, ModelFile) else read_model_file(source)
     try:
-        model = load_model(model_file, trust=trust)
+        model = load_model(model_file, trust=trust, custom_objects=custom_objects)
     except (UnsafeModelError, ModelLoadError):
-        return build_graph(model_file, trust=trust), None  # the static view: structure only
+        return build_graph(model_file, trust=trust, custom_objects=custom_objects), None  # the static view: structure only
     return build_graph(model), model
 
 

@@ -39,7 +39,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import inspector
 from inspector import __version__
-from inspector.errors import InputDataError, InspectorError
+from inspector.errors import InputDataError, InspectorError, UnsafeModelError
 from inspector.progress import ProgressCallback
 
 if TYPE_CHECKING:
@@ -188,6 +188,13 @@ def _global_options(parser: argparse.ArgumentParser, *, on_subcommand: bool) -> 
                             "only for files you wrote yourself")
 
 
+def _custom_objects_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--custom-objects", metavar="MODULE.py", default=None,
+                        help="with --trust: import this Python file and give Keras its classes and functions "
+                             "(its CUSTOM_OBJECTS dict if it defines one, else every public class and function "
+                             "defined in it); never imported without --trust")
+
+
 def _suffix_type(enum: type[Enum], what: str) -> Callable[[str], Path]:
     """An argparse type: a path whose suffix names one of ``enum``'s values."""
     allowed = ", ".join("." + m.value for m in enum)  # type: ignore[attr-defined]
@@ -267,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--format", type=str.lower, choices=[f.value for f in TableFormat], default="table",
                          help="table (default; coloured in a terminal), csv and json (every column, for "
                               "scripts), markdown")
+    _custom_objects_option(summary)
 
     graph = command("graph", "Draw the model's graph to a file; the format follows the suffix.")
     graph.add_argument("model", metavar="MODEL", help=model_help)
@@ -286,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--values", metavar="CSV", default=None,
                        help="with --color-by: a CSV table with an `id` (or `layer`) column, e.g. "
                             "`profile --format csv` or `activations --stats --format csv`")
+    _custom_objects_option(graph)
 
     activations = command("activations", "Save the outputs of layers on your data (and/or their statistics).")
     activations.add_argument("model", metavar="MODEL", help=model_help)
@@ -306,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     activations.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
                              help="samples per forward pass (default: the largest up to 32 that fits the "
                                   "memory limit)")
+    _custom_objects_option(activations)
 
     profile = command("profile", "Time every layer call of a forward pass on your data.")
     profile.add_argument("model", metavar="MODEL", help=model_help)
@@ -318,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="run Dropout, BatchNormalization, … as in training (the model is not changed)")
     profile.add_argument("--format", type=str.lower, choices=[f.value for f in TableFormat], default="table",
                          help="table (default), csv and json (every column, seconds unrounded), markdown")
+    _custom_objects_option(profile)
 
     project = command("project", "Project an embedding (or a layer's activations) to 2-D/3-D with UMAP or PCA.")
     project.add_argument("model", metavar="MODEL", help=model_help)
@@ -332,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="with --input: samples per forward pass")
     project.add_argument("-o", "--output", type=_suffix_type(_ProjectionFormat, "output file"), required=True,
                          metavar="FILE", help="coords.csv (one row per point) or plot.html (standalone plotly page)")
+    _custom_objects_option(project)
 
     diff = command("diff", "Compare two models layer by layer: added, removed, changed layers and weight deltas.")
     diff.add_argument("model_a", metavar="A", help=model_help + " (the reference, e.g. the base model)")
@@ -341,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--changed-only", action="store_true", help="list only added, removed and changed layers")
     diff.add_argument("-o", "--output", type=_suffix_type(_DiffGraphFormat, "output file"), metavar="FILE",
                       help="also draw the difference on B's graph (.svg .png .pdf .dot .html)")
+    _custom_objects_option(diff)
 
     app = command("app", "Start the Streamlit app, optionally opened on MODEL.")
     app.add_argument("model", metavar="MODEL", nargs="?", help=model_help + " to open first (optional)")
@@ -367,6 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         with _warnings_shown(debug=args.debug):
+            _refuse_untrusted_module(args)  # before any file is read: the module is never imported without --trust
             _COMMANDS[args.command](args)
         sys.stdout.flush()  # a closed pipe shows up here, not as noise at interpreter exit
     except InspectorError as e:
@@ -514,17 +528,88 @@ def _load_model(args: argparse.Namespace, model_file: Any = None) -> Any:
     model_file = model_file if model_file is not None else _read_model_file(args)
     load_model = inspector.load_model
     _import_keras(args)
-    return load_model(model_file, trust=args.trust)
+    return load_model(model_file, trust=args.trust, custom_objects=_custom_objects(args))
 
 
 def _build_graph(args: argparse.Namespace) -> Any:
     model_file = _read_model_file(args)
     build_graph = inspector.build_graph
     _import_keras(args)
-    graph = build_graph(model_file, trust=args.trust)
+    graph = build_graph(model_file, trust=args.trust, custom_objects=_custom_objects(args))
     for warning in graph.warnings:
         _note(args, f"note: {warning}")
     return graph
+
+
+# the module's own choice of names, when it makes one (see docs/cli.md)
+_CUSTOM_OBJECTS_NAME = "CUSTOM_OBJECTS"
+
+
+def _refuse_untrusted_module(args: argparse.Namespace) -> None:
+    """``--custom-objects`` without ``--trust``: refused before anything is read or imported."""
+    module = getattr(args, "custom_objects", None)
+    if module is not None and not args.trust:
+        raise UnsafeModelError(
+            "--custom-objects imports a Python file and runs it, and gives its classes to Keras: the model file then "
+            "chooses which of them run and with what arguments. That needs --trust.",
+            received=f"--custom-objects {module} without --trust (the file was not imported)",
+            fix="Add --trust, only for a model file and a module you wrote yourself.")
+
+
+def _custom_objects(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The ``--custom-objects`` module's classes and functions for Keras (``None`` without the option).
+
+    The module is imported here, once per command, and only with ``--trust`` (checked
+    first by :func:`_refuse_untrusted_module`, again here so no caller can skip it).  It
+    gives its ``CUSTOM_OBJECTS`` dict when it defines one, else every public class and
+    function defined in it (not the ones it imports), each under its own ``__name__``.
+    """
+    text = getattr(args, "custom_objects", None)
+    if text is None:
+        return None
+    _refuse_untrusted_module(args)
+    path = Path(text)
+    if path.suffix != ".py" or not path.is_file():
+        raise InputDataError("--custom-objects takes a Python file (.py) that defines your classes.",
+                             received=f"--custom-objects {text}" + ("" if path.is_file() else " (no such file)"),
+                             fix="Give the path of the .py file that defines the model's custom classes.")
+    import importlib.util
+    import re
+
+    # a name of our own, so the module shadows no installed package and no package is imported by it
+    name = "keras_inspector_custom_objects_" + re.sub(r"\W", "_", path.stem)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise InputDataError("--custom-objects: this file cannot be imported as a Python module.",
+                             received=str(path), fix="Give a .py file.")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses, pickling and Keras's registry look classes up by module
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as e:  # noqa: BLE001 - the user's own code can raise anything
+        sys.modules.pop(name, None)
+        raise InputDataError("The --custom-objects module failed while it was imported.",
+                             received=f"{path}: {type(e).__name__}: {e}",
+                             fix=f"Run `python {path}` to see the error and fix it.") from e
+    chosen = getattr(module, _CUSTOM_OBJECTS_NAME, None)
+    if chosen is not None:
+        if not isinstance(chosen, dict) or not all(isinstance(k, str) for k in chosen):
+            raise InputDataError(f"{_CUSTOM_OBJECTS_NAME} in the --custom-objects module must be a dict from the "
+                                 "names the model file uses to classes or functions.",
+                                 received=f"{path}: {_CUSTOM_OBJECTS_NAME} is a {type(chosen).__name__}",
+                                 fix=f'Write {_CUSTOM_OBJECTS_NAME} = {{"L1Dist": L1Dist}}, or remove it to give '
+                                     "every public class and function of the module.")
+        return dict(chosen)
+    import inspect
+
+    found = {key: value for key, value in vars(module).items()
+             if not key.startswith("_") and (inspect.isclass(value) or inspect.isfunction(value))
+             and getattr(value, "__module__", None) == name}
+    if not found:
+        raise InputDataError("The --custom-objects module defines no public class or function.",
+                             received=str(path),
+                             fix=f"Define the model's custom classes in it, or a {_CUSTOM_OBJECTS_NAME} dict.")
+    return found
 
 
 def _load_data(args: argparse.Namespace) -> Any:
@@ -916,7 +1001,7 @@ def _diff(args: argparse.Namespace) -> None:
     compare = inspector.compare
     files = [read_model_file(path) for path in (args.model_a, args.model_b)]  # fail fast, before TensorFlow
     _import_keras(args)
-    diff = compare(files[0], files[1], trust=args.trust)
+    diff = compare(files[0], files[1], trust=args.trust, custom_objects=_custom_objects(args))
     frame = diff.frame
     if args.changed_only:
         frame = frame[frame["status"] != "same"]

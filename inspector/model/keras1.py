@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from inspector.errors import ModelLoadError
+from inspector.model.old_semantics import BATCH_NORMALIZATION_KERAS1
 
 __all__ = ["convert_config", "convert_weights", "is_keras1", "merge_runs_code"]
 
@@ -65,6 +66,7 @@ _DROPPED = ("input_dim", "input_length", "consume_less", "forget_bias_init", "mo
 _DROPPED_KEEP = {"Embedding": ("input_dim",), "LSTM": ("dropout",), "GRU": ("dropout",),
                  "SimpleRNN": ("dropout",), "Dropout": ()}
 _DATA_FORMATS = {"th": "channels_first", "tf": "channels_last"}
+_WRAPPERS = ("TimeDistributed", "Bidirectional")  # layers whose config holds another layer's ("layer")
 _MERGE_CLASSES = {"sum": "Add", "mul": "Multiply", "ave": "Average", "max": "Maximum", "concat": "Concatenate",
                   "dot": "Dot", "cos": "Dot"}
 _KERAS1_ONLY_KEYS = ("output_dim", "nb_filter", "border_mode", "init", "inner_activation", "W_regularizer",
@@ -113,9 +115,10 @@ def merge_runs_code(layer: dict) -> str | None:
 def convert_config(config: dict) -> tuple[dict, list[str]]:
     """Rename Keras 1 classes and arguments in a model config; returns the new config and a note per layer changed.
 
-    Layers Keras 3 cannot express (a ``Merge`` running code, BatchNormalization
-    in a batch-statistics mode) are left as they are: Keras then refuses them
-    and the static view still shows them.
+    Layers Keras 3 cannot express (a ``Merge`` running code or of whole
+    Sequential branches) are left as they are: Keras then refuses them and the
+    static view still shows them.  BatchNormalization ``mode=1``/``mode=2``
+    becomes our :func:`~inspector.model.old_semantics.batch_normalization_keras1` layer.
 
     Example:
         >>> cfg = {"class_name": "Model", "config": {"name": "m", "layers": [
@@ -172,9 +175,10 @@ def _convert_layer(layer: dict, notes: list[str]) -> None:
         _convert_merge(layer, cfg, notes)
         return
     if cls == "BatchNormalization" and cfg.get("mode", 0) != 0:
-        notes.append(f"BatchNormalization {cfg.get('name')!r} uses Keras 1 mode={cfg['mode']} (statistics of each "
-                     "batch, even at inference): Keras 3 has no equivalent, so it is left for Keras to refuse.")
+        _convert_batch_normalization(layer, cfg, notes)
         return
+    if cls in _WRAPPERS and isinstance(cfg.get("layer"), dict):
+        _convert_layer(cfg["layer"], notes)  # the wrapped layer's config uses Keras 1's names too
     if cls != "InputLayer":
         cfg.pop("input_dtype", None)  # the input's, never the layer's own dtype
     elif "batch_input_shape" in cfg:
@@ -216,6 +220,22 @@ def _convert_layer(layer: dict, notes: list[str]) -> None:
         notes.append(f"Keras 1 layer {cfg.get('name')!r} ({cls}): {', '.join(changed)}.")
 
 
+def _convert_batch_normalization(layer: dict, cfg: dict, notes: list[str]) -> None:
+    """Keras 1 BatchNormalization mode 1 or 2 -> our layer computing the same (Keras 3 has neither mode)."""
+    mode = cfg.get("mode")
+    if mode not in (1, 2):
+        notes.append(f"BatchNormalization {cfg.get('name')!r}: Keras 1 mode={mode!r} is not one Keras 1 had (0, 1 or "
+                     "2); left for Keras to refuse.")
+        return
+    layer["class_name"] = BATCH_NORMALIZATION_KERAS1
+    layer["config"] = {"name": cfg.get("name"), "trainable": cfg.get("trainable", True), "mode": mode,
+                       "axis": cfg.get("axis", -1), "epsilon": cfg.get("epsilon", 1e-3)}
+    what = ("each sample normalised over its features" if mode == 1
+            else "normalised with the statistics of each batch, at inference too")
+    notes.append(f"BatchNormalization {cfg.get('name')!r} uses Keras 1 mode={mode} ({what}): computed by our "
+                 f"{BATCH_NORMALIZATION_KERAS1} layer, as Keras 1 did (Keras 3 has no such mode).")
+
+
 def _convert_merge(layer: dict, cfg: dict, notes: list[str]) -> None:
     mode = cfg.get("mode")
     if "layers" in cfg:  # a Merge of whole Sequential branches (Keras 1's Sequential API): no Keras 3 layer
@@ -255,9 +275,13 @@ def convert_weights(data: bytes, config: dict) -> bytes:
         >>> convert_weights(b"", {})  # no Keras 1 weights to rewrite: the bytes are returned as they were
         b''
     """
-    classes = {str(lc.get("config", {}).get("name", lc.get("name"))): str(lc.get("class_name"))
-               for lc in _layers(config)}
-    if not any(cls in ("LSTM", "GRU", *_CLASSES) for cls in classes.values()):
+    classes: dict[str, str] = {}  # layer name -> the class whose weights it stores (a wrapper's: its layer's)
+    for lc in _layers(config):
+        cls, cfg = str(lc.get("class_name")), lc.get("config") if isinstance(lc.get("config"), dict) else {}
+        if cls in _WRAPPERS and isinstance(cfg.get("layer"), dict):
+            cls = f"{cls}:{cfg['layer'].get('class_name')}"
+        classes[str(cfg.get("name", lc.get("name")))] = cls
+    if not any(cls.rsplit(":", 1)[-1] in ("LSTM", "GRU", *_CLASSES) for cls in classes.values()):
         return data
     import h5py
 
@@ -266,24 +290,31 @@ def convert_weights(data: bytes, config: dict) -> bytes:
         backend = _text(f.attrs.get("backend"))
         group = f["model_weights"] if "model_weights" in f else f
         for name in [_text(n) for n in group.attrs.get("layer_names", [])]:
-            cls = classes.get(name)
-            if cls is None or name not in group:
+            wrapper, _, cls = classes.get(name, "").rpartition(":")
+            if not cls or name not in group:
                 continue
             layer_group = group[name]
             names = [_text(n) for n in layer_group.attrs.get("weight_names", [])]
             if not names:
                 continue
             arrays = [np.asarray(layer_group[n]) for n in names]
-            if cls in _GATES and len(arrays) == 3 * len(_GATES[cls]):
+            per_layer = 3 * len(_GATES.get(cls, ""))
+            if cls in _GATES and len(arrays) == per_layer:
                 arrays = _pack_gates(cls, names, arrays)
+                new_names = [f"{name}/{w}" for w in ("kernel", "recurrent_kernel", "bias")]
+            elif cls in _GATES and wrapper == "Bidirectional" and len(arrays) == 2 * per_layer:
+                # Keras 1 stored the forward layer's weights, then the backward one's, each per gate
+                arrays = _pack_gates(cls, names[:per_layer], arrays[:per_layer]) + \
+                    _pack_gates(cls, names[per_layer:], arrays[per_layer:])
+                new_names = [f"{name}/{side}/{w}" for side in ("forward", "backward")
+                             for w in ("kernel", "recurrent_kernel", "bias")]
             elif cls in _CLASSES:
                 arrays = _convert_kernel(cls, name, arrays, _data_format(config, name), backend)
+                new_names = [f"{name}/{w}" for w in ("kernel", "bias")[:len(arrays)]]
             else:
                 continue
             for n in names:
                 del layer_group[n]
-            new_names = [f"{name}/{w}" for w in ("kernel", "recurrent_kernel", "bias")[:len(arrays)]] \
-                if cls in _GATES else [f"{name}/{w}" for w in ("kernel", "bias")[:len(arrays)]]
             for n, array in zip(new_names, arrays, strict=True):
                 layer_group.create_dataset(n, data=array)
             layer_group.attrs["weight_names"] = np.array([n.encode() for n in new_names])
@@ -327,7 +358,9 @@ def _data_format(config: dict, name: str) -> str | None:
     for layer in _layers(config):
         cfg = layer.get("config", {})
         if cfg.get("name") == name:
-            return _DATA_FORMATS.get(cfg.get("dim_ordering"), cfg.get("dim_ordering"))
+            inner = cfg.get("layer", {}).get("config", {}) if isinstance(cfg.get("layer"), dict) else {}
+            ordering = cfg.get("dim_ordering", inner.get("dim_ordering"))  # a wrapper's: its layer's
+            return _DATA_FORMATS.get(ordering, ordering)
     return None
 
 

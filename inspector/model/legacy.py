@@ -65,11 +65,20 @@ def written_before_keras3(keras_version: str | None) -> bool:
 _ACTIVATION_KEYS = ("activation", "recurrent_activation", "inner_activation")
 
 
-def _keep_old_semantics(node: Any, notes: list[str]) -> None:
-    """Rewrite, anywhere in the config (nested models, RNN cells, wrapped layers), what Keras 3 computes differently."""
+# where a layer's config holds another layer's: Keras 3 builds that one with its new deserializer
+_INNER_LAYER_KEYS = ("layer", "backward_layer", "cell", "cells")
+
+
+def _keep_old_semantics(node: Any, notes: list[str], inner: bool = False) -> None:
+    """Rewrite, anywhere in the config (nested models, RNN cells, wrapped layers), what Keras 3 computes differently.
+
+    ``inner``: inside a wrapped layer or cell.  Keras 3 builds those with its new deserializer, where an
+    activation given by name is looked up among Keras's own only; a serialized function is looked up among the
+    custom objects too (loading passes ours).
+    """
     if isinstance(node, list):
         for item in node:
-            _keep_old_semantics(item, notes)
+            _keep_old_semantics(item, notes, inner)
         return
     if not isinstance(node, dict):
         return
@@ -77,7 +86,9 @@ def _keep_old_semantics(node: Any, notes: list[str]) -> None:
     if isinstance(cfg, dict):
         for key in _ACTIVATION_KEYS:
             if cfg.get(key) == "hard_sigmoid":
-                cfg[key] = HARD_SIGMOID_KERAS2
+                cfg[key] = HARD_SIGMOID_KERAS2 if not inner else {
+                    "module": "keras.activations", "class_name": "function", "config": HARD_SIGMOID_KERAS2,
+                    "registered_name": HARD_SIGMOID_KERAS2}
                 notes.append(f"{node.get('class_name')} {cfg.get('name')!r}: {key}='hard_sigmoid' computes Keras 1/2's "
                              "clip(0.2x + 0.5, 0, 1), as when it was saved (Keras 3's hard_sigmoid is relu6(x + 3) / 6).")
         if node.get("class_name") == "ThresholdedReLU":
@@ -88,14 +99,16 @@ def _keep_old_semantics(node: Any, notes: list[str]) -> None:
                                     "dtype": cfg.get("dtype", "float32"), "threshold": float(cfg.get("theta", 1.0))}
             notes.append(f"ThresholdedReLU {cfg['name']!r} (removed in Keras 3) became ReLU(threshold="
                          f"{cfg['threshold']}), the same function.")
+        if node.get("class_name") in ("TimeDistributed", "Bidirectional"):
+            _locate_wrapped_layers(cfg, notes)
         if node.get("class_name") in ("GRU", "GRUCell") and "reset_after" not in cfg:
             # Keras <= 2.1.4 had no reset_after and computed reset_after=False; Keras 3 defaults to True
             cfg["reset_after"] = False
             notes.append(f"GRU {cfg.get('name')!r}: reset_after=False, the only GRU of the Keras version that wrote "
                          "it (Keras 3's default is True).")
-    for value in node.values():
+    for key, value in node.items():
         if isinstance(value, (dict, list)):
-            _keep_old_semantics(value, notes)
+            _keep_old_semantics(value, notes, inner or key in _INNER_LAYER_KEYS)
 
 
 def _fix_model(model: dict, notes: list[str]) -> None:
@@ -176,6 +189,22 @@ def _keyword_tensors(layers: list, notes: list[str]) -> None:
             nodes[i] = {"args": [args[0] if len(args) == 1 else args], "kwargs": mark(kwargs)}
             notes.append(f"Layer {layer.get('name')!r}: tensors passed by keyword ({', '.join(sorted(kwargs))}) "
                          "rewritten from tf.keras 2's node format to Keras 3's.")
+
+
+def _locate_wrapped_layers(cfg: dict, notes: list[str]) -> None:
+    """Give a wrapper's inner layer configs the module Keras 3 needs to find their class.
+
+    Keras 1/2 wrote ``TimeDistributed(Dense)``'s inner layer as ``{"class_name": "Dense", "config": ...}``;
+    Keras 3's wrappers rebuild it with the new deserializer, which finds a class without a module only among
+    registered custom objects ("Could not locate class 'Dense'").  Your own class, given as a custom object,
+    is still found first, by its name.
+    """
+    for key in ("layer", "backward_layer"):
+        inner = cfg.get(key)
+        if isinstance(inner, dict) and isinstance(inner.get("class_name"), str) and "module" not in inner:
+            inner["module"] = "keras.layers"
+            notes.append(f"{cfg.get('name')!r}: its wrapped {inner['class_name']} is looked up in keras.layers "
+                         "(the file names no module; Keras 3 needs one).")
 
 
 def _unwrap_single_endpoints(model: dict, notes: list[str]) -> None:

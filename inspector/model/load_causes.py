@@ -80,6 +80,12 @@ def failure_cause(error: BaseException, config: Any = None) -> tuple[str, str] |
                     "and class name are in the file, so rebuilding it needs the Python code of that class.",
                     "Load it in the code base that defines the class (import it, then keras.saving.load_model), or "
                     "save a Functional/Sequential version of the model. The static view shows what the file records.")
+        if _is_keras_layer(name):
+            return (f"Keras could not find its own class {name!r} where this file names it: the file was written by "
+                    "another Keras version, in a layout this Keras does not read there (such as a wrapped layer "
+                    "without its module). No package is missing.",
+                    "Load the model in the Keras version that wrote it and re-save it as .keras. The graph is still "
+                    "shown from the file's config (static view).")
         package, pip_name = _package_of(name, text)
         source = f" from the {package} package" if package else ""
         install = f"Install it (pip install {pip_name})" if pip_name else "Install the package that defines it"
@@ -111,6 +117,13 @@ def _package_of(name: str, text: str) -> tuple[str | None, str | None]:
     if module and not module.group(1).startswith("keras"):
         return module.group(1).split(".")[0], None
     return None, None
+
+
+def _is_keras_layer(name: str) -> bool:
+    """Whether ``name`` is one of Keras's own layer classes (Keras is loaded: it raised the error)."""
+    keras = sys.modules.get("keras")
+    layers = getattr(keras, "layers", None)
+    return isinstance(getattr(layers, name, None), type) if layers is not None and name.isidentifier() else False
 
 
 def _is_subclassed_model(config: Any, name: str) -> bool:

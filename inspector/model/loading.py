@@ -291,10 +291,11 @@ def _keras_load(data: bytes, model_file: ModelFile, trust: bool, custom_objects:
         try:
             with warnings.catch_warnings():  # Keras's deprecation chatter about old configs is noise here
                 warnings.simplefilter("ignore")
-                # our own stand-ins for functions whose meaning Keras 3 changed, named by normalize_config
-                return keras.saving.load_model(path, compile=False, safe_mode=not trust,
-                                               custom_objects={**(custom_objects or {}),
-                                                               **old_semantics.custom_objects()})
+                # our own stand-ins for functions whose meaning Keras 3 changed, named by normalize_config; in a
+                # scope too, where the layers Keras builds with its new deserializer (wrapped layers) find them
+                objects = {**(custom_objects or {}), **old_semantics.custom_objects()}
+                with keras.saving.custom_object_scope(objects):
+                    return keras.saving.load_model(path, compile=False, safe_mode=not trust, custom_objects=objects)
         except InspectorError:
             raise
         except MemoryError as e:

@@ -59,16 +59,32 @@ def infer_shapes(graph: ModelGraph, input_shapes: dict[str, Shape | None] | None
 def _compute(node: LayerNode, inputs: tuple[Shape | None, ...]) -> tuple[Shape | None, ...] | None:
     import keras
 
+    from inspector.model import old_semantics
+
+    ours = old_semantics.custom_objects()
     try:
-        with warnings.catch_warnings():
+        # our stand-ins for what Keras 3 changed answer like Keras's own objects: a layer class by name, and a
+        # function put in place of its name (as Keras's legacy loader does; activations.get reads no scope)
+        with warnings.catch_warnings(), keras.saving.custom_object_scope(ours):
             warnings.simplefilter("ignore")
             layer = keras.saving.deserialize_keras_object(
-                {"module": "keras.layers", "class_name": node.class_name, "config": node.config},
+                {"module": "keras.layers", "class_name": node.class_name, "config": _with_objects(node.config, ours)},
                 safe_mode=True)
             result = layer.compute_output_shape(inputs[0] if len(inputs) == 1 else list(inputs))
     except Exception:  # noqa: BLE001 - a layer that cannot say its shape keeps it unknown
         return None
     return _as_shapes(result)
+
+
+def _with_objects(config: Any, objects: dict[str, Any]) -> Any:
+    """A layer config whose values naming one of ``objects`` are that object, as Keras's legacy loader does.
+
+    Only the layer's own values: a wrapped layer names our functions as serialized functions, which the
+    custom-object scope resolves.
+    """
+    if not isinstance(config, dict):
+        return config
+    return {k: objects[v] if k != "name" and isinstance(v, str) and v in objects else v for k, v in config.items()}
 
 
 def _as_shapes(result: Any) -> tuple[Shape | None, ...] | None:

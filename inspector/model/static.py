@@ -45,7 +45,9 @@ from inspector.model.scan import config_objects, reference_reason
 __all__ = ["static_graph", "graph_from_config", "MODEL_CLASSES"]
 
 MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
-_NON_TRAINABLE = re.compile(r"(moving_mean|moving_variance|(^|/)count(:0)?$|(^|/)(mean|variance)(:0)?$)")
+# Keras 1 called BatchNormalization's statistics running_mean and running_std (which held the variance)
+_NON_TRAINABLE = re.compile(r"(moving_mean|moving_variance|running_mean|running_std|(^|/)count(:0)?$"
+                            r"|(^|/)(mean|variance)(:0)?$)")
 # Keras 3 stores variables by index; these layers keep their statistics at these indices
 _NON_TRAINABLE_INDICES = {"BatchNormalization": {"2", "3"}, "Normalization": {"0", "1", "2"}}
 
