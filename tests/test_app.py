@@ -49,13 +49,17 @@ def settle(at):
     return at
 
 
-def new_app(**session: object):
+def new_app(page: str | None = "overview", **session: object):
+    """The app after its first run (it lands on the Graph page), switched to ``page`` unless ``None``."""
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(MAIN, default_timeout=TIMEOUT)
     for key, value in session.items():
         at.session_state[key] = value
-    return settle(at.run())
+    at = settle(at.run())
+    if page is not None:
+        at.switch_page(f"views/{page}.py").run()
+    return at
 
 
 def open_sample(slug: str):
@@ -143,6 +147,15 @@ def test_pages_are_not_in_a_pages_folder() -> None:
 
 
 # ------------------------------------------------------------------ the app
+def test_lands_on_the_graph_of_the_default_sample() -> None:
+    at = new_app(page=None)
+    assert_clean(at)
+    graph = graph_of(inspector.list_samples()[0].slug)
+    assert at.title[0].value == f"Graph · {graph.name}"
+    shown = set(drawn_ids(at)) | set(viewer(at)[1]["payload"]["owners"])  # drawn, or folded into a drawn group
+    assert shown >= {n.id for n in graph.nodes if n.parent is None}
+
+
 def test_opens_on_the_default_sample() -> None:
     at = new_app()
     assert_clean(at)

@@ -264,7 +264,7 @@ def _serves_first_page(cli: Path, folder: Path, env: dict[str, str]) -> None:
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{port}/", timeout=180_000)
             first = inspector.list_samples()[0]  # the app opens on it
-            title = f"Overview · {inspector.static_graph(first.path).name}"
+            title = f"Graph · {inspector.static_graph(first.path).name}"
             page.get_by_role("heading", name=title, exact=True).wait_for(timeout=180_000)
             assert page.locator('[data-testid="stException"]').count() == 0
             browser.close()

@@ -40,9 +40,10 @@ def warm_up_projector() -> bool:
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _open_model(sha256: str, trust: bool, name: str, _data: bytes) -> opening.ModelOpening:
     # keyed by the file's hash; the bytes themselves are not hashed again.  Returns at once with the static
-    # view; the Keras load runs in a thread of its own (sessions opening the same file share it).  At most
-    # four openings are kept, so a busy server holds at most four models beyond those its sessions show.
-    return opening.start_opening(_data, name=name, trust=trust)
+    # view; the Keras load runs in a thread of its own, begun by begin_loading once the page is sent (sessions
+    # opening the same file share it).  At most four openings are kept, so a busy server holds at most four
+    # models beyond those its sessions show.
+    return opening.start_opening(_data, name=name, trust=trust, defer=True)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -253,6 +254,17 @@ def sidebar() -> None:
         reason = settings.message_markdown(opened.static_reason.splitlines()[0]) if opened.static_reason else ""
         st.warning(f"**Static view — no code from this file was run.** {reason} The graph and summary come from "
                    "the file's config; some shapes may be unknown, and activations and embeddings are unavailable.")
+
+
+def begin_loading() -> None:
+    """Start the shown model's background Keras load, if it waits (called when the page has been sent).
+
+    The load is deferred to the end of the script run so that it does not take the server's CPU
+    and Python's lock from the static graph being drawn and sent (bench/app_open.py).
+    """
+    shown = st.session_state.get(state.LOADED)
+    if shown is not None:
+        shown.begin()
 
 
 def wait_for_model(message: str) -> None:

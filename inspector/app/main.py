@@ -24,8 +24,9 @@ from inspector.app import common  # noqa: E402
 st.set_page_config(page_title="Keras Inspector", page_icon=":material/search:", layout="wide")
 
 navigation = st.navigation([
-    st.Page(common.PAGES["overview"], title="Overview", icon=":material/table_chart:", default=True),
-    st.Page(common.PAGES["graph"], title="Graph", icon=":material/account_tree:"),
+    # the graph first: a model opens on its drawing, as in Netron (the Graph page is the fastest way to see it)
+    st.Page(common.PAGES["graph"], title="Graph", icon=":material/account_tree:", default=True),
+    st.Page(common.PAGES["overview"], title="Overview", icon=":material/table_chart:"),
     st.Page(common.PAGES["layer"], title="Layer", icon=":material/layers:"),
     st.Page(common.PAGES["activations"], title="Activations", icon=":material/bolt:"),
     st.Page(common.PAGES["embeddings"], title="Embeddings", icon=":material/scatter_plot:"),
@@ -33,4 +34,7 @@ navigation = st.navigation([
 ])
 common.warm_up_projector()
 common.sidebar()
-navigation.run()
+try:
+    navigation.run()
+finally:  # also after st.stop() and st.rerun(), which end the run by raising
+    common.begin_loading()

@@ -18,15 +18,19 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import sys
+import threading
+import warnings
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape, Source, WeightInfo
 
-__all__ = ["walk_model", "functional_nodes", "is_functional", "graph_owner", "takes_training", "standardize_inputs",
+__all__ = ["quiet_warnings", "walk_model", "functional_nodes", "is_functional", "graph_owner", "takes_training", "standardize_inputs",
            "sub_layers", "resolve_serialized", "legacy_function_names", "why_not_a_model_part"]
 
 
@@ -436,3 +440,40 @@ def _public_name(obj: Any) -> str:
     from keras.src import api_export
 
     return api_export.get_name_from_symbol(obj) or f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__name__', obj)}"
+
+
+_QUIET = threading.Lock()
+_quiet_depth = 0
+_saved_filters: list[Any] = []
+
+
+@contextlib.contextmanager
+def quiet_warnings() -> Iterator[None]:
+    """Ignore Python warnings while Keras rebuilds a model (its deprecation chatter about old configs is noise).
+
+    ``warnings.catch_warnings`` is not safe across threads: two background loads that overlap
+    restore each other's filters in the wrong order, which can leave warnings off for good.
+    Here the first caller to enter saves the filters and the last to leave restores them.
+
+    Example:
+        >>> import warnings
+        >>> before = list(warnings.filters)
+        >>> with quiet_warnings():
+        ...     warnings.warn("not shown")
+        >>> warnings.filters == before
+        True
+    """
+    global _quiet_depth
+    with _QUIET:
+        if _quiet_depth == 0:
+            _saved_filters[:] = warnings.filters
+            warnings.simplefilter("ignore")
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _QUIET:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                warnings.filters[:] = _saved_filters
+                warnings._filters_mutated()  # type: ignore[attr-defined]  # as catch_warnings does on exit

@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-import copy
+import pickle
 import re
 from typing import Any
 
@@ -39,7 +39,7 @@ def normalize_config(config: dict, *, keras_version: str | None = None) -> tuple
     Keras 3 also gets the old meaning of what Keras 3 changed (see :mod:`inspector.model.old_semantics`);
     the rewritten config then needs ``old_semantics.custom_objects()`` to load.
     """
-    fixed = copy.deepcopy(config)
+    fixed = pickle.loads(pickle.dumps(config, pickle.HIGHEST_PROTOCOL))  # a deep copy of plain JSON data, twice as fast
     notes: list[str] = []
     if keras1.is_keras1(fixed, keras_version):
         fixed, notes = keras1.convert_config(fixed)

@@ -28,7 +28,6 @@ import json
 import re
 import sys
 import tempfile
-import warnings
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -53,6 +52,7 @@ from inspector.io.files import (
 )
 from inspector.limits import Limits, format_bytes, get_limits
 from inspector.model import keras1, old_semantics
+from inspector.model.keras_internals import quiet_warnings
 from inspector.model.legacy import normalize_config
 from inspector.model.load_causes import failure_cause
 from inspector.model.scan import config_objects
@@ -289,8 +289,7 @@ def _keras_load(data: bytes, model_file: ModelFile, trust: bool, custom_objects:
         path = Path(tmp) / f"model{model_file.suffix}"
         path.write_bytes(data)
         try:
-            with warnings.catch_warnings():  # Keras's deprecation chatter about old configs is noise here
-                warnings.simplefilter("ignore")
+            with quiet_warnings():  # Keras's deprecation chatter about old configs is noise here
                 # our own stand-ins for functions whose meaning Keras 3 changed, named by normalize_config; in a
                 # scope too, where the layers Keras builds with its new deserializer (wrapped layers) find them
                 objects = {**(custom_objects or {}), **old_semantics.custom_objects()}

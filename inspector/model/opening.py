@@ -123,10 +123,18 @@ class ModelOpening:
     the background load has ended, else the static one (``loading`` true).  ``result()`` waits.
     """
 
-    def __init__(self, static: OpenedModel, future: Future[OpenedModel]) -> None:
+    def __init__(self, static: OpenedModel, future: Future[OpenedModel],
+                 load: threading.Thread | None = None) -> None:
         self.static = static
         self.started = time.monotonic()
         self._future = future
+        self._load = load
+        self._begun = threading.Lock()
+
+    def begin(self) -> None:
+        """Start the background load if it has not started yet (a deferred opening waits for this call)."""
+        if self._load is not None and self._begun.acquire(blocking=False):
+            self._load.start()
 
     def done(self) -> bool:
         """Whether the background load has ended (loaded, or fallen back to the static view)."""
@@ -138,6 +146,7 @@ class ModelOpening:
 
     def result(self, timeout: float | None = None) -> OpenedModel:
         """Wait for the background load (``TimeoutError`` after ``timeout`` seconds) and return its result."""
+        self.begin()
         return self._future.result(timeout)
 
     def seconds(self) -> float:
@@ -145,7 +154,7 @@ class ModelOpening:
         return time.monotonic() - self.started
 
 
-def start_opening(data: bytes, *, name: str = "", trust: bool = False) -> ModelOpening:
+def start_opening(data: bytes, *, name: str = "", trust: bool = False, defer: bool = False) -> ModelOpening:
     """Open a model file's bytes progressively: the static graph at once, the Keras load in a background thread.
 
     The file is read and validated here (a file that is not a model raises its
@@ -154,6 +163,10 @@ def start_opening(data: bytes, *, name: str = "", trust: bool = False) -> ModelO
     own then runs :func:`~inspector.model.loading.load_or_view`, which vets the arrays before Keras
     reads them.  A load that fails in any way ends as the static view with the error as its
     ``static_reason`` (the graph stays what it was).
+
+    With ``defer=True`` the load waits for :meth:`ModelOpening.begin` (or ``result()``): a front end
+    draws the static graph first, then starts the load, so Keras does not take the CPU (and
+    Python's lock) from the drawing.  The app begins it when its page has been sent.
 
     Example:
         >>> import inspector
@@ -195,5 +208,8 @@ def start_opening(data: bytes, *, name: str = "", trust: bool = False) -> ModelO
                                       static_reason=str(why) if why else "",
                                       needs_trust=isinstance(why, UnsafeModelError) and not trust))
 
-    threading.Thread(target=load, name=f"open-{model_file.sha256[:12]}", daemon=True).start()
-    return ModelOpening(static, future)
+    opened = ModelOpening(static, future, threading.Thread(target=load, name=f"open-{model_file.sha256[:12]}",
+                                                            daemon=True))
+    if not defer:
+        opened.begin()
+    return opened

@@ -18,11 +18,11 @@ Example:
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import replace
 from typing import Any
 
 from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape
+from inspector.model.keras_internals import quiet_warnings
 
 __all__ = ["infer_shapes"]
 
@@ -65,8 +65,7 @@ def _compute(node: LayerNode, inputs: tuple[Shape | None, ...]) -> tuple[Shape |
     try:
         # our stand-ins for what Keras 3 changed answer like Keras's own objects: a layer class by name, and a
         # function put in place of its name (as Keras's legacy loader does; activations.get reads no scope)
-        with warnings.catch_warnings(), keras.saving.custom_object_scope(ours):
-            warnings.simplefilter("ignore")
+        with quiet_warnings(), keras.saving.custom_object_scope(ours):
             layer = keras.saving.deserialize_keras_object(
                 {"module": "keras.layers", "class_name": node.class_name, "config": _with_objects(node.config, ours)},
                 safe_mode=True)

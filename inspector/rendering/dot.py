@@ -127,8 +127,12 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
 
 def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None,
                 marks: Mapping[str, str] | None = None, show_masks: bool = True,
-                colours: ColourScale | None = None) -> str:
-    """DOT text of an already prepared :class:`~inspector.rendering.view.View`."""
+                colours: ColourScale | None = None, tooltips: bool = True) -> str:
+    """DOT text of an already prepared :class:`~inspector.rendering.view.View`.
+
+    ``tooltips=False`` leaves out Graphviz's tooltips: the viewer shows its own, and each tooltip
+    wraps its node in two more SVG elements.
+    """
     options = options or LabelOptions()
     colours = colours.for_view(view) if colours is not None else None
     marks = view_marks(view, marks)
@@ -157,7 +161,7 @@ def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None
     def emit(parent: str | None, indent: str) -> None:
         for n in children.get(parent, []):
             lines.append(indent + _node_line(n, names[n.id], view, options, n.id in outputs, marks.get(n.id),
-                                             colours))
+                                             colours, tooltips))
         for cid in sub_clusters.get(parent, []):
             cnode = g.clusters[cid]
             fam = FAMILIES["model"]
@@ -176,7 +180,7 @@ def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None
             continue
         attributes = _edge_attributes(groups.get(e.src), groups.get(e.dst))
         if e in masked:
-            attributes = (attributes[:-1] + ", " if attributes else " [") + _MASK_EDGE + "]"
+            attributes = (attributes[:-1] + ", " if attributes else " [") + _mask_edge(tooltips) + "]"
         lines.append(f"  {names[e.src]} -> {names[e.dst]}{attributes};")
     for first, later in view.ties():
         lines.append(f"  {names[first]} -> {names[later]} [style=dashed, color=\"#9ca3af\", arrowhead=none, "
@@ -197,7 +201,7 @@ def _edge_attributes(src: LayerNode | None, dst: LayerNode | None) -> str:
 
 
 def _node_line(node: LayerNode, name: str, view: View, options: LabelOptions, is_output: bool,
-               mark: str | None = None, colours: ColourScale | None = None) -> str:
+               mark: str | None = None, colours: ColourScale | None = None, tooltips: bool = True) -> str:
     fam = FAMILIES[family(node)]
     fill, border = MARK_COLOURS.get(mark or "", (fam.fill, fam.border))
     tooltip = f"{mark}: {node.id}" if mark else node.id
@@ -205,7 +209,9 @@ def _node_line(node: LayerNode, name: str, view: View, options: LabelOptions, is
         fill = colours.colour(node.id)
         tooltip += f" · {colours.column}: {format_value(colours.column, colours.value(node.id))}"
     parts = [f'id="{name}"', f"label=<{html_label(node, options, view.collapsed.get(node.id, 0))}>",
-             f'fillcolor="{fill}"', f'color="{border}"', f"tooltip={_quote(abbreviate(tooltip, 200))}"]
+             f'fillcolor="{fill}"', f'color="{border}"']
+    if tooltips:
+        parts.append(f"tooltip={_quote(abbreviate(tooltip, 200))}")
     if colours is not None and colours.dark(node.id):
         parts.append('fontcolor="white"')
     style = ["rounded", "filled"]
@@ -227,7 +233,10 @@ def _node_line(node: LayerNode, name: str, view: View, options: LabelOptions, is
 MARK_COLOURS = {"added": ("#dcfce7", "#16a34a"), "removed": ("#fee2e2", "#dc2626"),
                 "changed": ("#fef3c7", "#d97706")}  # (fill, border) by inspector.compare status
 MASK_COLOUR = "#7c3aed"
-_MASK_EDGE = f'color="{MASK_COLOUR}", penwidth=2.2, tooltip="carries a Keras mask"'
+
+
+def _mask_edge(tooltips: bool) -> str:
+    return f'color="{MASK_COLOUR}", penwidth=2.2' + (', tooltip="carries a Keras mask"' if tooltips else "")
 
 
 def view_marks(view: View, marks: Mapping[str, str] | None) -> dict[str, str]:
