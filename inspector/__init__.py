@@ -70,6 +70,7 @@ _EXPORTS: dict[str, str] = {
     "to_html": "inspector.rendering",
     "graph_figure": "inspector.rendering",
     "fold_repeats": "inspector.rendering",
+    "nested_model_ids": "inspector.rendering.view",
     "viewer_payload": "inspector.rendering.viewer",
     "viewer_folder": "inspector.rendering.viewer",
     # intermediate outputs
@@ -224,6 +225,7 @@ if TYPE_CHECKING:  # pragma: no cover - every public name, for type checkers and
     from inspector.rendering.notebook import print_summary as print_summary
     from inspector.rendering.notebook import summary_text as summary_text
     from inspector.rendering.summary import summary_frame as summary_frame
+    from inspector.rendering.view import nested_model_ids as nested_model_ids
     from inspector.rendering.viewer import viewer_folder as viewer_folder
     from inspector.rendering.viewer import viewer_payload as viewer_payload
 

@@ -298,20 +298,48 @@ def test_clicking_a_folded_group_unfolds_it() -> None:
     assert at.session_state["graph_unfold"] == [groups[1]]
 
 
-def test_collapsing_and_expanding_a_nested_model_from_the_graph() -> None:
+def test_collapsing_and_expanding_one_nested_model_from_the_graph() -> None:
+    def clusters(at) -> set[str]:
+        return {c["id"] for c in viewer(at)[1]["payload"]["clusters"].values()}
+
+    def models(at) -> set[str]:
+        return {n["id"] for n in viewer(at)[1]["payload"]["nodes"].values() if n["kind"] == "model"}
+
     at = open_sample("nested_gan")
     at.switch_page("views/graph.py").run()
     assert_clean(at)
-    clusters = {c["id"]: c for c in viewer(at)[1]["payload"]["clusters"].values()}
-    assert {"generator", "discriminator"} <= set(clusters), "both nested models start expanded"
-    at = send_event(at, {"type": "collapse", "id": "generator", "depth": clusters["generator"]["depth"]})
+    every = {"generator", "discriminator", "discriminator/critic_head"}
+    assert clusters(at) == every, "all nested models start expanded (the small model's default depth)"
+    # a click on generator's title closes generator only, not the other model of its level
+    at = send_event(at, {"type": "collapse", "id": "generator", "depth": 0})
     assert_clean(at)
-    nodes = {n["id"]: n for n in viewer(at)[1]["payload"]["nodes"].values()}
-    assert nodes["generator"]["kind"] == "model" and not viewer(at)[1]["payload"]["clusters"]
+    assert clusters(at) == {"discriminator", "discriminator/critic_head"} and models(at) == {"generator"}
+    assert not any(i.startswith("generator/") for i in drawn_ids(at))
     assert viewer(at)[1]["marks"]["focus"] == "generator", "the viewer centres on what changed"
-    at = send_event(at, {"type": "expand", "id": "generator", "depth": nodes["generator"]["depth"]})
+    at = send_event(at, {"type": "expand", "id": "generator", "depth": 0})
     assert_clean(at)
-    assert "generator" in {c["id"] for c in viewer(at)[1]["payload"]["clusters"].values()}
+    assert clusters(at) == every and not models(at)
+
+    # the depth widget is the default: changing it forgets the clicks; then a click opens that model only
+    at = send_event(at, {"type": "collapse", "id": "discriminator/critic_head", "depth": 1})
+    assert at.session_state["graph_collapsed"] == ["discriminator/critic_head"]
+    at.number_input(key="graph_depth_widget").set_value(0).run()
+    assert_clean(at)
+    assert not clusters(at) and models(at) == {"generator", "discriminator"}
+    assert "graph_collapsed" not in at.session_state and "graph_expanded" not in at.session_state
+    at = send_event(at, {"type": "expand", "id": "discriminator", "depth": 0})
+    assert_clean(at)
+    assert clusters(at) == {"discriminator"} and models(at) == {"generator", "discriminator/critic_head"}
+    drawn = set(drawn_ids(at))
+    assert not any(i.startswith(("generator/", "discriminator/critic_head/")) for i in drawn)
+    assert any(i.startswith("discriminator/") for i in drawn)
+    at = send_event(at, {"type": "expand", "id": "discriminator/critic_head", "depth": 1})
+    assert clusters(at) == {"discriminator", "discriminator/critic_head"} and models(at) == {"generator"}
+    assert at.session_state["graph_expanded"] == ["discriminator", "discriminator/critic_head"]
+    # the per-model choices belong to the model: opening another one drops them
+    at.sidebar.selectbox(key="sample_widget").set_value("otto_mlp").run()
+    assert_clean(at)
+    assert "graph_expanded" not in at.session_state
 
 
 def test_selecting_a_summary_row_opens_the_layer() -> None:

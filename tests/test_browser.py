@@ -309,3 +309,59 @@ def test_graph_page_colours_layers_by_macs(page, server: str) -> None:
                            " return s ? s.getAttribute('fill') : null; })", coloured)
     assert [f.lower() if f else f for f in fills] == [scale.colour(i).lower() for i in coloured]
     assert "macs" in frame.locator("#ki-canvas svg").text_content()  # the scale's legend is drawn with the graph
+
+
+def test_graph_viewer_opens_and_closes_one_nested_model(page, server: str) -> None:
+    """Issue 14: a click on a collapsed nested model opens that model only, a click on its box's title closes it."""
+    sample = inspector.get_sample("nested_gan")
+    graph = inspector.build_graph(sample.path)
+
+    def drawn(frame) -> list[str]:
+        return sorted(frame.eval_on_selector_all("[data-node-id]", "els => els.map(e => e.dataset.nodeId)"))
+
+    def expected(**options) -> list[str]:
+        payload = inspector.viewer_payload(graph, engine="browser", **options)
+        return sorted(n["id"] for n in payload["nodes"].values())
+
+    def ready(frame) -> str:
+        return frame.locator("#ki-canvas").get_attribute("data-ready")
+
+    page.goto(server)
+    page.locator("h1", has_text="Overview").first.wait_for()
+    page.get_by_role("combobox", name="Or explore a sample model").click()
+    page.get_by_role("option", name=sample.title, exact=True).click()
+    page.locator("h1", has_text=f"Overview · {graph.name}").wait_for()
+    _open_page(page, "Graph")
+    page.locator("h1", has_text=f"Graph · {graph.name}").wait_for()
+    frame = _viewer(page)
+    _settle(page)
+    key = ready(frame)
+    depth = page.get_by_label("Expand nested models", exact=True)
+    depth.fill("0")
+    depth.press("Enter")
+    frame = _viewer(page, key)
+    _settle(page)
+    assert drawn(frame) == expected(expand_depth=0)
+    assert {"generator", "discriminator"} <= set(drawn(frame))
+
+    # the generator opens; the discriminator, a model of the same level, stays one box
+    key = ready(frame)
+    frame.locator("#ki-search").fill("generator")
+    frame.locator('[data-node-id="generator"]').click()
+    frame = _viewer(page, key)
+    _settle(page)
+    assert page.locator(EXCEPTION).count() == 0
+    opened = drawn(frame)
+    assert opened == expected(expand_depth=0, expand_models=["generator"])
+    assert "discriminator" in opened and not any(i.startswith("discriminator/") for i in opened)
+    assert any(i.startswith("generator/") for i in opened) and "generator" not in opened
+
+    # a click on the title of the generator's box closes it again
+    key = ready(frame)
+    frame.locator("#ki-search").fill("")
+    frame.locator("#ki-canvas").press("0")
+    frame.locator("g.cluster text.ki-cluster-title").first.click()
+    frame = _viewer(page, key)
+    _settle(page)
+    assert drawn(frame) == expected(expand_depth=0)
+    assert page.locator(EXCEPTION).count() == 0

@@ -390,6 +390,18 @@ def test_graph_no_fold_draws_every_branch(models, tmp_path, capsys):
     assert [n["id"] for n in nodes] == ["x", "branch_0", "branch_1", "branch_2", "branch_3", "join", "head"]
 
 
+def test_graph_opens_or_closes_one_nested_model(models, tmp_path, capsys):
+    out = tmp_path / "g.dot"
+    code, _, err = run_main(capsys, "graph", models["branches"], "-o", out, "--expand-depth", "0",
+                            "--expand-model", "head", "--quiet")
+    assert (code, err) == (0, "")
+    assert "inner_dense" in out.read_text() and "subgraph cluster_0" in out.read_text()
+    code, _, _ = run_main(capsys, "graph", models["branches"], "-o", out, "--collapse-model", "head", "--quiet")
+    assert code == 0 and "inner_dense" not in out.read_text()
+    code, _, err = run_main(capsys, "graph", models["branches"], "-o", out, "--expand-model", "join")
+    assert code == 3 and "a layer, not a nested model" in err and "'head'" in err
+
+
 # ------------------------------------------------------------------------------ activations
 def test_activations_of_one_layer_to_npy(models, tmp_path, capsys):
     out = tmp_path / "hidden.npy"

@@ -22,6 +22,7 @@ from inspector.errors import InputDataError, LayerNotFoundError, MissingDependen
 from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, WeightInfo
 from inspector.rendering import fold_repeats, from_json, graph_figure, render, to_dot, to_html, to_json
 from inspector.rendering.layout import layered_layout
+from inspector.rendering.notebook import graph_html
 from inspector.rendering.style import MAX_TEXT, family, label_lines
 from inspector.rendering.view import prepare
 
@@ -460,6 +461,107 @@ def test_bad_options_raise_inspector_errors() -> None:
         to_dot(chain(), expand_depth=-1)
     with pytest.raises(InputDataError):
         from_json({"schema": "something else"})
+
+
+# ------------------------------------------------- one nested model at a time (a real Keras model)
+@pytest.fixture(scope="module")
+def siblings() -> ModelGraph:
+    import zoo
+
+    return inspector.build_graph(zoo.nested_siblings())
+
+
+def dot_clusters(dot: str) -> list[str]:
+    """Names in the titles of the DOT's cluster boxes, in order."""
+    return re.findall(r'subgraph cluster_\d+ \{\s*graph \[id="cluster_\d+", label=<<B>([^<]*)</B>', dot)
+
+
+def dot_nodes(dot: str) -> set[str]:
+    """Ids of the drawn nodes (each node's tooltip is its id when nothing colours it)."""
+    return set(re.findall(r' tooltip="([^"]*)"', dot))
+
+
+def test_expanding_one_nested_model_opens_only_it(siblings: ModelGraph) -> None:
+    assert inspector.nested_model_ids(siblings) == ["left", "left@1", "right", "right/inner"]
+    dot = to_dot(siblings, expand_depth=0, expand_models=["right"])
+    assert dot_clusters(dot) == ["right"]
+    assert dot_nodes(dot) == {"x", "left", "left@1", "right/right_in", "right/inner", "right/right_dense", "join",
+                              "head"}
+    view = prepare(siblings, expand_depth=0, expand_models="right")
+    assert view.collapsed == {"left": 3, "left@1": 3, "right/inner": 2}  # Input + Dense + ReLU, Input + Dense
+    edges = {(e.src, e.dst) for e in view.graph.edges}
+    assert {("x", "right/right_in"), ("right/right_dense", "join"), ("x", "left"), ("left@1", "join")} <= edges
+    # the second call of a shared sub-model opens apart from its first call
+    view = prepare(siblings, expand_depth=0, expand_models=["left@1"])
+    assert list(view.graph.clusters) == ["left@1"] and set(view.collapsed) == {"left", "right"}
+    assert "left/left_dense" not in dot_nodes(to_dot(siblings, expand_depth=0, expand_models=["left@1"]))
+    # opening a model inside another opens its owner too, and nothing else
+    dot = to_dot(siblings, expand_depth=0, expand_models=["right/inner"])
+    assert dot_clusters(dot) == ["right", "inner"]
+    assert re.search(r"subgraph cluster_0 \{.*subgraph cluster_1 \{", dot, flags=re.S), "inner is drawn inside right"
+    assert {"right/inner/inner_dense", "left", "left@1"} <= dot_nodes(dot) and "left/left_dense" not in dot_nodes(dot)
+
+
+def test_collapsing_one_nested_model_keeps_the_others_open(siblings: ModelGraph) -> None:
+    dot = to_dot(siblings, collapse_models=["right"])
+    assert dot_clusters(dot) == ["left", "left", "right"][:2] and "right" in dot_nodes(dot)
+    assert not any(i.startswith("right/") for i in dot_nodes(dot)), "a closed model hides what is inside it"
+    dot = to_dot(siblings, collapse_models="right/inner")
+    assert dot_clusters(dot) == ["left", "left", "right"] and "right/inner" in dot_nodes(dot)
+    # collapse wins over the depth and over an expanded model inside it
+    assert list(prepare(siblings, expand_depth=1, collapse_models=["left"], expand_models=["right/inner"])
+                .graph.clusters) == ["left@1", "right", "right/inner"]
+    assert list(prepare(siblings, collapse_models=["right"], expand_models=["right/inner"]).graph.clusters) == [
+        "left", "left@1"]
+    # no per-model choice: exactly the depth's drawing
+    assert to_dot(siblings, expand_depth=1, expand_models=[], collapse_models=None) == to_dot(siblings, expand_depth=1)
+
+
+@pytest.mark.parametrize("options", [
+    dict(expand_depth=0, expand_models=["right/inner"]), dict(expand_depth=0, expand_models=["left", "right"]),
+    dict(collapse_models=["left@1", "right/inner"]), dict(expand_depth=1, collapse_models=["right"]),
+])
+def test_per_model_views_keep_every_layer(siblings: ModelGraph, options: dict) -> None:
+    view = prepare(siblings, **options)
+    known = {n.id for n in view.graph.nodes}
+    assert all(e.src in known and e.dst in known for e in view.graph.edges)
+    assert set(view.graph.inputs) | set(view.graph.outputs) <= known
+    for n, _ in siblings.walk():
+        assert view.locate(n.id) in known | set(view.graph.clusters), n.id
+    # every layer is drawn, inside an open model or counted by the closed model hiding it
+    hidden = sum(view.collapsed.values())
+    assert len(view.graph.nodes) + len(view.graph.clusters) + hidden == siblings.layer_count
+
+
+def test_every_drawing_takes_per_model_choices(siblings: ModelGraph) -> None:
+    options = dict(expand_depth=0, expand_models=["left@1"])
+    payload = inspector.viewer_payload(siblings, engine="browser", **options)
+    assert [c["id"] for c in payload["clusters"].values()] == ["left@1"]
+    models = {n["id"] for n in payload["nodes"].values() if n["kind"] == "model"}
+    assert models == {"left", "right"}, "the ids the viewer's expand click sends back"
+    figure = graph_figure(siblings, **options)
+    drawn = {d[0] for t in figure.data if t.name == "layers" for d in t.customdata}
+    assert "left@1/left_dense" in drawn and "left/left_dense" not in drawn
+    def titled(node_id: str, svg: str) -> bool:  # the built-in SVG's <title>, Graphviz's tooltip
+        return re.search(f'(<title>|title="){re.escape(node_id)}[<"]', svg) is not None
+
+    for page in (to_html(siblings, engine="builtin", **options), graph_html(siblings, **options)):
+        assert titled("left@1/left_dense", page) and not titled("left/left_dense", page)
+
+
+def test_bad_model_ids_are_refused_with_a_fix(siblings: ModelGraph) -> None:
+    with pytest.raises(InputDataError, match="not a node of the graph") as error:
+        to_dot(siblings, expand_models=["nope"])
+    assert error.value.received == "'nope'" and "'left', 'left@1', 'right'" in error.value.fix
+    with pytest.raises(InputDataError, match="a layer, not a nested model"):
+        prepare(siblings, collapse_models=["join"])
+    with pytest.raises(InputDataError, match="both expanded and collapsed") as error:
+        inspector.viewer_payload(siblings, engine="browser", expand_models=["right"], collapse_models=["right"])
+    assert error.value.received == "['right']"
+    with pytest.raises(InputDataError, match="no nested models"):
+        to_dot(chain(), expand_models="conv")
+    with pytest.raises(InputDataError, match="node ids of nested models"):
+        prepare(siblings, expand_models=3)  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------- graphviz

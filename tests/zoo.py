@@ -35,6 +35,18 @@ def nested_3_levels() -> keras.Model:
     return keras.Model(y, keras.layers.Activation("sigmoid", name="top_act")(middle(y)), name="nested_3_levels")
 
 
+def nested_siblings() -> keras.Model:
+    """Two different nested models side by side (one called twice, one holding a third model): each opens alone."""
+    left = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, name="left_dense"),
+                             keras.layers.ReLU(name="left_relu")], name="left")
+    inner = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3, name="inner_dense")], name="inner")
+    r = keras.Input((6,), name="right_in")
+    right = keras.Model(r, keras.layers.Dense(2, name="right_dense")(inner(r)), name="right")
+    x = keras.Input((6,), name="x")
+    joined = keras.layers.Concatenate(name="join")([left(x), right(x), left(x)])
+    return keras.Model(x, keras.layers.Dense(1, name="head")(joined), name="nested_siblings")
+
+
 def multi_in_out_dict() -> keras.Model:
     """Dict inputs and two named outputs."""
     image = keras.Input((8, 8, 1), name="image")

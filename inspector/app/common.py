@@ -227,6 +227,8 @@ def sidebar() -> None:
             ss.pop(state.FAILED_MESSAGE, None)
             ss.pop(state.EMBEDDING_LAYER, None)
             ss.pop(state.GRAPH_UNFOLD, None)
+            ss.pop(state.GRAPH_EXPANDED, None)
+            ss.pop(state.GRAPH_COLLAPSED, None)
             if ss.get(state.SELECTED_LAYER) not in {n.id for n, _ in started.current().graph.walk()}:
                 ss.pop(state.SELECTED_LAYER, None)
 

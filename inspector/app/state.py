@@ -29,7 +29,8 @@ EMBEDDING_LAYER = "embedding_layer"  # node id of an Embedding, set by Layer's "
 # Graph page
 GRAPH_RANKDIR = "graph_rankdir_widget"
 GRAPH_DEPTH = "graph_depth_widget"
-GRAPH_DEPTH_WANTED = "graph_depth_wanted"  # set by an expand / collapse click, given to the widget next run
+GRAPH_EXPANDED = "graph_expanded"  # nested-model ids the user clicked open (beyond the depth widget's levels)
+GRAPH_COLLAPSED = "graph_collapsed"  # nested-model ids the user clicked shut
 GRAPH_FOLD = "graph_fold_widget"
 GRAPH_COLOUR = "graph_colour_widget"  # the column the nodes are filled by ("" for none)
 GRAPH_UNFOLD = "graph_unfold"  # group ids the user clicked open

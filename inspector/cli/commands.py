@@ -286,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--expand-depth", type=_non_negative_int, default=None, metavar="N",
                        help="draw nested models open to this depth (default: all; 0: every nested model is "
                             "one box)")
+    graph.add_argument("--expand-model", dest="expand_models", action="append", default=None, metavar="ID",
+                       help="draw this nested model open whatever --expand-depth says (a node id, e.g. encoder or "
+                            "encoder/block); repeatable")
+    graph.add_argument("--collapse-model", dest="collapse_models", action="append", default=None, metavar="ID",
+                       help="draw this nested model as one box whatever --expand-depth says; repeatable")
     graph.add_argument("--no-fold", dest="fold", action="store_false",
                        help="draw every repeated parallel branch instead of folding it into one ×N node")
     graph.add_argument("--color-by", "--colour-by", dest="color_by", metavar="COLUMN", default=None,
@@ -784,7 +789,8 @@ def _graph(args: argparse.Namespace) -> None:
         raise InputDataError("--values colours the graph only together with --color-by.",
                              received=f"--values {args.values}", fix="Add --color-by COLUMN (a column of the CSV).")
     graph = _build_graph(args)
-    drawing: dict[str, Any] = {"rankdir": args.rankdir, "expand_depth": args.expand_depth, "fold": args.fold}
+    drawing: dict[str, Any] = {"rankdir": args.rankdir, "expand_depth": args.expand_depth, "fold": args.fold,
+                               "expand_models": args.expand_models, "collapse_models": args.collapse_models}
     if args.color_by is not None:
         drawing.update(color_by=args.color_by, values=values)
         if GraphFormat.JSON in renderers:

@@ -85,7 +85,8 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
            show_dtypes: bool = False, expand_depth: int | None = None, highlight: str | Iterable[str] | None = None,
            fold: bool = True, unfold: Iterable[str] = (), collapse_blocks: bool | None = None,
            marks: Mapping[str, str] | None = None, show_masks: bool = True, color_by: str | None = None,
-           values: object = None, color_scale: str | None = None) -> str:
+           values: object = None, color_scale: str | None = None, expand_models: str | Iterable[str] | None = None,
+           collapse_models: str | Iterable[str] | None = None) -> str:
     """The graph as Graphviz DOT text.
 
     Args:
@@ -93,6 +94,8 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
         rankdir: "TB" (top to bottom), "LR", "BT" or "RL".
         show_shapes, show_params, show_dtypes: which facts the node labels show.
         expand_depth: nested-model levels drawn as open clusters (``None``: all; ``0``: none).
+        expand_models, collapse_models: node ids of nested models drawn open / as one box whatever
+            ``expand_depth`` says (see :func:`~inspector.rendering.view.prepare`).
         highlight: id(s) of nodes drawn with a thick red border.
         fold: fold repeated parallel branches into ``×N`` group nodes.
         unfold: ids of groups to keep expanded (``"<first member>[x<n>]"``).
@@ -109,7 +112,8 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
 
     Raises:
         LayerNotFoundError: a highlighted id is not in the graph.
-        InputDataError: an unknown ``rankdir``, or ``color_by`` without the values it needs.
+        InputDataError: an unknown ``rankdir``, ``color_by`` without the values it needs, or an id in
+            ``expand_models`` / ``collapse_models`` that is not a nested model.
 
     Example:
         >>> from inspector.graph import LayerNode, ModelGraph
@@ -119,7 +123,7 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
     """
     rankdir = check_rankdir(rankdir).value
     view = prepare(graph, expand_depth=expand_depth, fold=fold, unfold=unfold, collapse_blocks=collapse_blocks,
-                   highlight=highlight)
+                   highlight=highlight, expand_models=expand_models, collapse_models=collapse_models)
     colours = colour_scale(graph, color_by, values, scale=color_scale) if color_by is not None else None
     return view_to_dot(view, rankdir=rankdir, options=LabelOptions(show_shapes, show_params, show_dtypes),
                        marks=marks, show_masks=show_masks, colours=colours)

@@ -235,7 +235,8 @@ def to_html(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True,
             highlight: str | Iterable[str] | None = None, fold: bool = True, unfold: Iterable[str] = (),
             collapse_blocks: bool | None = None, engine: str | LayoutEngine = LayoutEngine.AUTO,
             title: str | None = None, marks: Mapping[str, str] | None = None, show_masks: bool = True,
-            color_by: str | None = None, values: object = None, color_scale: str | None = None) -> str:
+            color_by: str | None = None, values: object = None, color_scale: str | None = None,
+            expand_models: str | Iterable[str] | None = None, collapse_models: str | Iterable[str] | None = None) -> str:
     """One standalone HTML page of the graph: the app's viewer (pan, zoom, search, hover and click for details).
 
     Options are those of :func:`~inspector.rendering.dot.to_dot`, plus ``engine``
@@ -262,7 +263,7 @@ def to_html(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True,
     rankdir = check_rankdir(rankdir).value
     options = LabelOptions(show_shapes, show_params, show_dtypes)
     view = prepare(graph, expand_depth=expand_depth, fold=fold, unfold=unfold, collapse_blocks=collapse_blocks,
-                   highlight=highlight)
+                   highlight=highlight, expand_models=expand_models, collapse_models=collapse_models)
     colours = colour_scale(graph, color_by, values, scale=color_scale) if color_by is not None else None
     payload = view_payload(view, rankdir=rankdir, options=options, engine=check_engine(engine), actions=False,
                            marks=marks, show_masks=show_masks, colours=colours)

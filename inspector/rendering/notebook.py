@@ -40,7 +40,7 @@ def graph_html(graph: ModelGraph, *, max_height: int = 640, timeout: float = NOT
                **options: Any) -> str:
     """The graph as an HTML fragment for a notebook: inline SVG in a scrollable box, no script, offline.
 
-    ``options`` are ``rankdir``, ``expand_depth``, ``fold``, ``color_by``, ``values``
+    ``options`` are ``rankdir``, ``expand_depth``, ``expand_models``, ``fold``, ``color_by``, ``values``
     and the other drawing options of :func:`~inspector.rendering.dot.to_dot`.
     """
     from inspector.rendering.colour import colour_scale

@@ -49,7 +49,8 @@ _MAX_HEIGHT = 1600  # pixels; taller graphs open on their top part
 def graph_figure(graph: ModelGraph, *, rankdir: str = "TB", expand_depth: int | None = None,
                  highlight: str | Iterable[str] | None = None, fold: bool = True, unfold: Iterable[str] = (),
                  collapse_blocks: bool | None = None, show_shapes: bool = True, show_params: bool = True,
-                 show_dtypes: bool = False) -> Any:
+                 show_dtypes: bool = False, expand_models: str | Iterable[str] | None = None,
+                 collapse_models: str | Iterable[str] | None = None) -> Any:
     """An interactive ``plotly.graph_objects.Figure`` of the graph; needs no Graphviz.
 
     Options are those of :func:`~inspector.rendering.dot.to_dot`.  The trace named
@@ -76,7 +77,7 @@ def graph_figure(graph: ModelGraph, *, rankdir: str = "TB", expand_depth: int | 
     rankdir = check_rankdir(rankdir).value
     options = LabelOptions(show_shapes, show_params, show_dtypes)
     view = prepare(graph, expand_depth=expand_depth, fold=fold, unfold=unfold, collapse_blocks=collapse_blocks,
-                   highlight=highlight)
+                   highlight=highlight, expand_models=expand_models, collapse_models=collapse_models)
     g = view.graph
     sizes = node_sizes(view, options)
     lay = layered_layout([n.id for n in g.nodes], [(e.src, e.dst) for e in g.edges], sizes, rankdir=rankdir)

@@ -12,6 +12,7 @@ from inspector.app.components.graph_viewer import graph_viewer
 from inspector.errors import InspectorError
 from inspector.rendering import facts
 from inspector.rendering.colour import GRAPH_COLUMNS
+from inspector.rendering.view import nested_model_ids
 
 # the statistics of Activations' 'all layers' run that say whether a layer is healthy
 HEALTH_COLUMNS = ("dead_fraction", "zero_fraction", "nan_count", "inf_count", "std")
@@ -43,18 +44,28 @@ def export(sha256: str, trusted: bool, options: tuple, values: tuple, format: st
     return render(_graph, format, **kwargs)
 
 
+def _forget_model_clicks() -> None:
+    # a new default depth starts over: the models clicked open or shut follow it again
+    st.session_state.pop(state.GRAPH_EXPANDED, None)
+    st.session_state.pop(state.GRAPH_COLLAPSED, None)
+
+
 depth_limit = facts.max_nesting_depth(graph)
 if depth_limit and state.GRAPH_DEPTH not in st.session_state:
     st.session_state[state.GRAPH_DEPTH] = facts.default_expand_depth(graph)
-if state.GRAPH_DEPTH_WANTED in st.session_state:  # a widget's value can only be set before it is drawn
-    st.session_state[state.GRAPH_DEPTH] = st.session_state.pop(state.GRAPH_DEPTH_WANTED)
 controls = st.columns([1, 1, 1, 1, 2])
 rankdir = controls[0].radio("Direction", ["TB", "LR"], horizontal=True, key=state.GRAPH_RANKDIR,
                             format_func={"TB": "top → bottom", "LR": "left → right"}.get)
 expand_depth = 0
 if depth_limit:
-    expand_depth = controls[1].number_input("Expand nested models", 0, depth_limit, key=state.GRAPH_DEPTH,
-                                            help="How many levels of nested models to open (0: all collapsed).")
+    expand_depth = controls[1].number_input(
+        "Expand nested models", 0, depth_limit, key=state.GRAPH_DEPTH, on_change=_forget_model_clicks,
+        help="How many levels of nested models to open (0: all collapsed); click a model to open or close it alone.")
+# models opened / closed one by one by a click; ids of another graph of the same file (static view, then the
+# loaded model) are dropped rather than refused
+models = set(nested_model_ids(graph)) if depth_limit else set()
+expanded = [i for i in st.session_state.get(state.GRAPH_EXPANDED, []) if i in models]
+collapsed = [i for i in st.session_state.get(state.GRAPH_COLLAPSED, []) if i in models]
 fold = controls[2].checkbox("Fold repeats", value=True, key=state.GRAPH_FOLD,
                             help="Draw repeated parallel branches as one group; click a group to unfold it.")
 unfolded = list(st.session_state.get(state.GRAPH_UNFOLD, []))
@@ -74,7 +85,8 @@ values = ()
 if color_by in HEALTH_COLUMNS and health is not None:
     values = tuple((str(k), float(v)) for k, v in health.groupby("layer")[color_by].max().items())
 options = (("rankdir", rankdir), ("expand_depth", int(expand_depth)), ("fold", bool(fold)),
-           ("unfold", tuple(unfolded)), ("color_by", color_by or None))
+           ("unfold", tuple(unfolded)), ("color_by", color_by or None), ("expand_models", tuple(expanded)),
+           ("collapse_models", tuple(collapsed)))
 try:
     payload = drawing(*common.cache_key(opened), options, values, graph)
 except InspectorError as e:
@@ -88,16 +100,18 @@ st.caption("Click a layer to open it in the Layer page, a ×N group to unfold it
            "(click its box's title to collapse it). Scroll or + / − to zoom, drag to pan, 0 for the whole graph.")
 
 if event is not None:
-    kind, node_id, depth = event.get("type"), str(event.get("id", "")), int(event.get("depth") or 0)
+    kind, node_id = event.get("type"), str(event.get("id", ""))
     st.session_state[state.GRAPH_FOCUS] = str(event.get("focus") or node_id)
     if kind == "select":
         common.select_layer(node_id, "layer")
     elif kind == "unfold" and node_id not in unfolded:
         st.session_state[state.GRAPH_UNFOLD] = [*unfolded, node_id]
         st.rerun()
-    elif kind in ("expand", "collapse") and depth_limit:
-        # nesting opens level by level (expand_depth): expanding a model opens its level, collapsing closes it
-        st.session_state[state.GRAPH_DEPTH_WANTED] = min(depth_limit, depth + 1) if kind == "expand" else depth
+    elif kind in ("expand", "collapse") and node_id in models:
+        # that model only: its id moves to the list of the click's kind (the depth widget stays the default)
+        st.session_state[state.GRAPH_EXPANDED] = [i for i in expanded if i != node_id]
+        st.session_state[state.GRAPH_COLLAPSED] = [i for i in collapsed if i != node_id]
+        st.session_state[state.GRAPH_EXPANDED if kind == "expand" else state.GRAPH_COLLAPSED].append(node_id)
         st.rerun()
 
 st.subheader("Download")

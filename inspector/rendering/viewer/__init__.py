@@ -10,6 +10,10 @@ zoom; it finds layers, and reports clicks as events:
 * ``select`` a layer, ``unfold`` a ``×N`` group, ``expand`` a collapsed nested model,
   ``collapse`` an expanded one (a click on its box's title).
 
+An event's ``id`` is the node id of what was clicked: for ``expand`` and ``collapse``
+the nested model's, which the host passes back in ``expand_models`` /
+``collapse_models`` to open or close that one model (``depth`` is its nesting level).
+
 Every drawn layer carries ``data-node-id="<node id>"``: the viewer adds it to
 Graphviz's ``<g id="n3" class="node">`` from :func:`viewer_payload`'s ``nodes`` map,
 because Graphviz cannot write arbitrary attributes.  ``static/`` is also the
@@ -91,7 +95,8 @@ def viewer_payload(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool 
                    unfold: Iterable[str] = (), collapse_blocks: bool | None = None,
                    highlight: str | Iterable[str] | None = None, engine: str = "auto",
                    actions: bool = True, marks: Mapping[str, str] | None = None,
-                   show_masks: bool = True, color_by: str | None = None, values: Any = None) -> dict[str, Any]:
+                   show_masks: bool = True, color_by: str | None = None, values: Any = None,
+                   expand_models: str | Iterable[str] | None = None, collapse_models: str | Iterable[str] | None = None) -> dict[str, Any]:
     """What the viewer script draws: DOT, SVG when laid out here, and the facts of every drawn node.
 
     ``color_by`` and ``values`` fill the nodes by a number, as in :func:`~inspector.rendering.dot.to_dot`.
@@ -115,7 +120,7 @@ def viewer_payload(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool 
     rankdir = check_rankdir(rankdir).value
     options = LabelOptions(show_shapes, show_params, show_dtypes)
     view = prepare(graph, expand_depth=expand_depth, fold=fold, unfold=unfold, collapse_blocks=collapse_blocks,
-                   highlight=highlight)
+                   highlight=highlight, expand_models=expand_models, collapse_models=collapse_models)
     colours = colour_scale(graph, color_by, values) if color_by else None
     return view_payload(view, rankdir=rankdir, options=options, engine=engine, actions=actions, marks=marks,
                         show_masks=show_masks, colours=colours)
