@@ -327,11 +327,9 @@ def test_graph_viewer_opens_and_closes_one_nested_model(page, server: str) -> No
         return frame.locator("#ki-canvas").get_attribute("data-ready")
 
     page.goto(server)
-    page.locator("h1", has_text="Overview").first.wait_for()
+    page.locator("h1", has_text="Graph").first.wait_for()  # the app lands on the Graph page
     page.get_by_role("combobox", name="Or explore a sample model").click()
     page.get_by_role("option", name=sample.title, exact=True).click()
-    page.locator("h1", has_text=f"Overview · {graph.name}").wait_for()
-    _open_page(page, "Graph")
     page.locator("h1", has_text=f"Graph · {graph.name}").wait_for()
     frame = _viewer(page)
     _settle(page)
