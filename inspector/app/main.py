@@ -32,6 +32,7 @@ navigation = st.navigation([
     st.Page(common.PAGES["embeddings"], title="Embeddings", icon=":material/scatter_plot:"),
     st.Page(common.PAGES["compare"], title="Compare", icon=":material/compare_arrows:"),
 ])
+common.freeze_imports()
 common.warm_up_projector()
 common.sidebar()
 try:

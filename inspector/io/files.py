@@ -24,7 +24,8 @@ import os
 import re
 import threading
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -291,8 +292,15 @@ def _read_keras_zip(data: bytes, received: str, limits: Limits,
             received=f"{received} containing {sorted(names)[:8]}",
             fix="Save the whole model with model.save('model.keras'); model.save_weights() files hold no architecture.")
     budget = [limits.max_uncompressed_bytes]
-    config = _parse_json(_read_member(archive, "config.json", budget, received, limits), "config.json", received,
-                         limits)
+    text = _read_member(archive, "config.json", budget, received, limits)
+    shapes: Future | None = None
+    if "model.weights.h5" in names:  # Keras reads this one when both are present
+        # the HDF5 child walks the weights while this process parses the config (the 1,600-column model:
+        # 1.8 s and 0.9 s, side by side instead of one after the other)
+        blob = _read_member(archive, "model.weights.h5", budget, received, limits)
+        shapes = _in_thread(_HDF5_CHILDREN.call, _keras_weight_shapes_of_text, (blob, text, received, limits, vet),
+                            received, limits)
+    config = _parse_json(text, "config.json", received, limits)
     metadata: dict = {}
     if "metadata.json" in names:
         try:
@@ -301,10 +309,8 @@ def _read_keras_zip(data: bytes, received: str, limits: Limits,
             metadata = {}
     weights: dict[str, tuple[StoredWeight, ...]] = {}
     outside: tuple[str, ...] = ()
-    if "model.weights.h5" in names:  # Keras reads this one when both are present
-        blob = _read_member(archive, "model.weights.h5", budget, received, limits)
-        weights, outside = _HDF5_CHILDREN.call(_keras_weight_shapes, (blob, config, received, limits, vet), received,
-                                               limits)
+    if shapes is not None:
+        weights, outside = shapes.result()
     version = metadata.get("keras_version") if isinstance(metadata, dict) else None
     weights_format = "h5" if "model.weights.h5" in names else "npz" if NPZ_WEIGHTS in names else ""
     return config, weights, version if isinstance(version, str) else None, outside, weights_format
@@ -434,6 +440,34 @@ def nesting_depth(obj: Any, *, stop_after: int | None = None) -> int:
             return best
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return best
+
+
+def _in_thread(function: Callable[..., Any], *args: Any) -> Future:
+    """``function(*args)`` in a thread of its own; its result (or exception) in the returned future."""
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(function(*args))
+        except BaseException as e:  # noqa: BLE001 - handed to whoever waits for the result
+            future.set_exception(e)
+
+    threading.Thread(target=run, name="hdf5-call", daemon=True).start()
+    return future
+
+
+def _keras_weight_shapes_of_text(blob: bytes, text: bytes, received: str, limits: Limits,
+                                 vet: bool = True) -> tuple[dict[str, tuple[StoredWeight, ...]], tuple[str, ...]]:
+    """:func:`_keras_weight_shapes` given the config's text, parsed here, in the child, while the parent checks it.
+
+    Only layer names and classes are read from it, to name the weight groups; a text the parent then
+    refuses never gets further than this child.
+    """
+    try:
+        config = json.loads(text)
+    except (ValueError, RecursionError):
+        config = {}
+    return _keras_weight_shapes(blob, config if isinstance(config, dict) else {}, received, limits, vet)
 
 
 def _keras_weight_shapes(blob: bytes, config: dict, received: str, limits: Limits,
