@@ -54,7 +54,7 @@ def model_files(folder: Path) -> list[tuple[str, Path]]:
             if name == "entity_1600":
                 from render import entity_model
 
-                entity_model(vocabulary=(1000, 800)).save(path)
+                entity_model(vocabulary=(580, 400)).save(path)
             else:
                 getattr(keras.applications, name)(weights=None).save(path)
         files.append((name, path))

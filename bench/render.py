@@ -65,7 +65,7 @@ APPLICATIONS = [
 def entity_model(columns: int = 1600, vocabulary: tuple[int, int] = (10, 50)):
     """The entity-embedding model of tabular deep learning recipes: one embedded input per column.
 
-    Column ``i`` has ``vocabulary[0] + i % vocabulary[1]`` categories; ``(1000, 800)`` makes the
+    Column ``i`` has ``vocabulary[0] + i % vocabulary[1]`` categories; ``(580, 400)`` makes the
     36 MB file of issue 14 (bench/app_open.py).
     """
     import keras
