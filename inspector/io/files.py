@@ -298,7 +298,7 @@ def _read_keras_zip(data: bytes, received: str, limits: Limits,
         # the HDF5 child walks the weights while this process parses the config (the 1,600-column model:
         # 1.8 s and 0.9 s, side by side instead of one after the other)
         blob = _read_member(archive, "model.weights.h5", budget, received, limits)
-        shapes = _in_thread(_HDF5_CHILDREN.call, _keras_weight_shapes_of_text, (blob, text, received, limits, vet),
+        shapes = _in_thread(_HDF5_CHILDREN.call, _keras_weight_shapes, (blob, text, received, limits, vet),
                             received, limits)
     config = _parse_json(text, "config.json", received, limits)
     metadata: dict = {}
@@ -467,29 +467,21 @@ def _in_thread(function: Callable[..., Any], *args: Any) -> Future:
     return future
 
 
-def _keras_weight_shapes_of_text(blob: bytes, text: bytes, received: str, limits: Limits,
-                                 vet: bool = True) -> tuple[dict[str, tuple[StoredWeight, ...]], tuple[str, ...]]:
-    """:func:`_keras_weight_shapes` given the config's text, parsed here, in the child, while the parent checks it.
-
-    Only layer names and classes are read from it, to name the weight groups; a text the parent then
-    refuses never gets further than this child.
-    """
-    try:
-        config = json.loads(text)
-    except (ValueError, RecursionError):
-        config = {}
-    return _keras_weight_shapes(blob, config if isinstance(config, dict) else {}, received, limits, vet)
-
-
-def _keras_weight_shapes(blob: bytes, config: dict, received: str, limits: Limits,
+def _keras_weight_shapes(blob: bytes, text: bytes, received: str, limits: Limits,
                          vet: bool = True) -> tuple[dict[str, tuple[StoredWeight, ...]], tuple[str, ...]]:
     """Map layer paths to stored weight shapes in a Keras 3 ``model.weights.h5``, and list its outside data.
 
     Groups are named by class (``dense_1``); newer Keras versions store the layer's
     real name in the ``vars`` group's ``name`` attribute, older ones are matched by
-    the order of layers of each class in the config.
+    the order of layers of each class in the config.  The config's ``text`` is parsed here, in
+    the child, while the parent checks it: only layer names and classes are read from it, and a
+    text the parent then refuses never gets further than this child.
     """
-
+    try:
+        config = json.loads(text)
+    except (ValueError, RecursionError):
+        config = {}
+    config = config if isinstance(config, dict) else {}
     out: dict[str, list[StoredWeight]] = {}
     try:
         with _open_hdf5(blob) as f:
@@ -621,7 +613,7 @@ class _HDF5Index:
 def _datasets_by_group(datasets: Iterable[StoredWeight]) -> dict[str, list[StoredWeight]]:
     """Every group's datasets at any depth, named relative to it, keyed by the group's path ("" for the root).
 
-    The same lists as :func:`_datasets_under` called on each group, from one walk of the file.
+    The same lists as a ``visititems`` walk from each group would give, from one walk of the file.
     """
     found: dict[str, list[StoredWeight]] = {}
     for dataset in datasets:
@@ -629,19 +621,6 @@ def _datasets_by_group(datasets: Iterable[StoredWeight]) -> dict[str, list[Store
         for i in range(len(parts)):
             found.setdefault("/".join(parts[:i]), []).append(StoredWeight("/".join(parts[i:]), dataset.shape,
                                                                           dataset.dtype))
-    return found
-
-
-def _datasets_under(group: Any) -> list[StoredWeight]:
-    import h5py
-
-    found: list[StoredWeight] = []
-
-    def visit(name: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Dataset):
-            found.append(StoredWeight(name, tuple(int(d) for d in obj.shape), str(obj.dtype)))
-
-    group.visititems(visit)
     return found
 
 
@@ -835,11 +814,12 @@ def _read_hdf5_inline(data: bytes, received: str, limits: Limits,
                                        fix="Do not open this file; re-save the model with model.save(...).") from e
             config = _parse_json(text, "model_config", received, limits)
             weights: dict[str, tuple[StoredWeight, ...]] = {}
-            outside = _vet_hdf5(f, limits, read=vet)
+            index = _HDF5Index.of(f)
+            outside = _vet_hdf5(f, limits, read=vet, index=index)
             group = _own(f, "model_weights")
-            group = f if group is None else group
-            _collect_h5_weights(group, config, weights)
-            weights[ALL_WEIGHTS] = tuple(_datasets_under(group))
+            _collect_h5_weights(f if group is None else group, config, weights)
+            weights[ALL_WEIGHTS] = tuple(_datasets_by_group(index.datasets).get(
+                "" if group is None else "model_weights", []))
         except InspectorError:
             raise
         except Exception as e:  # noqa: BLE001 - HDF5 is parsed by a C library; any failure means a bad file
