@@ -238,6 +238,16 @@ _FIRST_VIEW = """() => {
 }"""
 
 
+def _landing_graph(page, server: str):
+    """Open the app: it lands on the Graph page of its first sample; that sample's graph and the drawn viewer."""
+    page.goto(server)
+    graph = inspector.build_graph(inspector.list_samples()[0].path)
+    page.locator("h1", has_text=f"Graph · {graph.name}").wait_for()
+    frame = _viewer(page)
+    _settle(page)
+    return graph, frame
+
+
 def _inside_canvas(frame, selector: str) -> bool:
     return frame.evaluate("""sel => { const c = document.querySelector('#ki-canvas').getBoundingClientRect();
       const r = document.querySelector(sel).getBoundingClientRect();
@@ -245,12 +255,7 @@ def _inside_canvas(frame, selector: str) -> bool:
 
 
 def test_graph_viewer_without_graphviz(page, server: str) -> None:
-    page.goto(server)
-    sample = inspector.list_samples()[0]
-    graph = inspector.build_graph(sample.path)
-    page.locator("h1", has_text=f"Graph · {graph.name}").wait_for()  # the app lands on the graph
-    frame = _viewer(page)
-    _settle(page)
+    graph, frame = _landing_graph(page, server)
     assert page.locator(EXCEPTION).count() == 0
 
     # the DOM contract: every drawn layer is an element with data-node-id holding its label text
@@ -303,12 +308,7 @@ def test_graph_page_colours_layers_by_macs(page, server: str) -> None:
     """Issue 17: 'Colour by' fills each drawn layer with its scale colour and draws the scale, in a real browser."""
     from inspector.rendering.colour import colour_scale
 
-    page.goto(server)
-    sample = inspector.list_samples()[0]
-    graph = inspector.build_graph(sample.path)
-    page.locator("h1", has_text=f"Graph · {graph.name}").wait_for()  # the app lands on the graph
-    frame = _viewer(page)
-    _settle(page)
+    graph, frame = _landing_graph(page, server)
     key = frame.locator("#ki-canvas").get_attribute("data-ready")
     page.get_by_role("combobox", name="Colour by").click()
     page.get_by_role("option", name="macs", exact=True).click()

@@ -8,6 +8,7 @@ import h5py
 import numpy as np
 import pytest
 from keras1_files import keras1_file
+from zoo import keras2_h5_with_layer
 
 import inspector
 from inspector import Source
@@ -168,21 +169,11 @@ def test_nested_model_structure_failure_is_not_blamed_on_the_weights(real_models
 
 def test_a_wrapped_layer_given_its_module_is_still_scanned(tmp_path):
     """tf.keras 2 wrappers get module keras.layers for their inner layer: a Lambda or a non-layer inside is refused."""
-    import json
-
-    import h5py
-    import keras
-
     for inner in ({"class_name": "Lambda", "config": {"name": "l", "function": ["4wEAAAAAAAAA", None, None],
                                                       "function_type": "lambda"}},
                   {"class_name": "Input", "config": {"shape": [4]}}):  # keras.layers.Input: a function
-        path = tmp_path / f"{inner['class_name']}.h5"
-        keras.Sequential([keras.Input((3, 4)), keras.layers.Dense(2, name="d")]).save(path)
-        with h5py.File(path, "r+") as f:
-            f.attrs["keras_version"] = "2.4.0"
-            config = json.loads(f.attrs["model_config"])
-            config["config"]["layers"].append({"class_name": "TimeDistributed", "config": {
-                "name": "td", "trainable": True, "layer": inner}})
-            f.attrs["model_config"] = json.dumps(config)
+        path = keras2_h5_with_layer(tmp_path / f"{inner['class_name']}.h5", {"class_name": "TimeDistributed",
+                                    "config": {"name": "td", "trainable": True, "layer": inner}},
+                                    input_shape=(3, 4), units=2)
         with pytest.raises(inspector.UnsafeModelError):
             inspector.load_model(path)

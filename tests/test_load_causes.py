@@ -8,25 +8,13 @@ import zipfile
 
 import h5py
 import pytest
+from zoo import keras2_h5_with_layer
 
 import inspector
 
 
-def _h5_with_layer(path, layer: dict) -> str:
-    """A tf.keras-2-style .h5 (Dense model saved by Keras 3, marked 2.4.0) with one extra layer in its config."""
-    import keras
-
-    keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")]).save(path)
-    with h5py.File(path, "r+") as f:
-        f.attrs["keras_version"] = "2.4.0"
-        config = json.loads(f.attrs["model_config"])
-        config["config"]["layers"].append(layer)
-        f.attrs["model_config"] = json.dumps(config)
-    return str(path)
-
-
 def test_qkeras_class_is_named_with_its_package(tmp_path):
-    path = _h5_with_layer(tmp_path / "q.h5", {"class_name": "QDense", "config": {
+    path = keras2_h5_with_layer(tmp_path / "q.h5", {"class_name": "QDense", "config": {
         "name": "qd", "units": 2, "kernel_quantizer": "quantized_bits(4,0,1)" * 400}})  # a long config, as in QKeras
     with pytest.raises(inspector.ModelLoadError) as info:
         inspector.load_model(path, trust=True)
@@ -63,18 +51,11 @@ def test_qkeras_class_in_a_keras_file_is_named_untrusted_and_trusted(tmp_path):
 
 def test_lambda_bytecode_from_another_python_in_a_tf_keras2_h5_is_named(tmp_path):
     """tf.keras 2 stored a Lambda's function as [base64 marshal bytes, defaults, closure] in the .h5 config."""
-    import keras
-
-    path = tmp_path / "lam.h5"
-    keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, name="d")]).save(path)
-    with h5py.File(path, "r+") as f:
-        f.attrs["keras_version"] = "2.4.0"
-        config = json.loads(f.attrs["model_config"])
-        config["config"]["layers"].append({"class_name": "Lambda", "config": {
-            "name": "double", "trainable": True, "dtype": "float32", "function_type": "lambda",
-            "function": [base64.b64encode(b"\xff\x00\x00\x00").decode(), None, None], "module": "__main__",
-            "output_shape": None, "output_shape_type": "raw", "output_shape_module": None, "arguments": {}}})
-        f.attrs["model_config"] = json.dumps(config)
+    path = keras2_h5_with_layer(tmp_path / "lam.h5", {"class_name": "Lambda", "config": {
+        "name": "double", "trainable": True, "dtype": "float32", "function_type": "lambda",
+        "function": [base64.b64encode(b"\xff\x00\x00\x00").decode(), None, None], "module": "__main__",
+        "output_shape": None, "output_shape_type": "raw", "output_shape_module": None, "arguments": {}}},
+        input_shape=(2,), units=2)
     with pytest.raises(inspector.UnsafeModelError):  # untrusted: refused before any bytecode is read
         inspector.load_model(path)
     with pytest.raises(inspector.ModelLoadError) as info:

@@ -7,6 +7,7 @@ import json
 import h5py
 import numpy as np
 import pytest
+from zoo import keras2_h5_with_layer
 
 import inspector
 from inspector.model.legacy import normalize_config
@@ -154,16 +155,9 @@ def test_normalisation_renames_hard_sigmoid_everywhere_only_before_keras3():
 
 
 def test_keras2_thresholded_relu_becomes_relu_with_threshold(tmp_path):
-    import keras
-
-    path = tmp_path / "thr.h5"
-    keras.Sequential([keras.Input((5,)), keras.layers.Dense(5, name="d")]).save(path)
-    with h5py.File(path, "r+") as f:
-        f.attrs["keras_version"] = "2.2.4"
-        config = json.loads(f.attrs["model_config"])
-        config["config"]["layers"].append({"class_name": "ThresholdedReLU", "config": {
-            "name": "thr", "trainable": True, "dtype": "float32", "theta": 0.7}})
-        f.attrs["model_config"] = json.dumps(config)
+    path = keras2_h5_with_layer(tmp_path / "thr.h5", {"class_name": "ThresholdedReLU", "config": {
+        "name": "thr", "trainable": True, "dtype": "float32", "theta": 0.7}}, input_shape=(5,), units=5,
+        keras_version="2.2.4")
     model = inspector.load_model(path)
     X = np.random.default_rng(3).normal(0, 1, (8, 5)).astype("float32")
     dense = inspector.inspect_layer(model, "d", X)

@@ -6,6 +6,9 @@ build in well under a second.
 
 from __future__ import annotations
 
+import json
+
+import h5py
 import keras
 import numpy as np
 
@@ -131,3 +134,16 @@ ZOO = {
     "odd_names": odd_names,
 }
 SAFE = [name for name in ZOO if name not in ("lambda_abs", "subclassed")]
+
+
+def keras2_h5_with_layer(path, layer: dict, *, input_shape: tuple[int, ...] = (4,), units: int = 3,
+                         keras_version: str = "2.4.0") -> str:
+    """A tf.keras-2-style .h5: Input → Dense ``d`` saved by Keras 3, marked ``keras_version``, with ``layer``
+    appended to its config (a layer Keras 3 no longer writes, or a hostile one)."""
+    keras.Sequential([keras.Input(input_shape), keras.layers.Dense(units, name="d")]).save(path)
+    with h5py.File(path, "r+") as f:
+        f.attrs["keras_version"] = keras_version
+        config = json.loads(f.attrs["model_config"])
+        config["config"]["layers"].append(layer)
+        f.attrs["model_config"] = json.dumps(config)
+    return str(path)
