@@ -24,7 +24,7 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from inspector.errors import (
     InspectorError,
@@ -33,9 +33,6 @@ from inspector.errors import (
 )
 from inspector.graph import ModelGraph
 from inspector.io.files import read_source
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["OpenedModel", "ModelOpening", "file_digest", "read_model_bytes", "open_model", "start_opening"]
 
