@@ -55,6 +55,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from functools import cached_property
 from typing import Any
 
 __all__ = ["Shape", "NodeKind", "Source", "WeightInfo", "LayerNode", "Edge", "ModelGraph", "node_id", "format_shape",
@@ -199,10 +200,15 @@ class ModelGraph:
         Raises:
             KeyError: no such node.
         """
+        return self._nodes_by_id[node_id]
+
+    @cached_property
+    def _nodes_by_id(self) -> dict[str, LayerNode]:
+        # built on the first lookup: a walk per lookup made the sidebar's facts of a 4,804-layer model take 0.25 s
+        found: dict[str, LayerNode] = {}
         for n, _ in self.walk():
-            if n.id == node_id:
-                return n
-        raise KeyError(node_id)
+            found.setdefault(n.id, n)  # the first at any depth, as a walk would find it
+        return found
 
     def find_node(self, node_id: str) -> LayerNode | None:
         """The node with this id at any nesting level, or ``None``."""
