@@ -174,19 +174,21 @@ def start_opening(data: bytes, *, name: str = "", trust: bool = False, defer: bo
         >>> opened.loading, opened.can_run, opened.graph.total_params == opening.static.graph.total_params
         (False, True, True)
     """
-    from inspector.io.files import read_model_file
+    from inspector.io.files import start_reading
     from inspector.model.static import static_graph
 
     buffer = io.BytesIO(data)
     buffer.name = name  # so every error message names the file
-    model_file = read_model_file(buffer, vet_arrays=False)
+    reading = start_reading(buffer, vet_arrays=False)
     future: Future[OpenedModel] = Future()
     try:
-        graph = static_graph(model_file)
+        graph = static_graph(reading)  # built from the config while the HDF5 child walks the weights
     except InspectorError:  # a config only Keras makes sense of: nothing to draw early, so load in this thread
+        reading.result()  # unless the weights were the problem: their error is the file's (not read twice)
         opened = open_model(data, name=name, trust=trust)
         future.set_result(opened)
         return ModelOpening(opened, future)
+    model_file = reading.result()
     static = OpenedModel(name or model_file.name, model_file.sha256, model_file.format, trust, graph, loading=True)
 
     def load() -> None:

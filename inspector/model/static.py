@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from inspector.errors import ModelFormatError
@@ -33,11 +33,12 @@ from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape, Source
 from inspector.io.files import (
     ALL_WEIGHTS,
     ModelFile,
+    ModelFileReading,
     ModelSource,
     StoredWeight,
     _layer_name,
     _model_layers,
-    read_model_file,
+    start_reading,
 )
 from inspector.limits import Limits
 from inspector.model.scan import config_objects, reference_reason
@@ -52,7 +53,7 @@ _NON_TRAINABLE = re.compile(r"(moving_mean|moving_variance|running_mean|running_
 _NON_TRAINABLE_INDICES = {"BatchNormalization": {"2", "3"}, "Normalization": {"0", "1", "2"}}
 
 
-def static_graph(source: ModelSource | ModelFile, *, limits: Limits | None = None,
+def static_graph(source: ModelSource | ModelFile | ModelFileReading, *, limits: Limits | None = None,
                  code: Mapping[str, str] | None = None) -> ModelGraph:
     """Parse a model file into a graph without building the model or running any of its code.
 
@@ -61,7 +62,9 @@ def static_graph(source: ModelSource | ModelFile, *, limits: Limits | None = Non
     parameter counts, and every shape Keras's own arithmetic can infer.  ``code`` (layer path ->
     reason, from the trust scan) marks more layers opaque.  It is the fast way to a drawing: no
     Keras import, and the weight arrays are not read (only their shapes), so it returns in a
-    fraction of :func:`~inspector.build_graph`'s time on a file.
+    fraction of :func:`~inspector.build_graph`'s time on a file.  Given a path, bytes or a
+    :class:`~inspector.io.files.ModelFileReading`, the graph is built from the config while the HDF5
+    child still walks the stored weights, which are added when it answers.
 
     Example:
         >>> import inspector
@@ -73,13 +76,18 @@ def static_graph(source: ModelSource | ModelFile, *, limits: Limits | None = Non
     from inspector.model.shape_inference import infer_shapes
 
     # shapes only: the arrays are not read (only Keras needs them vetted, see read_model_file)
-    model_file = source if isinstance(source, ModelFile) else read_model_file(source, limits=limits,
-                                                                              vet_arrays=False)
+    reading = source if isinstance(source, (ModelFile, ModelFileReading)) else start_reading(
+        source, limits=limits, vet_arrays=False)
+    model_file = reading.file if isinstance(reading, ModelFileReading) else reading
     try:
         config = normalize_config(model_file.config, keras_version=model_file.keras_version)[0]
     except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError):
         config = model_file.config  # graph_from_config has its own, stricter, error for this
-    return infer_shapes(graph_from_config(config, model_file.weights, code=code))
+    if isinstance(reading, ModelFile):
+        return infer_shapes(graph_from_config(config, model_file.weights, code=code))
+    graph, ctx = _built(config, {}, code or {})  # while the child walks the weights
+    graph = infer_shapes(graph)
+    return _whole(_with_weights(graph, reading.result().weights, ctx.whole), ctx)
 
 
 def _opaque_reason(layer_config: dict, *, with_layers: bool = False) -> str:
@@ -92,9 +100,28 @@ def _opaque_reason(layer_config: dict, *, with_layers: bool = False) -> str:
 # --------------------------------------------------------------------------- build
 @dataclass
 class _Context:
-    weights: dict[str, tuple[StoredWeight, ...]]
+    weights: Mapping[str, tuple[StoredWeight, ...]]
     code: Mapping[str, str]
     warnings: list[str] = field(default_factory=list)
+    whole: set[str] = field(default_factory=set)  # ids of the nodes standing for a whole model's weights
+
+
+def _weight_fields(cls: str, stored: Iterable[StoredWeight], *, trainable: bool, counted: bool,
+                   sub: ModelGraph | None = None) -> dict[str, Any]:
+    """A node's weights and parameter counts from its stored weights: the one rule for both ways of building.
+
+    A call after the first (``counted`` false) reaches no new weights; a nested model's row is the sum of
+    its children's rows.
+    """
+    weights = tuple(WeightInfo(w.name, tuple(w.shape), w.dtype, trainable and _trainable_weight(cls, w.name))
+                    for w in stored)
+    trainable_params = sum(w.size for w in weights if w.trainable) if counted else 0
+    non_trainable_params = sum(w.size for w in weights if not w.trainable) if counted else 0
+    if sub is not None and counted:
+        trainable_params, non_trainable_params = sub.trainable_params, sub.non_trainable_params
+    return {"weights": weights, "params": trainable_params + non_trainable_params,
+            "trainable_params": trainable_params, "non_trainable_params": non_trainable_params,
+            "layer_params": sum(w.size for w in weights)}
 
 
 def graph_from_config(config: dict, weights: dict[str, tuple[StoredWeight, ...]], *,
@@ -107,8 +134,16 @@ def graph_from_config(config: dict, weights: dict[str, tuple[StoredWeight, ...]]
     reason, from :func:`inspector.model.scan.code_references`) marks the ones found by
     resolving names as well.
     """
+    return _whole(*_built(config, weights, code or {}))
+
+
+def _built(config: dict, weights: Mapping[str, tuple[StoredWeight, ...]],
+           code: Mapping[str, str]) -> tuple[ModelGraph, _Context]:
+    """The graph of every level, without the top level's totals (:func:`_whole`), and what building it found."""
+    ctx = _Context(weights, code)
     try:
-        return _graph_from_config(config, weights, code or {})
+        return _model_graph(config, ctx, prefix="", path_prefix="", parent=None, depth=0, shared_prefix=None,
+                            trainable=True), ctx
     except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError) as e:
         raise ModelFormatError(
             "The model's architecture config is malformed: it does not describe layers the way Keras writes them.",
@@ -116,19 +151,28 @@ def graph_from_config(config: dict, weights: dict[str, tuple[StoredWeight, ...]]
             fix="The file is corrupted or was not written by Keras; re-save the model with model.save(...).") from e
 
 
-def _graph_from_config(config: dict, weights: dict[str, tuple[StoredWeight, ...]],
-                       code: Mapping[str, str]) -> ModelGraph:
-    ctx = _Context(weights, code)
-    graph = _model_graph(config, ctx, prefix="", path_prefix="", parent=None, depth=0, shared_prefix=None,
-                         trainable=True)
+def _whole(graph: ModelGraph, ctx: _Context) -> ModelGraph:
+    """The top level's totals, source and warnings."""
     trainable = sum(n.trainable_params for n in graph.nodes)
     non_trainable = sum(n.non_trainable_params for n in graph.nodes)
     total_bytes = sum(n.bytes for n, _ in graph.walk() if n.depth == 0)
-    from dataclasses import replace
-
     return replace(graph, total_params=trainable + non_trainable, trainable_params=trainable,
                    non_trainable_params=non_trainable, total_bytes=total_bytes, source=Source.STATIC,
                    warnings=tuple(dict.fromkeys(ctx.warnings)))
+
+
+def _with_weights(graph: ModelGraph, weights: Mapping[str, tuple[StoredWeight, ...]], whole: set[str]) -> ModelGraph:
+    """A graph built without weights (``_Context.weights`` empty), given the stored ones: what one pass builds.
+
+    Lets the graph be built from the config while the HDF5 child still walks the weights (:func:`static_graph`).
+    """
+    nested = {node_id: _with_weights(sub, weights, whole) for node_id, sub in graph.nested.items()}
+    nodes = tuple(n if n.kind == NodeKind.INPUT else replace(n, **_weight_fields(
+        n.class_name, weights.get(ALL_WEIGHTS if n.id in whole else n.path, ()), trainable=n.trainable,
+        counted=n.shared_with is None or n.id in whole, sub=nested.get(n.id))) for n in graph.nodes)
+    return replace(graph, nodes=nodes, nested=nested, total_params=sum(n.params for n in nodes),
+                   trainable_params=sum(n.trainable_params for n in nodes),
+                   non_trainable_params=sum(n.non_trainable_params for n in nodes))
 
 
 def _model_graph(config: dict, ctx: _Context, *, prefix: str, path_prefix: str, parent: str | None, depth: int,
@@ -255,22 +299,14 @@ class _Builder:
         first_call_id = self._id(name, 0)
         shared_with = (self.shared_prefix + name) if self.shared_prefix else (first_call_id if call else None)
         trainable = bool(inner.get("trainable", True)) and self.trainable
-        stored = self.ctx.weights.get(path, ())
-        weights = tuple(
-            WeightInfo(w.name, tuple(w.shape), w.dtype, trainable and _trainable_weight(cls, w.name))
-            for w in stored)
-        counted = shared_with is None
-        trainable_params = sum(w.size for w in weights if w.trainable) if counted else 0
-        non_trainable_params = sum(w.size for w in weights if not w.trainable) if counted else 0
         is_model = cls in MODEL_CLASSES and bool(_model_layers(inner))
         reason = _opaque_reason(lc) or _code_reason(self.ctx.code, path, inside=not is_model)
+        sub = None
         if is_model:
             sub = _model_graph(lc, self.ctx, prefix=node_id + "/", path_prefix=path + "/", parent=node_id,
                                depth=self.depth + 1,
                                shared_prefix=(shared_with + "/") if shared_with else None, trainable=trainable)
             self.nested[node_id] = sub
-            if counted:  # a nested model's row is the sum of its children's rows
-                trainable_params, non_trainable_params = sub.trainable_params, sub.non_trainable_params
             output_shapes = tuple(_output_shape_of(sub, o) for o in sub.outputs)
             inner = {k: v for k, v in inner.items() if k != "layers"}
         else:
@@ -282,32 +318,28 @@ class _Builder:
         self.nodes.append(LayerNode(
             id=node_id, name=name, class_name=cls, kind=kind, input_shapes=tuple(input_shapes),
             output_shapes=output_shapes, dtype=_dtype_name(inner.get("dtype")),
-            params=trainable_params + non_trainable_params, trainable_params=trainable_params,
-            non_trainable_params=non_trainable_params, layer_params=sum(w.size for w in weights),
+            **_weight_fields(cls, self.ctx.weights.get(path, ()), trainable=trainable, counted=shared_with is None,
+                             sub=sub),
             config=inner, activation=activation if isinstance(activation, str) else None, trainable=trainable,
             call_index=call, shared_with=shared_with, path=path, parent=self.parent, depth=self.depth,
-            module=lc.get("module") if isinstance(lc.get("module"), str) else None, weights=weights,
+            module=lc.get("module") if isinstance(lc.get("module"), str) else None,
             opaque=bool(reason), opaque_reason=reason))
         return node_id
 
     def opaque_model(self, config: dict, name: str, cls: str) -> ModelGraph:
         """A subclassed (or unknown) model class: one node holding every stored weight."""
-        weights = tuple(WeightInfo(w.name, tuple(w.shape), w.dtype, _trainable_weight(cls, w.name))
-                        for w in self.ctx.weights.get(ALL_WEIGHTS, ()))
-        trainable = sum(w.size for w in weights if w.trainable)
-        non_trainable = sum(w.size for w in weights if not w.trainable)
         reason = _opaque_reason(config, with_layers=True) or (
             f"{cls} is a subclassed model: its code is not in the file, only its weights")
         node = LayerNode(id=self.prefix + name, name=name, class_name=cls, kind=NodeKind.SUBCLASSED,
-                         params=trainable + non_trainable, trainable_params=trainable,
-                         non_trainable_params=non_trainable, layer_params=trainable + non_trainable,
                          path=self.path_prefix + name, parent=self.parent, depth=self.depth,
                          module=config.get("module") if isinstance(config.get("module"), str) else None,
-                         weights=weights, opaque=True, opaque_reason=reason)
+                         opaque=True, opaque_reason=reason,
+                         **_weight_fields(cls, self.ctx.weights.get(ALL_WEIGHTS, ()), trainable=True, counted=True))
+        self.ctx.whole.add(node.id)
         self.ctx.warnings.append(f"{cls} has no layer graph in the file: it is shown as one opaque node.")
         return ModelGraph(name=name, class_name=cls, nodes=(node,), edges=(), inputs=(node.id,),
-                          outputs=(node.id,), total_params=node.params, trainable_params=trainable,
-                          non_trainable_params=non_trainable, source=Source.STATIC)
+                          outputs=(node.id,), total_params=node.params, trainable_params=node.trainable_params,
+                          non_trainable_params=node.non_trainable_params, source=Source.STATIC)
 
     def finish(self, name: str, cls: str) -> ModelGraph:
         nodes = _fill_output_shapes(self.nodes, self.edges)
@@ -327,7 +359,6 @@ def _code_reason(code: Mapping[str, str], path: str, *, inside: bool) -> str:
 
 def _fill_output_shapes(nodes: list[LayerNode], edges: list[Edge]) -> list[LayerNode]:
     """Output shapes of a node are the shapes its consumers recorded for its outputs."""
-    from dataclasses import replace
 
     seen: dict[str, dict[int, Shape | None]] = {}
     for e in edges:
