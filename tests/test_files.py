@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 
 import h5py
@@ -155,6 +156,51 @@ def test_hdf5_is_parsed_in_a_child_process_with_a_time_limit(suffix):
     assert child.poll() is not None, "the stuck child was killed"
     assert read_model_file(path).weights["hidden"]
     assert files._HDF5._process.poll() is None and files._HDF5._process.pid != child.pid
+
+
+def test_the_child_reads_a_private_copy_that_is_removed_after_every_call(tmp_path, monkeypatch):
+    """The HDF5 child opens the bytes by path: a file only this user can read, gone after the call, also when the
+    call times out; when the in-memory folder cannot take it (full), the temporary folder does."""
+    import glob
+    import stat
+    import tempfile
+
+    from inspector.io import files
+
+    def ours() -> set[str]:
+        return {*glob.glob("/dev/shm/keras-inspector-*"), *glob.glob(f"{tempfile.gettempdir()}/keras-inspector-*")}
+
+    before = ours()
+    seen: list[tuple[str, int]] = []
+    real_call = files._HDF5_CHILDREN.call
+
+    def spy(function, args, received, limits):
+        seen.append((args[0], stat.S_IMODE(os.stat(args[0]).st_mode)))
+        return real_call(function, args, received, limits)
+
+    monkeypatch.setattr(files._HDF5_CHILDREN, "call", spy)
+    sample = inspector.get_sample("otto_mlp")
+    for path in (sample.path, sample.h5_path):
+        assert read_model_file(path).weights["hidden"]
+    with pytest.raises(inspector.LimitExceededError):
+        read_model_file(sample.path, limits=Limits(max_parse_seconds=0))
+    assert len(seen) == 3 and all(mode == 0o600 for _, mode in seen)  # the .keras, the .h5, the timed-out one
+    assert ours() == before
+
+    real_fdopen = os.fdopen
+
+    def full_shm(fd, *args, **kwargs):
+        handle = real_fdopen(fd, *args, **kwargs)
+        if os.readlink(f"/proc/self/fd/{fd}").startswith("/dev/shm/"):
+            handle.close()
+            raise OSError(28, "No space left on device")
+        return handle
+
+    monkeypatch.setattr(os, "fdopen", full_shm)
+    seen.clear()
+    assert read_model_file(sample.path).weights["hidden"]
+    assert seen and not any(path.startswith("/dev/shm/") for path, _ in seen)
+    assert ours() == before
 
 
 def test_a_child_that_dies_is_a_typed_error_and_is_replaced():
