@@ -50,6 +50,7 @@ INSTALL_HINT = ("Install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), `
 
 _CLUSTER_FILLS = ("#f0fdfa", "#e2f6f0", "#d3efe6")  # deeper nested models get a darker box
 DEFAULT_TIMEOUT = 300.0  # seconds; EfficientNetB7 unfolded takes well under a minute
+_LARGE_DRAWING = 500  # drawn boxes from which dot's x-coordinate polish is cut short (view_to_dot)
 
 
 class OutputFormat(str, Enum):
@@ -145,7 +146,10 @@ def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None
     names = {n.id: f"n{i}" for i, n in enumerate(g.nodes)}
     outputs = set(g.outputs)
     lines = [f"digraph {_quote(view.source.name)} {{"]
-    lines.append(f"  graph [rankdir={rankdir}, splines=true, nodesep=0.25, ranksep=0.4, newrank=true, "
+    # a large drawing stops polishing its x positions early: NASNetMobile's 771 boxes lay out in 0.17 s instead
+    # of 0.26 s, and a fifth narrower (so larger on screen); small drawings are laid out as before
+    polish = "nslimit=0.5, " if len(g.nodes) >= _LARGE_DRAWING else ""
+    lines.append(f"  graph [rankdir={rankdir}, splines=true, nodesep=0.25, ranksep=0.4, newrank=true, {polish}"
                  f'outputorder=edgesfirst, fontname="Helvetica", fontsize=11, labelloc=t, '
                  f"label=<{_graph_label(view) if colours is None else _legend_label(view, colours)}>];")
     lines.append('  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10, '
