@@ -61,7 +61,7 @@ def _open_model(sha256: str, trust: bool, name: str, _data: bytes) -> opening.Mo
     # view; the Keras load runs in a thread of its own, begun by begin_loading once the page is sent (sessions
     # opening the same file share it).  At most four openings are kept, so a busy server holds at most four
     # models beyond those its sessions show.
-    return opening.start_opening(_data, name=name, trust=trust, defer=True)
+    return opening.start_opening(_data, name=name, trust=trust, defer=True, sha256=sha256)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

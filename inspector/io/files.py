@@ -134,14 +134,16 @@ def read_model_file(source: ModelSource, *, limits: Limits | None = None, vet_ar
     return start_reading(source, limits=limits, vet_arrays=vet_arrays).result()
 
 
-def start_reading(source: ModelSource, *, limits: Limits | None = None, vet_arrays: bool = True) -> ModelFileReading:
+def start_reading(source: ModelSource, *, limits: Limits | None = None, vet_arrays: bool = True,
+                  sha256: str | None = None) -> ModelFileReading:
     """:func:`read_model_file` that returns once the config is read and checked, the weights' walk still going.
 
     A ``.keras`` file's stored weights are walked in the HDF5 child while this process parses the
     config; this returns then, so that the caller can build on the config while the child finishes
     (a 1,600-column model: 0.5 s of walking overlapped).  A legacy ``.h5`` keeps its config in the HDF5
     data, so it is read whole first.  The same errors as :func:`read_model_file`: the config's at
-    once, the weights' from :meth:`ModelFileReading.result`.
+    once, the weights' from :meth:`ModelFileReading.result`.  ``sha256``: the bytes' digest, when the
+    caller has computed it already (the app keys its cache by it), so it is not computed twice.
 
     Example:
         >>> import inspector
@@ -158,7 +160,7 @@ def start_reading(source: ModelSource, *, limits: Limits | None = None, vet_arra
         raise ModelFormatError(
             "The model file is empty (0 bytes).", received=received or "0 bytes",
             fix="Upload the .keras or .h5 file written by model.save(...); the upload may have been cut off.")
-    digest = hashlib.sha256(data).hexdigest()
+    digest = sha256 or hashlib.sha256(data).hexdigest()
     shapes: Future | None = None
     weights: dict[str, tuple[StoredWeight, ...]] = {}
     outside: tuple[str, ...] = ()

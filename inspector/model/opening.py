@@ -151,7 +151,8 @@ class ModelOpening:
         return time.monotonic() - self.started
 
 
-def start_opening(data: bytes, *, name: str = "", trust: bool = False, defer: bool = False) -> ModelOpening:
+def start_opening(data: bytes, *, name: str = "", trust: bool = False, defer: bool = False,
+                  sha256: str | None = None) -> ModelOpening:
     """Open a model file's bytes progressively: the static graph at once, the Keras load in a background thread.
 
     The file is read and validated here (a file that is not a model raises its
@@ -163,7 +164,8 @@ def start_opening(data: bytes, *, name: str = "", trust: bool = False, defer: bo
 
     With ``defer=True`` the load waits for :meth:`ModelOpening.begin` (or ``result()``): a front end
     draws the static graph first, then starts the load, so Keras does not take the CPU (and
-    Python's lock) from the drawing.  The app begins it when its page has been sent.
+    Python's lock) from the drawing.  The app begins it when its page has been sent.  ``sha256``:
+    the bytes' :func:`file_digest`, when the caller has it already (not computed twice).
 
     Example:
         >>> import inspector
@@ -179,7 +181,7 @@ def start_opening(data: bytes, *, name: str = "", trust: bool = False, defer: bo
 
     buffer = io.BytesIO(data)
     buffer.name = name  # so every error message names the file
-    reading = start_reading(buffer, vet_arrays=False)
+    reading = start_reading(buffer, vet_arrays=False, sha256=sha256)
     future: Future[OpenedModel] = Future()
     try:
         graph = static_graph(reading)  # built from the config while the HDF5 child walks the weights
