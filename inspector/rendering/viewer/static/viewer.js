@@ -154,14 +154,28 @@
       return function (x, y) { return [sx * (x + tx), sy * (y + ty)]; };
     }
     function pointsBox(text, toRoot) {  // the box of the points of a path's "d" or a polygon's "points"
-      var numbers = text && text.match(/-?[\d.]+/g);
-      if (!numbers || numbers.length < 4) { return null; }
-      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-      for (var i = 0; i + 1 < numbers.length; i += 2) {
-        var p = toRoot(parseFloat(numbers[i]), parseFloat(numbers[i + 1]));
-        x0 = Math.min(x0, p[0]); x1 = Math.max(x1, p[0]); y0 = Math.min(y0, p[1]); y1 = Math.max(y1, p[1]);
+      if (!text) { return null; }
+      // read digit by digit: a regular expression's match per number (a large graph has 60,000) costs more
+      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity, n = 0, x = 0, i = 0, len = text.length;
+      while (i < len) {
+        var c = text.charCodeAt(i);
+        if (c !== 45 && c !== 46 && (c < 48 || c > 57)) { i += 1; continue; }  // not "-", "." or a digit
+        var sign = 1, v = 0, f = 1;
+        if (c === 45) { sign = -1; i += 1; }
+        while (i < len && (c = text.charCodeAt(i)) >= 48 && c <= 57) { v = v * 10 + c - 48; i += 1; }
+        if (c === 46) {
+          i += 1;
+          while (i < len && (c = text.charCodeAt(i)) >= 48 && c <= 57) { f /= 10; v += (c - 48) * f; i += 1; }
+        }
+        v *= sign;
+        if (n % 2 === 0) { x = v; } else {  // x, y, x, y, ...
+          if (x < x0) { x0 = x; } if (x > x1) { x1 = x; } if (v < y0) { y0 = v; } if (v > y1) { y1 = v; }
+        }
+        n += 1;
       }
-      return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+      if (n < 4) { return null; }
+      var a = toRoot(x0, y0), b = toRoot(x1, y1);  // a scale and a shift: the corners stay corners
+      return { x: Math.min(a[0], b[0]), y: Math.min(a[1], b[1]), w: Math.abs(b[0] - a[0]), h: Math.abs(b[1] - a[1]) };
     }
     function outlineBox(g, toRoot) {  // a node's box, from its outline (the first path or polygon)
       var outline = g.querySelector("path, polygon");
@@ -247,9 +261,12 @@
       }
       return k;
     }
-    function attribute(text, name) {  // an attribute's value in a piece's first tag
-      var m = new RegExp("^[^>]*?\\s" + name + '="([^"]*)"').exec(text);
-      return m ? m[1] : null;
+    function attribute(text, name, from) {  // an attribute's value in the tag at ``from`` (default 0)
+      from = from || 0;
+      var end = text.indexOf(">", from), key = " " + name + '="', at = text.indexOf(key, from);
+      if (at < 0 || at > end) { return null; }
+      at += key.length;
+      return text.slice(at, text.indexOf('"', at));
     }
     function pieceBox(text, toRoot) {  // a piece's box from its first outline, or from a lone text's anchor
       if (text.startsWith("<text")) {
@@ -258,8 +275,9 @@
         var p = toRoot(x, y);
         return { x: p[0], y: p[1], w: 0, h: 0 };
       }
-      var d = text.search(/<(path|polygon)\s/);
-      return d < 0 ? null : pointsBox(attribute(text.slice(d), "d") || attribute(text.slice(d), "points"), toRoot);
+      var path = text.indexOf("<path "), polygon = text.indexOf("<polygon ");
+      var at = path < 0 ? polygon : polygon < 0 ? path : Math.min(path, polygon);
+      return at < 0 ? null : pointsBox(attribute(text, "d", at) || attribute(text, "points", at), toRoot);
     }
     function parsePieces(texts) {  // SVG elements from their text (an SVG parent gives them its namespace)
       var holder = document.createElement("div");
@@ -267,7 +285,7 @@
       return Array.prototype.slice.call(holder.firstChild.children);
     }
     function install(text) {
-      // the head and tail now, with every piece's place held by a comment; their facts from their text
+      // the head and tail now; the pieces wait as text, with their boxes; the drawing's facts from their text
       text = text.slice(Math.max(0, text.indexOf("<svg")));
       var parts = split(text), holder = document.createElement("div");
       holder.innerHTML = parts ? parts.head + parts.tail : text;
@@ -275,49 +293,61 @@
       if (svg && svg.parentNode) { svg.parentNode.removeChild(svg); }
       adopt(fresh);
       if (!parts) { return null; }
-      var top = svg.querySelector("g.graph"), toRoot = rootTransform(), nodes = payload.nodes || {};
-      var boxes = {}, smallest = Infinity, places = document.createDocumentFragment(), waiting = [];
+      var toRoot = rootTransform(), nodes = payload.nodes || {}, boxes = {}, smallest = Infinity, waiting = [];
       parts.pieces.forEach(function (piece) {
-        var box = pieceBox(piece, toRoot), place = document.createComment("");
+        var box = pieceBox(piece, toRoot);
         var id = piece.startsWith("<g") ? attribute(piece, "id") : null;
         if (id !== null && (nodes[id] || (payload.clusters || {})[id])) { boxes[id] = box; }
-        if (id !== null && nodes[id]) {
-          var sizes = piece.match(/font-size="[\d.]+"/g) || [];
-          sizes.forEach(function (s) {
-            var f = parseFloat(s.slice(11));
-            if (f > 0 && f < smallest) { smallest = f; }
-          });
+        for (var at = id !== null && nodes[id] ? piece.indexOf('font-size="') : -1; at >= 0;
+             at = piece.indexOf('font-size="', at + 11)) {
+          var f = parseFloat(piece.slice(at + 11, at + 20));
+          if (f > 0 && f < smallest) { smallest = f; }
         }
-        places.appendChild(place);
-        waiting.push({ text: piece, box: box, place: place });
+        waiting.push({ text: piece, box: box, place: null });
       });
-      top.appendChild(places);
       facts = { boxes: boxes, smallest: smallest === Infinity ? 10 : smallest };
       return waiting;
     }
     function element(dom) {  // a node or model box by SVG id, once it is in the page
       return pieces[dom] || null;
     }
-    function putIn(batch) {  // parse waiting pieces and put each in its place
+    function parsed(batch) {  // waiting pieces as elements (null for one that does not parse)
       var elements = parsePieces(batch.map(function (w) { return w.text; }));
-      batch.forEach(function (w, i) {
+      return batch.map(function (w, i) {
         // split gives one element per piece; should one not parse so, it is parsed alone
-        var el = elements.length === batch.length ? elements[i] : parsePieces([w.text])[0];
-        if (!el) { return; }
-        adoptPiece(el);
-        w.place.parentNode.replaceChild(el, w.place);
+        var el = elements.length === batch.length ? elements[i] : parsePieces([w.text])[0] || null;
+        if (el) { adoptPiece(el); }
+        return el;
+      });
+    }
+    function putIn(batch) {  // waiting pieces into their places: each before the comment holding its run's place
+      parsed(batch).forEach(function (el, i) {
+        if (el) { batch[i].place.parentNode.insertBefore(el, batch[i].place); }
       });
     }
     function firstPieces(waiting) {  // put in those the first view (and a margin around it) reaches; the others wait
       var wh = size(), w = wh[0] / view.s, h = wh[1] / view.s;
       var x0 = view.x - w * AROUND_FIRST_VIEW, x1 = view.x + w * (1 + AROUND_FIRST_VIEW);
       var y0 = view.y - h * AROUND_FIRST_VIEW, y1 = view.y + h * (1 + AROUND_FIRST_VIEW);
-      var now = [], later = [];
+      var now = [], later = [], order = [], run = null;
       waiting.forEach(function (w) {
         var b = w.box;
-        (b && (b.x > x1 || b.x + b.w < x0 || b.y > y1 || b.y + b.h < y0) ? later : now).push(w);
+        if (b && (b.x > x1 || b.x + b.w < x0 || b.y > y1 || b.y + b.h < y0)) {
+          if (!run) { run = document.createComment(""); order.push(run); }  // one place for a run of waiting pieces
+          w.place = run;
+          later.push(w);
+        } else {
+          run = null;
+          now.push(w);
+          order.push(w);
+        }
       });
-      putIn(now);
+      var elements = parsed(now), at = 0, pieces = document.createDocumentFragment();
+      order.forEach(function (item) {
+        var el = item.nodeType ? item : elements[at++];
+        if (el) { pieces.appendChild(el); }
+      });
+      svg.querySelector("g.graph").appendChild(pieces);
       return later;
     }
     function adopt(element) {
@@ -537,6 +567,7 @@
         putIn(later.slice(at, at + LATER_SLICE));
         at += LATER_SLICE;
         if (at < later.length) { requestAnimationFrame(slice); return; }
+        later.forEach(function (w) { if (w.place.parentNode) { w.place.parentNode.removeChild(w.place); } });
         requestAnimationFrame(function () {
           if (drawing === key) { canvas.setAttribute("data-complete", key); }
         });
