@@ -4,7 +4,8 @@ For each file, a fresh app server starts and a browser page opens it: the app la
 Graph page of its default sample (so TensorFlow is imported and the viewer is loaded, as for
 a user who has just opened it).  Then the clock starts: the file is uploaded through the
 sidebar, and it stops when the viewer has drawn the new graph and the browser has painted it
-(the viewer's ``data-painted`` mark, two animation frames after the first view was set).
+(the viewer's ``data-painted`` mark, two animation frames after the first view was set; on a large
+graph the parts the first view does not reach go in after it, until ``data-complete``).
 The app runs twice: with Graphviz's ``dot`` on the server's ``PATH`` (server-side SVG) and
 with it hidden (layout in the browser by the vendored WebAssembly Graphviz).  Netron
 (``pip install netron``) serves the same file; its clock runs from opening the page, through
