@@ -5,7 +5,8 @@ Graph page of its default sample (so TensorFlow is imported and the viewer is lo
 a user who has just opened it).  Three seconds later (a user's time to pick a file, in which the
 sample's own background load ends) the clock starts: the file is uploaded through the
 sidebar, and it stops when the viewer has drawn the new graph and the browser has painted it
-(the viewer's ``data-painted`` mark, two animation frames after the first view was set).
+(the viewer's ``data-painted`` mark, two animation frames after the first view was set; on a large
+graph the parts the first view does not reach go in after it, until ``data-complete``).
 The app runs twice: with Graphviz's ``dot`` on the server's ``PATH`` (server-side SVG) and
 with it hidden (layout in the browser by the vendored WebAssembly Graphviz).  Netron
 (``pip install netron``) serves the same file; its clock runs from opening the page, through

@@ -151,11 +151,12 @@ def _settle(page) -> None:
 
 
 def _viewer(page, old_key: str | None = None):
-    """The Graph page's viewer frame, once it has drawn (a drawing other than ``old_key``, when given)."""
+    """The Graph page's viewer frame, once it has drawn all of a drawing (other than ``old_key``, when given)."""
     page.locator(VIEWER).wait_for()
     frame = next(f for f in page.frames if "graph_viewer" in f.url)
     frame.wait_for_function("key => { const c = document.querySelector('#ki-canvas');"
-                            " return c && c.dataset.ready && c.dataset.ready !== key; }", arg=old_key or "")
+                            " return c && c.dataset.ready && c.dataset.ready !== key"
+                            " && c.dataset.complete === c.dataset.ready; }", arg=old_key or "")
     assert frame.locator("#ki-canvas").get_attribute("data-error") is None
     return frame
 

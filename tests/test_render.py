@@ -794,7 +794,7 @@ def test_html_in_headless_chromium(tmp_path: Path, engine: str) -> None:
                 page.on("request", lambda r, requests=requests: requests.append(r.url))
                 page.goto(path.as_uri())
                 page.wait_for_load_state("load")
-                page.locator("#ki-canvas[data-ready]").wait_for()
+                page.locator("#ki-canvas[data-complete]").wait_for(state="attached")
                 assert page.locator("[data-node-id]").count() == len(json.loads(
                     page.locator("#ki-data").text_content()))
                 node = page.locator("g.node").first

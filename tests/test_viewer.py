@@ -1,7 +1,8 @@
-"""The shared graph viewer's payload (no browser): what the script is given to draw, and its vendored Graphviz.
+"""The shared graph viewer's payload: what the script is given to draw, and its vendored Graphviz.
 
 The browser side (layout in WebAssembly, DOM contract, first view, clicks) is in
-tests/test_browser.py and test_render.py's Chromium test of the HTML page.
+tests/test_browser.py and test_render.py's Chromium test of the HTML page; here, in Chromium too,
+the app's component page drawing a large graph by parts (first what the first view shows).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from test_render import chain, nested_two_levels, odd_names, parallel_branches
@@ -88,3 +90,63 @@ def test_vendored_graphviz_can_be_inlined_and_has_its_licences() -> None:
     assert "Eclipse Public License" in (folder / "LICENSE-graphviz-EPL-1.0.txt").read_text()
     page = inspector.to_html(chain(), engine="browser")
     assert page.count('id="ki-graphviz"') == 1 and len(re.findall(r"<script", page)) == 5
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+# in the component's page: post the payload as Streamlit does; note what is in the page when the first view is
+# painted and when all of it is in
+_DRAW = """async ([payload, marks]) => {
+  const canvas = document.getElementById('ki-canvas'), seen = {};
+  const count = () => ({nodes: document.querySelectorAll('#ki-canvas [data-node-id]').length,
+                        selected: document.querySelectorAll('#ki-canvas g.ki-selected').length});
+  new MutationObserver(() => {
+    for (const mark of ['painted', 'complete']) {
+      if (canvas.dataset[mark] === payload.key && !seen[mark]) { seen[mark] = count(); }
+    }
+  }).observe(canvas, {attributes: true});
+  window.postMessage({type: 'streamlit:render', args: {payload, marks, height: 720}}, '*');
+  const until = Date.now() + 60000;  // a drawing never complete fails below rather than hanging
+  await new Promise(done => { const wait = () => seen.complete || Date.now() > until ? done() : setTimeout(wait, 20); wait(); });
+  const scale = document.querySelector('#ki-canvas svg').getScreenCTM().a;
+  const top = document.querySelector('#ki-canvas g.graph');
+  seen.order = [...top.children].map(e => e.id || e.tagName);
+  seen.smallest = Math.min(...[...document.querySelectorAll('[data-node-id] text')]
+    .filter(t => t.getBoundingClientRect().bottom > 0 && t.getBoundingClientRect().top < innerHeight)
+    .map(t => parseFloat(t.getAttribute('font-size')) * scale));
+  return seen;
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium")
+@needs_dot
+def test_a_large_drawing_goes_in_by_parts_first_what_the_first_view_shows(tmp_path: Path) -> None:
+    import keras
+    from playwright.sync_api import sync_playwright
+
+    path = tmp_path / "mobilenet.keras"
+    keras.applications.MobileNetV2(weights=None).save(path)
+    payload = viewer_payload(inspector.build_graph(path), engine="graphviz")
+    svg = ET.fromstring(payload["svg"])
+    top = next(g for g in svg.iter("{http://www.w3.org/2000/svg}g") if g.get("class") == "graph")
+    drawn_order = [e.get("id") or e.tag.split("}")[1] for e in top]
+    last = payload["nodes"][max(payload["nodes"], key=lambda n: int(n[1:]))]["id"]  # far from the first view
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 720})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto((inspector.viewer_folder() / "index.html").as_uri())
+            seen = page.evaluate(_DRAW, [payload, {"highlight": [last]}])
+        finally:
+            browser.close()
+    assert errors == []
+    total = len(payload["nodes"])
+    assert 0 < seen["painted"]["nodes"] < total / 2, seen["painted"]  # the first paint: the top of the graph
+    assert seen["painted"]["selected"] == 0
+    assert seen["complete"] == {"nodes": total, "selected": 1}  # all of it, and the mark on the late piece
+    assert seen["order"] == drawn_order  # each piece in its place: Graphviz's order, so the same overlaps
+    assert seen["smallest"] >= 9

@@ -19,6 +19,13 @@ Graphviz's ``<g id="n3" class="node">`` from :func:`viewer_payload`'s ``nodes`` 
 because Graphviz cannot write arbitrary attributes.  ``static/`` is also the
 folder the app serves as a Streamlit component (``index.html`` + ``component.js``).
 
+A large drawing goes into the page by parts: first the nodes, edges and model boxes
+that the first view (and a margin around it) reaches, then the others, a slice per
+animation frame, each in its place (Graphviz's order).  The frame ``#ki-canvas`` says
+how far it is, each mark holding the payload's ``key``: ``data-ready`` (the first view
+is set), ``data-painted`` (two frames later: painted), ``data-complete`` (every part is
+in: the DOM contract above holds for the whole graph from then on).
+
 Example:
     >>> import inspector
     >>> graph = inspector.build_graph(inspector.get_sample("otto_mlp").path)

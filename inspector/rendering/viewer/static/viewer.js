@@ -12,6 +12,8 @@
 
   var READABLE_PX = 9;  // smallest on-screen label size of the first view
   var MAX_FIRST_SCALE = 1.5;  // a tiny graph is not blown up beyond this
+  var AROUND_FIRST_VIEW = 0.5;  // drawn with the first view: this much of the frame on each side of it
+  var LATER_SLICE = 400;  // the rest of the drawing goes in this many pieces per frame
   var graphvizModule = null;
   var layouts = new Map();
 
@@ -62,7 +64,7 @@
     var search = byId("ki-search");
     var svg = null, payload = null, drawn = null;
     var home = [0, 0, 1, 1], view = { x: 0, y: 0, s: 1 };
-    var domOf = {}, lastQuery = null, nonce = 0, matches = [], matchAt = 0, selected = [], drag = null;
+    var domOf = {}, pieces = {}, marked = {}, wanted = {}, lastQuery = null, nonce = 0, matches = [], matchAt = 0, selected = [], drag = null;
 
     function say(text) { if (status) { status.textContent = text; } }
 
@@ -82,14 +84,23 @@
       var wh = size();
       svg.setAttribute("viewBox", [view.x, view.y, wh[0] / view.s, wh[1] / view.s].join(" "));
     }
-    function minFont() {
-      var smallest = Infinity;
+    // what the views need of a drawing, read from its coordinates and attributes, never from a layout (which
+    // on a large graph costs as much as drawing it): the boxes of its layers and model boxes by SVG id, and its
+    // smallest label size; computed once per drawing, from the SVG's text or from the page (the HTML export)
+    var facts = null;
+    function factsOfPage() {
+      var boxes = {}, smallest = Infinity, toRoot = rootTransform();
+      Array.prototype.forEach.call(svg.querySelectorAll("g.node, g.cluster"), function (g) {
+        boxes[g.id] = outlineBox(g, toRoot);
+      });
       Array.prototype.forEach.call(svg.querySelectorAll("[data-node-id] text"), function (t) {
         var f = parseFloat(t.getAttribute("font-size"));
         if (f > 0 && f < smallest) { smallest = f; }
       });
-      return smallest === Infinity ? 10 : smallest;
+      return { boxes: boxes, smallest: smallest === Infinity ? 10 : smallest };
     }
+    function drawingFacts() { return facts || (facts = factsOfPage()); }
+    function minFont() { return drawingFacts().smallest; }
     function readableScale() { return READABLE_PX / minFont() * 1.001; }
     function boxOf(el) {  // an element's box in SVG user units, from the current view
       var r = el.getBoundingClientRect(), c = svg.getBoundingClientRect();
@@ -119,9 +130,11 @@
       if (across < need) { centreOnStart(lr); }
     }
     function centreOnStart(lr) {
-      var first = null, best = Infinity, toRoot = rootTransform();
-      Array.prototype.forEach.call(svg.querySelectorAll("g.node[data-node-id]"), function (g) {
-        var b = outlineBox(g, toRoot) || boxOf(g), at = lr ? b.x : b.y;
+      var first = null, best = Infinity, boxes = drawingFacts().boxes, nodes = payload.nodes || {};
+      Object.keys(boxes).forEach(function (dom) {
+        var b = boxes[dom];
+        if (!b || !nodes[dom]) { return; }
+        var at = lr ? b.x : b.y;
         if (at < best) { best = at; first = b; }
       });
       if (!first) { return; }
@@ -140,18 +153,33 @@
       var tx = tr ? parseFloat(tr[1]) : 0, ty = tr ? parseFloat(tr[2]) : 0;
       return function (x, y) { return [sx * (x + tx), sy * (y + ty)]; };
     }
-    function outlineBox(g, toRoot) {
-      // a node's box read from its outline's coordinates: no layout is forced, unlike getBoundingClientRect,
-      // which on a large graph costs as much as drawing it (NASNetMobile: 0.15 s)
-      var outline = g.querySelector("path, polygon");
-      var numbers = outline && (outline.getAttribute("d") || outline.getAttribute("points") || "").match(/-?[\d.]+/g);
-      if (!numbers || numbers.length < 4) { return null; }
-      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-      for (var i = 0; i + 1 < numbers.length; i += 2) {
-        var p = toRoot(parseFloat(numbers[i]), parseFloat(numbers[i + 1]));
-        x0 = Math.min(x0, p[0]); x1 = Math.max(x1, p[0]); y0 = Math.min(y0, p[1]); y1 = Math.max(y1, p[1]);
+    function pointsBox(text, toRoot) {  // the box of the points of a path's "d" or a polygon's "points"
+      if (!text) { return null; }
+      // read digit by digit: a regular expression's match per number (a large graph has 60,000) costs more
+      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity, n = 0, x = 0, i = 0, len = text.length;
+      while (i < len) {
+        var c = text.charCodeAt(i);
+        if (c !== 45 && c !== 46 && (c < 48 || c > 57)) { i += 1; continue; }  // not "-", "." or a digit
+        var sign = 1, v = 0, f = 1;
+        if (c === 45) { sign = -1; i += 1; }
+        while (i < len && (c = text.charCodeAt(i)) >= 48 && c <= 57) { v = v * 10 + c - 48; i += 1; }
+        if (c === 46) {
+          i += 1;
+          while (i < len && (c = text.charCodeAt(i)) >= 48 && c <= 57) { f /= 10; v += (c - 48) * f; i += 1; }
+        }
+        v *= sign;
+        if (n % 2 === 0) { x = v; } else {  // x, y, x, y, ...
+          if (x < x0) { x0 = x; } if (x > x1) { x1 = x; } if (v < y0) { y0 = v; } if (v > y1) { y1 = v; }
+        }
+        n += 1;
       }
-      return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+      if (n < 4) { return null; }
+      var a = toRoot(x0, y0), b = toRoot(x1, y1);  // a scale and a shift: the corners stay corners
+      return { x: Math.min(a[0], b[0]), y: Math.min(a[1], b[1]), w: Math.abs(b[0] - a[0]), h: Math.abs(b[1] - a[1]) };
+    }
+    function outlineBox(g, toRoot) {  // a node's box, from its outline (the first path or polygon)
+      var outline = g.querySelector("path, polygon");
+      return outline ? pointsBox(outline.getAttribute("d") || outline.getAttribute("points"), toRoot) : null;
     }
     function sized() {  // the app's frame has no height until Streamlit applies ours
       return new Promise(function (resolve) {
@@ -172,47 +200,189 @@
       apply();
     }
     function zoomCentre(factor) { var wh = size(); zoomAt(factor, wh[0] / 2, wh[1] / 2); }
-    function centreOn(el) {
-      var b = boxOf(el), wh = size();
+    function centreOnBox(b) {
+      var wh = size();
       view.s = Math.max(view.s, readableScale());
       view.x = b.x + b.w / 2 - wh[0] / view.s / 2;
       view.y = b.y + b.h / 2 - wh[1] / view.s / 2;
       apply();
     }
+    function centreOn(el) { centreOnBox(boxOfDom(el.id) || boxOf(el)); }
 
     // ------------------------------------------------------------------ drawing
-    function install(text) {
+    // A large drawing goes in by parts: the pieces of Graphviz's top group (each node, edge and model box is
+    // one) that the first view and a margin around it reach are parsed and put in the page first, the others
+    // wait as text behind an empty comment that keeps their place, and go in a slice per frame once the first
+    // view is painted (drawLater).  The browser parses, styles, lays out and paints only what is seen first
+    // (NASNetMobile: 116 of 1,701 pieces).  Hiding the rest with display="none" would not do: Chromium still
+    // lays out hidden SVG text.
+    function split(text) {
+      // the SVG's text as its head (to the top group's opening tag), the top group's pieces, and its tail;
+      // null when it is not shaped so (then it goes in whole)
+      var at = text.search(/<g id="[^"]*" class="graph"/);
+      if (at < 0) { return null; }
+      var open = text.indexOf(">", at) + 1, found = [], i = open;
+      for (;;) {
+        while (i < text.length && text.charCodeAt(i) <= 32) { i++; }
+        if (i >= text.length) { return null; }
+        if (text.startsWith("</g>", i)) { break; }
+        var end;
+        if (text.startsWith("<!--", i)) {  // Graphviz's comments (the browser layout's SVG): not drawn, dropped
+          end = text.indexOf("-->", i);
+          if (end < 0) { return null; }
+          i = end + 3;
+          continue;
+        }
+        if (text.startsWith("<g", i)) {
+          end = groupEnd(text, i);
+        } else {
+          var close = text.indexOf(">", i), name = /^<([\w:-]+)/.exec(text.slice(i, i + 40));
+          if (close < 0 || !name) { return null; }
+          if (text.charAt(close - 1) === "/") {
+            end = close + 1;
+          } else {
+            end = text.indexOf("</" + name[1] + ">", close);
+            if (end < 0) { return null; }
+            end += name[1].length + 3;
+          }
+        }
+        if (end <= i) { return null; }
+        found.push(text.slice(i, end));
+        i = end;
+      }
+      return { head: text.slice(0, open), pieces: found, tail: text.slice(i) };
+    }
+    function groupEnd(text, i) {  // just after the </g> that closes the <g> at i; -1 when there is none
+      var depth = 1, k = i + 2;
+      while (depth > 0) {
+        var o = text.indexOf("<g", k), c = text.indexOf("</g>", k);
+        if (c < 0) { return -1; }
+        if (o >= 0 && o < c) { depth += 1; k = o + 2; } else { depth -= 1; k = c + 4; }
+      }
+      return k;
+    }
+    function attribute(text, name, from) {  // an attribute's value in the tag at ``from`` (default 0)
+      from = from || 0;
+      var end = text.indexOf(">", from), key = " " + name + '="', at = text.indexOf(key, from);
+      if (at < 0 || at > end) { return null; }
+      at += key.length;
+      return text.slice(at, text.indexOf('"', at));
+    }
+    function pieceBox(text, toRoot) {  // a piece's box from its first outline, or from a lone text's anchor
+      if (text.startsWith("<text")) {
+        var x = parseFloat(attribute(text, "x")), y = parseFloat(attribute(text, "y"));
+        if (isNaN(x) || isNaN(y)) { return null; }
+        var p = toRoot(x, y);
+        return { x: p[0], y: p[1], w: 0, h: 0 };
+      }
+      var path = text.indexOf("<path "), polygon = text.indexOf("<polygon ");
+      var at = path < 0 ? polygon : polygon < 0 ? path : Math.min(path, polygon);
+      return at < 0 ? null : pointsBox(attribute(text, "d", at) || attribute(text, "points", at), toRoot);
+    }
+    function parsePieces(texts) {  // SVG elements from their text (an SVG parent gives them its namespace)
       var holder = document.createElement("div");
-      holder.innerHTML = text.slice(Math.max(0, text.indexOf("<svg")));
+      holder.innerHTML = "<svg>" + texts.join("") + "</svg>";
+      return Array.prototype.slice.call(holder.firstChild.children);
+    }
+    function install(text) {
+      // the head and tail now; the pieces wait as text, with their boxes; the drawing's facts from their text
+      text = text.slice(Math.max(0, text.indexOf("<svg")));
+      var parts = split(text), holder = document.createElement("div");
+      holder.innerHTML = parts ? parts.head + parts.tail : text;
       var fresh = holder.querySelector("svg");
       if (svg && svg.parentNode) { svg.parentNode.removeChild(svg); }
-      canvas.appendChild(fresh);
       adopt(fresh);
+      if (!parts) { return null; }
+      var toRoot = rootTransform(), nodes = payload.nodes || {}, boxes = {}, smallest = Infinity, waiting = [];
+      parts.pieces.forEach(function (piece) {
+        var box = pieceBox(piece, toRoot);
+        var id = piece.startsWith("<g") ? attribute(piece, "id") : null;
+        if (id !== null && (nodes[id] || (payload.clusters || {})[id])) { boxes[id] = box; }
+        for (var at = id !== null && nodes[id] ? piece.indexOf('font-size="') : -1; at >= 0;
+             at = piece.indexOf('font-size="', at + 11)) {
+          var f = parseFloat(piece.slice(at + 11, at + 20));
+          if (f > 0 && f < smallest) { smallest = f; }
+        }
+        waiting.push({ text: piece, box: box, place: null });
+      });
+      facts = { boxes: boxes, smallest: smallest === Infinity ? 10 : smallest };
+      return waiting;
+    }
+    function element(dom) {  // a node or model box by SVG id, once it is in the page
+      return pieces[dom] || null;
+    }
+    function parsed(batch) {  // waiting pieces as elements (null for one that does not parse)
+      var elements = parsePieces(batch.map(function (w) { return w.text; }));
+      return batch.map(function (w, i) {
+        // split gives one element per piece; should one not parse so, it is parsed alone
+        var el = elements.length === batch.length ? elements[i] : parsePieces([w.text])[0] || null;
+        if (el) { adoptPiece(el); }
+        return el;
+      });
+    }
+    function putIn(batch) {  // waiting pieces into their places: each before the comment holding its run's place
+      parsed(batch).forEach(function (el, i) {
+        if (el) { batch[i].place.parentNode.insertBefore(el, batch[i].place); }
+      });
+    }
+    function firstPieces(waiting) {  // put in those the first view (and a margin around it) reaches; the others wait
+      var wh = size(), w = wh[0] / view.s, h = wh[1] / view.s;
+      var x0 = view.x - w * AROUND_FIRST_VIEW, x1 = view.x + w * (1 + AROUND_FIRST_VIEW);
+      var y0 = view.y - h * AROUND_FIRST_VIEW, y1 = view.y + h * (1 + AROUND_FIRST_VIEW);
+      var now = [], later = [], order = [], run = null;
+      waiting.forEach(function (w) {
+        var b = w.box;
+        if (b && (b.x > x1 || b.x + b.w < x0 || b.y > y1 || b.y + b.h < y0)) {
+          if (!run) { run = document.createComment(""); order.push(run); }  // one place for a run of waiting pieces
+          w.place = run;
+          later.push(w);
+        } else {
+          run = null;
+          now.push(w);
+          order.push(w);
+        }
+      });
+      var elements = parsed(now), at = 0, pieces = document.createDocumentFragment();
+      order.forEach(function (item) {
+        var el = item.nodeType ? item : elements[at++];
+        if (el) { pieces.appendChild(el); }
+      });
+      svg.querySelector("g.graph").appendChild(pieces);
+      return later;
     }
     function adopt(element) {
       svg = element;
+      facts = null;
       var base = svg.viewBox && svg.viewBox.baseVal;
       home = base && base.width ? [base.x, base.y, base.width, base.height]
         : [0, 0, parseFloat(svg.getAttribute("width")) || 1000, parseFloat(svg.getAttribute("height")) || 1000];
       svg.removeAttribute("width");
       svg.removeAttribute("height");
       svg.setAttribute("preserveAspectRatio", "xMinYMin meet");
-      var nodes = payload.nodes || {}, clusters = payload.clusters || {};
+      var nodes = payload.nodes || {};
       domOf = {};
+      pieces = {};
+      marked = {};
+      wanted = {};
       Object.keys(nodes).forEach(function (dom) { domOf[nodes[dom].id] = dom; });
       Object.keys(payload.owners || {}).forEach(function (id) { domOf[id] = payload.owners[id]; });
-      Array.prototype.forEach.call(svg.querySelectorAll("g.node"), function (g) {
-        var d = nodes[g.id];
-        if (!d) { return; }
+      Array.prototype.forEach.call(svg.querySelectorAll("g.node, g.cluster"), adoptPiece);
+    }
+    function adoptPiece(g) {  // the attributes Graphviz cannot write: data-node-id on layers, data-model-id on model boxes
+      var d;
+      if (g.tagName !== "g") { return; }
+      if (g.classList.contains("node") && (d = (payload.nodes || {})[g.id])) {
+        pieces[g.id] = g;
         g.setAttribute("data-node-id", d.id);
         g.classList.add("ki-" + (d.kind || "layer"));
         g.setAttribute("tabindex", "-1");
-      });
-      Array.prototype.forEach.call(svg.querySelectorAll("g.cluster"), function (g) {
-        var d = clusters[g.id];
-        if (!d) { return; }
+      } else if (g.classList.contains("cluster") && (d = (payload.clusters || {})[g.id])) {
+        pieces[g.id] = g;
         g.setAttribute("data-model-id", d.id);
         Array.prototype.forEach.call(g.querySelectorAll("text"), function (t) { t.classList.add("ki-cluster-title"); });
+      }
+      Object.keys(wanted).forEach(function (name) {
+        if (wanted[name][g.id]) { g.classList.add(name); marked[name].push(g); }
       });
     }
 
@@ -251,18 +421,44 @@
     function showIn(el, d) { if (el) { el.textContent = ""; el.appendChild(table(d)); } }
 
     function mark(ids, className) {
-      Array.prototype.forEach.call(svg.querySelectorAll("g." + className), function (g) { g.classList.remove(className); });
-      var found = [];
+      // a piece that is not in the page yet gets the class when it goes in (adoptPiece)
+      var before = Array.prototype.slice.call(svg.querySelectorAll("g." + className)).concat(marked[className] || []);
+      before.forEach(function (g) { g.classList.remove(className); });
+      var found = [], doms = {};
       ids.forEach(function (id) {
-        var dom = domOf[id] || id;
-        var g = svg.querySelector('g[id="' + String(dom).replace(/["\\]/g, "\\$&") + '"]');
+        var dom = domOf[id] || id, g = element(dom);
+        doms[dom] = true;
         if (g && found.indexOf(g) < 0) { g.classList.add(className); found.push(g); }
       });
+      marked[className] = found;
+      wanted[className] = doms;
       return found;
+    }
+    function boxOfDom(dom) {
+      var b = drawingFacts().boxes[dom], g = element(dom);
+      return b || (g ? outlineBox(g, rootTransform()) || boxOf(g) : null);
+    }
+    function centreOnFirst(ids) {
+      for (var i = 0; i < ids.length; i++) {
+        var b = boxOfDom(domOf[ids[i]] || ids[i]);
+        if (b) { centreOnBox(b); return; }
+      }
+    }
+    function told(ids, q) {
+      var shown = {};
+      ids.forEach(function (id) { var dom = domOf[id] || id; if (boxOfDom(dom) || element(dom)) { shown[dom] = true; } });
+      var n = Object.keys(shown).length;
+      if (q) { say(n ? n + " found" : "nothing found"); } else { say(""); }
     }
 
     function find(query, scroll) {
-      var q = (query || "").trim().toLowerCase();
+      var q = (query || "").trim().toLowerCase(), ids = matching(q);
+      matches = mark(ids, "ki-match");
+      matchAt = 0;
+      told(ids, q);
+      if (scroll) { centreOnFirst(ids); }
+    }
+    function matching(q) {
       var ids = [];
       if (q) {
         Object.keys(payload.nodes || {}).forEach(function (dom) {
@@ -273,10 +469,7 @@
           if (id.toLowerCase().indexOf(q) >= 0) { ids.push(id); }
         });
       }
-      matches = mark(ids, "ki-match");
-      matchAt = 0;
-      if (q) { say(matches.length ? matches.length + " found" : "nothing found"); } else { say(""); }
-      if (scroll && matches.length) { centreOn(matches[0]); }
+      return ids;
     }
 
     // ------------------------------------------------------------------ input
@@ -364,24 +557,41 @@
     });
     global.addEventListener("resize", function () { frameSize = null; if (svg) { apply(); } });
 
+    var drawing = null;  // the key of the drawing in the page: a newer one stops drawLater of an older one
+    function drawLater(later, key) {
+      // the pieces the first view left waiting, a slice per frame so that a wheel or a click is not held up
+      // by the whole graph's layout; data-complete once all of them are in
+      var at = 0;
+      (function slice() {
+        if (drawing !== key) { return; }
+        putIn(later.slice(at, at + LATER_SLICE));
+        at += LATER_SLICE;
+        if (at < later.length) { requestAnimationFrame(slice); return; }
+        later.forEach(function (w) { if (w.place.parentNode) { w.place.parentNode.removeChild(w.place); } });
+        requestAnimationFrame(function () {
+          if (drawing === key) { canvas.setAttribute("data-complete", key); }
+        });
+      })();
+    }
+
     // ------------------------------------------------------------------ public
     function show(next, marks) {
       marks = marks || {};
       var same = payload && drawn && next.key === payload.key;
       payload = next;
-      var ready;
+      var ready, waiting = null;
       if (same) {
         ready = Promise.resolve(false);
       } else if (typeof next.svg === "string") {
         // wait for the frame's size before the SVG is in the page: read with a large SVG inside, the size
         // forces the SVG's whole layout (NASNetMobile: 0.3 s) before the first view is even chosen
-        ready = sized().then(function () { install(next.svg); return true; });
+        ready = sized().then(function () { waiting = install(next.svg); return true; });
       } else if (next.dot) {
         say("laying out…");
         var started = performance.now();
         ready = layOut(next.dot, options.graphvizUrl).then(function (text) {
           return sized().then(function () {
-            install(text);
+            waiting = install(text);
             say("");
             canvas.setAttribute("data-layout-ms", String(Math.round(performance.now() - started)));
             return true;
@@ -389,25 +599,38 @@
         });
       } else {
         adopt(canvas.querySelector("svg"));
+        waiting = null;
         ready = sized().then(function () { return true; });
       }
       return ready.then(function (fresh) {
         drawn = true;
         var t0 = performance.now();
         canvas.setAttribute("data-layout", next.svg || !next.dot ? "server" : "browser");
+        // the view first (a search asked for, then the focus, move it), from the drawing's facts; then the
+        // pieces it reaches go in, and the marks on them
         if (fresh) { firstView(); }
-        selected = mark(marks.highlight || [], "ki-selected");
         var query = marks.search || "";
         var asked = marks.search !== undefined && query !== lastQuery;
         if (asked) { lastQuery = query; }
         if (search && asked) { search.value = query; }
-        find(search ? search.value : query, asked && !!query);
-        var focus = marks.focus && domOf[marks.focus] && byId(domOf[marks.focus]);
-        if (fresh && focus) { centreOn(focus); }
-        canvas.setAttribute("data-ready", next.key || "1");
+        var q = (search ? search.value : query).trim().toLowerCase(), ids = matching(q);
+        if (asked && q) { centreOnFirst(ids); }
+        if (fresh && marks.focus && domOf[marks.focus]) { centreOnFirst([marks.focus]); }
+        var key = next.key || "1", later = waiting && fresh ? firstPieces(waiting) : [];
+        if (fresh && svg.parentNode !== canvas) { canvas.appendChild(svg); }
+        selected = mark(marks.highlight || [], "ki-selected");
+        matches = mark(ids, "ki-match");
+        matchAt = 0;
+        told(ids, q);
+        drawing = key;
+        canvas.setAttribute("data-ready", key);
+        if (fresh) { canvas.removeAttribute("data-complete"); }
         // two frames later the browser has laid out and painted it: what bench/app_open.py waits for
         requestAnimationFrame(function () {
-          requestAnimationFrame(function () { canvas.setAttribute("data-painted", next.key || "1"); });
+          requestAnimationFrame(function () {
+            canvas.setAttribute("data-painted", key);
+            if (fresh) { requestAnimationFrame(function () { drawLater(later, key); }); }
+          });
         });
         performance.measure("ki-view", { start: t0 });
       }, function (error) {
