@@ -120,9 +120,10 @@ def mask_flow(graph: ModelGraph) -> MaskFlow:
     for e in flat.edges:
         incoming.setdefault(e.dst, []).append(e)
     for node in flat.nodes:
-        edges = sorted(incoming.get(node.id, ()), key=lambda e: e.dst_index)
-        positions = sorted({e.dst_index for e in edges})
-        inputs = [any((e.src, e.src_index) in masked for e in edges if e.dst_index == p) for p in positions]
+        by_position: dict[int, bool] = {}  # one pass over the edges: a Concatenate of 1,600 inputs has 1,600 of them
+        for e in incoming.get(node.id, ()):
+            by_position[e.dst_index] = by_position.get(e.dst_index, False) or (e.src, e.src_index) in masked
+        inputs = [by_position[p] for p in sorted(by_position)]
         role, outputs = _rule(node, inputs)
         roles[node.id] = role
         masked.update((node.id, i) for i in outputs)
