@@ -203,6 +203,32 @@ def test_the_child_reads_a_private_copy_that_is_removed_after_every_call(tmp_pat
     assert ours() == before
 
 
+def test_the_copy_loses_its_name_once_opened_and_stale_copies_are_removed(tmp_path):
+    """A server stopped in the middle of a long read leaves nothing behind: the child removes the copy's name as
+    soon as it has opened it (the open file stays readable), and the first copy a process makes removes this
+    user's copies older than an hour, left by a process killed before its child opened them."""
+    import time
+
+    from inspector.io import files
+
+    sample = inspector.get_sample("otto_mlp")
+    path = files._scratch_file(sample.h5_path.read_bytes(), "test")
+    with files._open_hdf5(path) as f:
+        assert not os.path.exists(path)
+        assert f["model_weights"] is not None and f.attrs["model_config"]
+
+    folder = str(tmp_path)
+    old, fresh = (tmp_path / f"keras-inspector-{n}.h5" for n in ("old", "fresh"))
+    for made in (old, fresh):
+        made.write_bytes(b"x")
+    (tmp_path / "other.h5").write_bytes(b"x")
+    two_hours_ago = time.time() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    os.utime(tmp_path / "other.h5", (two_hours_ago, two_hours_ago))
+    files._remove_stale_copies((folder,))
+    assert not old.exists() and fresh.exists() and (tmp_path / "other.h5").exists()
+
+
 def test_a_child_that_dies_is_a_typed_error_and_is_replaced():
     import os
 

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -486,10 +487,17 @@ def nesting_depth(obj: Any, *, stop_after: int | None = None) -> int:
 
 
 def _open_hdf5(path: str) -> Any:
-    """An HDF5 file opened read-only by path (in the child: see :func:`_call_on_file`)."""
+    """The child's temporary copy (:func:`_call_on_file`) opened read-only, and its name removed at once.
+
+    The open file stays readable; with its name gone, nothing is left behind when the server
+    is stopped in the middle of a long read (a vetting read of a large model's arrays).
+    """
     import h5py
 
-    return h5py.File(path, "r")
+    f = h5py.File(path, "r")
+    with contextlib.suppress(OSError):  # Windows keeps the name of an open file: the caller removes it after
+        os.unlink(path)
+    return f
 
 
 def _call_on_file(function: Callable[..., Any], data: bytes, args: tuple, received: str, limits: Limits) -> Any:
@@ -503,7 +511,7 @@ def _call_on_file(function: Callable[..., Any], data: bytes, args: tuple, receiv
     path = _scratch_file(data, received)
     try:
         return _HDF5_CHILDREN.call(function, (path, *args), received, limits)
-    finally:
+    finally:  # already gone once the child opened it; not when it failed (or hung) before that
         with contextlib.suppress(OSError):
             os.unlink(path)
 
@@ -514,6 +522,7 @@ def _scratch_file(data: bytes, received: str) -> str:
     import tempfile
 
     folders = [d for d in ("/dev/shm",) if os.path.isdir(d) and os.access(d, os.W_OK)]
+    _remove_stale_copies(tuple(folders) + (tempfile.gettempdir(),))
     for folder in [*folders, None]:
         fd, path = tempfile.mkstemp(prefix="keras-inspector-", suffix=".h5", dir=folder)
         try:
@@ -528,6 +537,23 @@ def _scratch_file(data: bytes, received: str) -> str:
                     received=f"{received}: {e}",
                     fix=f"Free space in {tempfile.gettempdir()} (or point TMPDIR at a folder with room).") from e
     raise AssertionError("unreachable: the temporary folder returns or raises")
+
+
+_STALE_SECONDS = 3600  # a copy this old outlived its call: no read lasts more than max_parse_seconds
+
+
+@functools.cache
+def _remove_stale_copies(folders: tuple[str, ...]) -> None:
+    """Once per process: remove this user's copies left by a process killed before the child opened them."""
+    import glob
+    import time
+
+    for path in (p for folder in folders for p in glob.glob(os.path.join(folder, "keras-inspector-*.h5"))):
+        with contextlib.suppress(OSError):
+            info = os.stat(path)
+            mine = not hasattr(os, "getuid") or info.st_uid == os.getuid()  # Windows: a temporary folder per user
+            if mine and time.time() - info.st_mtime > _STALE_SECONDS:
+                os.unlink(path)
 
 
 def _in_thread(function: Callable[..., Any], *args: Any) -> Future:
