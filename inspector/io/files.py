@@ -896,7 +896,6 @@ def _read_hdf5(data: bytes, received: str, limits: Limits,
 
 def _read_hdf5_inline(path: str, received: str, limits: Limits,
                       vet: bool = True) -> tuple[dict, dict, str | None, tuple[str, ...]]:
-
     try:
         f = _open_hdf5(path)
     except Exception as e:  # noqa: BLE001 - HDF5 is parsed by a C library; any failure means a bad file
