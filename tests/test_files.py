@@ -109,6 +109,45 @@ def test_zip_bomb_refused_by_actual_size_when_header_lies():
         read_model_file(bytes(data), limits=Limits(max_uncompressed_bytes=1_000_000))
 
 
+def test_weights_that_inflate_past_the_budget_are_refused_while_copied_for_the_child(monkeypatch):
+    """The weights member goes to the HDF5 child's file a megabyte at a time: counted as it inflates (a header
+    that lies cannot make it write more than the budget), and the partial copy is removed."""
+    import copy
+    import glob
+    import tempfile
+
+    from inspector.io import files
+
+    def copies() -> set[str]:
+        return {*glob.glob("/dev/shm/keras-inspector-*"), *glob.glob(f"{tempfile.gettempdir()}/keras-inspector-*")}
+
+    before = copies()
+    written: list[int] = []
+    real_chunks = files._member_chunks
+
+    def counted(archive, member, budget, received, limits):
+        for chunk in real_chunks(archive, member, budget, received, limits):
+            written.append(len(chunk))
+            yield chunk
+
+    monkeypatch.setattr(files, "_member_chunks", counted)
+    config = json.dumps(SEQUENTIAL).encode()
+    data = _zip({"config.json": config, "model.weights.h5": bytes(3_000_000)})
+    real_infolist = zipfile.ZipFile.infolist
+
+    def lying(archive):  # the sizes the headers declare, as a crafted archive could (zipfile reads the real ones)
+        infos = [copy.copy(info) for info in real_infolist(archive)]
+        for info in infos:
+            info.file_size = 100
+        return infos
+
+    monkeypatch.setattr(zipfile.ZipFile, "infolist", lying)
+    with pytest.raises(inspector.LimitExceededError, match="inflates beyond"):
+        read_model_file(data, limits=Limits(max_uncompressed_bytes=len(config) + 1_500_000))
+    assert sum(written) <= 1_500_000 + len(config) + (1 << 20), "stopped within a chunk of the budget"
+    assert copies() == before
+
+
 def test_upload_size_limit_is_stated():
     data = _zip({"config.json": json.dumps(SEQUENTIAL).encode()})
     with pytest.raises(inspector.LimitExceededError, match="max_upload_bytes"):
@@ -212,7 +251,7 @@ def test_the_copy_loses_its_name_once_opened_and_stale_copies_are_removed(tmp_pa
     from inspector.io import files
 
     sample = inspector.get_sample("otto_mlp")
-    path = files._scratch_file(sample.h5_path.read_bytes(), "test")
+    path = files._scratch_file(lambda out: out.write(sample.h5_path.read_bytes()), "test")
     with files._open_hdf5(path) as f:
         assert not os.path.exists(path)
         assert f["model_weights"] is not None and f.attrs["model_config"]
