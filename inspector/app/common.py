@@ -16,6 +16,8 @@ from inspector.errors import InspectorError
 from inspector.limits import format_bytes, get_limits
 from inspector.model import opening
 from inspector.rendering import facts
+from inspector.rendering.view import nested_model_ids
+from inspector.rendering.viewer import start_layout
 
 # absolute paths: the app is also started from a clone's app/main.py, whose folder holds no pages
 _VIEWS = Path(__file__).resolve().parent / "views"
@@ -60,8 +62,32 @@ def _open_model(sha256: str, trust: bool, name: str, _data: bytes) -> opening.Mo
     # keyed by the file's hash; the bytes themselves are not hashed again.  Returns at once with the static
     # view; the Keras load runs in a thread of its own, begun by begin_loading once the page is sent (sessions
     # opening the same file share it).  At most four openings are kept, so a busy server holds at most four
-    # models beyond those its sessions show.
-    return opening.start_opening(_data, name=name, trust=trust, defer=True, sha256=sha256)
+    # models beyond those its sessions show.  While the HDF5 child walks the stored weights, `dot` begins on
+    # the Graph page's drawing of the graph with predicted weights: the page finds it laid out if it draws the same.
+    return opening.start_opening(_data, name=name, trust=trust, defer=True, sha256=sha256, predicted=_lay_out_early)
+
+
+def _lay_out_early(graph: inspector.ModelGraph) -> None:
+    # the groups and models clicked open or shut were another model's: the sidebar forgets them for this one
+    options = dict(graph_options(graph), unfold=(), expand_models=(), collapse_models=())
+    try:
+        start_layout(graph, **options)
+    except InspectorError:  # the page draws it and says what is wrong
+        pass
+
+
+def graph_options(graph: inspector.ModelGraph) -> tuple[tuple[str, Any], ...]:
+    """The Graph page's drawing options for ``graph`` (``viewer_payload``'s keywords, as a cache key): this
+    session's choices, a fresh page's defaults where there are none."""
+    chosen = st.session_state
+    nested = facts.max_nesting_depth(graph)
+    models = set(nested_model_ids(graph)) if nested else set()
+    depth = int(chosen.get(state.GRAPH_DEPTH, facts.default_expand_depth(graph))) if nested else 0
+    return (("rankdir", chosen.get(state.GRAPH_RANKDIR, "TB")), ("expand_depth", depth),
+            ("fold", bool(chosen.get(state.GRAPH_FOLD, True))), ("unfold", tuple(chosen.get(state.GRAPH_UNFOLD, ()))),
+            ("color_by", chosen.get(state.GRAPH_COLOUR) or None),
+            ("expand_models", tuple(i for i in chosen.get(state.GRAPH_EXPANDED, ()) if i in models)),
+            ("collapse_models", tuple(i for i in chosen.get(state.GRAPH_COLLAPSED, ()) if i in models)))
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

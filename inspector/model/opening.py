@@ -21,6 +21,7 @@ import io
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -152,7 +153,7 @@ class ModelOpening:
 
 
 def start_opening(data: bytes, *, name: str = "", trust: bool = False, defer: bool = False,
-                  sha256: str | None = None) -> ModelOpening:
+                  sha256: str | None = None, predicted: Callable[[ModelGraph], object] | None = None) -> ModelOpening:
     """Open a model file's bytes progressively: the static graph at once, the Keras load in a background thread.
 
     The file is read and validated here (a file that is not a model raises its
@@ -165,7 +166,9 @@ def start_opening(data: bytes, *, name: str = "", trust: bool = False, defer: bo
     With ``defer=True`` the load waits for :meth:`ModelOpening.begin` (or ``result()``): a front end
     draws the static graph first, then starts the load, so Keras does not take the CPU (and
     Python's lock) from the drawing.  The app begins it when its page has been sent.  ``sha256``:
-    the bytes' :func:`file_digest`, when the caller has it already (not computed twice).
+    the bytes' :func:`file_digest`, when the caller has it already (not computed twice).  ``predicted``:
+    :func:`~inspector.model.static.static_graph`'s (the graph with predicted weights, while the stored ones
+    are read).
 
     Example:
         >>> import inspector
@@ -184,7 +187,7 @@ def start_opening(data: bytes, *, name: str = "", trust: bool = False, defer: bo
     reading = start_reading(buffer, vet_arrays=False, sha256=sha256)
     future: Future[OpenedModel] = Future()
     try:
-        graph = static_graph(reading)  # built from the config while the HDF5 child walks the weights
+        graph = static_graph(reading, predicted=predicted)  # built while the HDF5 child walks the weights
     except InspectorError:  # a config only Keras makes sense of: nothing to draw early, so load in this thread
         reading.result()  # unless the weights were the problem: their error is the file's (not read twice)
         opened = open_model(data, name=name, trust=trust)

@@ -24,7 +24,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -42,6 +42,7 @@ from inspector.io.files import (
 )
 from inspector.limits import Limits
 from inspector.model.scan import config_objects, reference_reason
+from inspector.model.weight_shapes import predict_weights
 
 __all__ = ["static_graph", "graph_from_config", "MODEL_CLASSES"]
 
@@ -49,12 +50,14 @@ MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
 # Keras 1 called BatchNormalization's statistics running_mean and running_std (which held the variance)
 _NON_TRAINABLE = re.compile(r"(moving_mean|moving_variance|running_mean|running_std|(^|/)count(:0)?$"
                             r"|(^|/)(mean|variance)(:0)?$)")
-# Keras 3 stores variables by index; these layers keep their statistics at these indices
-_NON_TRAINABLE_INDICES = {"BatchNormalization": {"2", "3"}, "Normalization": {"0", "1", "2"}}
+# Keras 3 stores variables by index; these layers keep their statistics as their last ones (BatchNormalization's
+# gamma and beta come first only when scale and center are on)
+_TRAILING_STATISTICS = {"BatchNormalization": 2, "Normalization": 3}
 
 
 def static_graph(source: ModelSource | ModelFile | ModelFileReading, *, limits: Limits | None = None,
-                 code: Mapping[str, str] | None = None) -> ModelGraph:
+                 code: Mapping[str, str] | None = None,
+                 predicted: Callable[[ModelGraph], object] | None = None) -> ModelGraph:
     """Parse a model file into a graph without building the model or running any of its code.
 
     The one static view, used by every entry point (``build_graph``'s fallback, the app, the CLI):
@@ -65,6 +68,11 @@ def static_graph(source: ModelSource | ModelFile | ModelFileReading, *, limits: 
     fraction of :func:`~inspector.build_graph`'s time on a file.  Given a path, bytes or a
     :class:`~inspector.io.files.ModelFileReading`, the graph is built from the config while the HDF5
     child still walks the stored weights, which are added when it answers.
+
+    ``predicted`` is called meanwhile (only while the walk goes on) with the graph whose weights are
+    predicted from the layers' configs and input shapes (:mod:`inspector.model.weight_shapes`), when
+    every layer's can be: a front end can begin laying that graph out, and keep the layout if the
+    graph returned (built from the stored weights, as always) draws the same.
 
     Example:
         >>> import inspector
@@ -87,6 +95,10 @@ def static_graph(source: ModelSource | ModelFile | ModelFileReading, *, limits: 
         return infer_shapes(graph_from_config(config, model_file.weights, code=code))
     graph, ctx = _built(config, {}, code or {})  # while the child walks the weights
     graph = infer_shapes(graph)
+    if predicted is not None and not reading.done():
+        guess = predict_weights(graph)
+        if guess is not None:
+            predicted(_whole(_with_weights(graph, guess, ctx.whole), ctx))
     return _whole(_with_weights(graph, reading.result().weights, ctx.whole), ctx)
 
 
@@ -113,7 +125,11 @@ def _weight_fields(cls: str, stored: Iterable[StoredWeight], *, trainable: bool,
     A call after the first (``counted`` false) reaches no new weights; a nested model's row is the sum of
     its children's rows.
     """
-    weights = tuple(WeightInfo(w.name, tuple(w.shape), w.dtype, trainable and _trainable_weight(cls, w.name))
+    stored = tuple(stored)
+    trailing = _TRAILING_STATISTICS.get(cls, 0)
+    indices = [int(leaf) for w in stored for leaf in (w.name.rsplit("/", 1)[-1],) if leaf.isdigit()]
+    statistics = max(indices) + 1 - trailing if trailing and indices else None
+    weights = tuple(WeightInfo(w.name, tuple(w.shape), w.dtype, trainable and _trainable_weight(w.name, statistics))
                     for w in stored)
     trainable_params = sum(w.size for w in weights if w.trainable) if counted else 0
     non_trainable_params = sum(w.size for w in weights if not w.trainable) if counted else 0
@@ -454,9 +470,10 @@ def _dtype_name(value: Any) -> str | None:
     return None
 
 
-def _trainable_weight(class_name: str, weight_name: str) -> bool:
+def _trainable_weight(weight_name: str, statistics: int | None) -> bool:
+    """Whether a stored weight is trainable, by its name; a Keras 3 index from ``statistics`` on is a statistic."""
     leaf = weight_name.rsplit("/", 1)[-1]
-    if leaf in _NON_TRAINABLE_INDICES.get(class_name, ()):
+    if statistics is not None and leaf.isdigit() and int(leaf) >= statistics:
         return False
     return not _NON_TRAINABLE.search(weight_name)
 

@@ -54,20 +54,14 @@ depth_limit = facts.max_nesting_depth(graph)
 if depth_limit and state.GRAPH_DEPTH not in st.session_state:
     st.session_state[state.GRAPH_DEPTH] = facts.default_expand_depth(graph)
 controls = st.columns([1, 1, 1, 1, 2])
-rankdir = controls[0].radio("Direction", ["TB", "LR"], horizontal=True, key=state.GRAPH_RANKDIR,
-                            format_func={"TB": "top → bottom", "LR": "left → right"}.get)
-expand_depth = 0
+controls[0].radio("Direction", ["TB", "LR"], horizontal=True, key=state.GRAPH_RANKDIR,
+                  format_func={"TB": "top → bottom", "LR": "left → right"}.get)
 if depth_limit:
-    expand_depth = controls[1].number_input(
+    controls[1].number_input(
         "Expand nested models", 0, depth_limit, key=state.GRAPH_DEPTH, on_change=_forget_model_clicks,
         help="How many levels of nested models to open (0: all collapsed); click a model to open or close it alone.")
-# models opened / closed one by one by a click; ids of another graph of the same file (static view, then the
-# loaded model) are dropped rather than refused
-models = set(nested_model_ids(graph)) if depth_limit else set()
-expanded = [i for i in st.session_state.get(state.GRAPH_EXPANDED, []) if i in models]
-collapsed = [i for i in st.session_state.get(state.GRAPH_COLLAPSED, []) if i in models]
-fold = controls[2].checkbox("Fold repeats", value=True, key=state.GRAPH_FOLD,
-                            help="Draw repeated parallel branches as one group; click a group to unfold it.")
+controls[2].checkbox("Fold repeats", value=True, key=state.GRAPH_FOLD,
+                     help="Draw repeated parallel branches as one group; click a group to unfold it.")
 unfolded = list(st.session_state.get(state.GRAPH_UNFOLD, []))
 if unfolded:
     keep = controls[4].multiselect("Unfolded groups", unfolded, default=unfolded)
@@ -84,9 +78,10 @@ color_by = controls[3].selectbox(
 values = ()
 if color_by in HEALTH_COLUMNS and health is not None:
     values = tuple((str(k), float(v)) for k, v in health.groupby("layer")[color_by].max().items())
-options = (("rankdir", rankdir), ("expand_depth", int(expand_depth)), ("fold", bool(fold)),
-           ("unfold", tuple(unfolded)), ("color_by", color_by or None), ("expand_models", tuple(expanded)),
-           ("collapse_models", tuple(collapsed)))
+# the widgets' values, and the models opened / closed one by one by a click; ids of another graph of the same
+# file (static view, then the loaded model) are dropped rather than refused
+options = common.graph_options(graph)
+expanded, collapsed = list(dict(options)["expand_models"]), list(dict(options)["collapse_models"])
 try:
     payload = drawing(*common.cache_key(opened), options, values, graph)
 except InspectorError as e:
@@ -107,7 +102,7 @@ if event is not None:
     elif kind == "unfold" and node_id not in unfolded:
         st.session_state[state.GRAPH_UNFOLD] = [*unfolded, node_id]
         st.rerun()
-    elif kind in ("expand", "collapse") and node_id in models:
+    elif kind in ("expand", "collapse") and node_id in nested_model_ids(graph):
         # that model only: its id moves to the list of the click's kind (the depth widget stays the default)
         st.session_state[state.GRAPH_EXPANDED] = [i for i in expanded if i != node_id]
         st.session_state[state.GRAPH_COLLAPSED] = [i for i in collapsed if i != node_id]

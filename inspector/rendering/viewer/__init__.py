@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -51,7 +53,7 @@ from inspector.rendering.dot import dot_binary, run_dot, view_to_dot
 from inspector.rendering.style import LabelOptions, detail_lines, family
 from inspector.rendering.view import View, check_rankdir, prepare
 
-__all__ = ["viewer_payload", "viewer_folder", "viewer_asset", "view_payload", "compact_svg"]
+__all__ = ["viewer_payload", "start_layout", "viewer_folder", "viewer_asset", "view_payload", "compact_svg"]
 
 _STATIC = Path(__file__).resolve().parent / "static"
 
@@ -79,6 +81,10 @@ def viewer_asset(name: str) -> str:
 _HELVETICA = ' font-family="Helvetica,sans-Serif"'
 # threads waiting for `dot` (a process of its own) while the caller writes the node facts; four app sessions at once
 _LAYOUTS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dot-layout")
+# the layouts begun lately, by their DOT text's digest: a drawing begun early (start_layout) is found done
+_LAID_OUT: OrderedDict[str, Future[str]] = OrderedDict()
+_LAID_OUT_LOCK = threading.Lock()
+_KEPT_LAYOUTS = 8
 
 
 def compact_svg(text: str) -> str:
@@ -100,22 +106,17 @@ def compact_svg(text: str) -> str:
     return svg
 
 
-def viewer_payload(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, show_params: bool = True,
-                   show_dtypes: bool = False, expand_depth: int | None = None, fold: bool = True,
-                   unfold: Iterable[str] = (), collapse_blocks: bool | None = None,
-                   highlight: str | Iterable[str] | None = None, engine: str = "auto",
-                   actions: bool = True, marks: Mapping[str, str] | None = None,
-                   show_masks: bool = True, color_by: str | None = None, values: Any = None,
-                   expand_models: str | Iterable[str] | None = None, collapse_models: str | Iterable[str] | None = None) -> dict[str, Any]:
+def viewer_payload(graph: ModelGraph, *, engine: str = "auto", actions: bool = True, **options: Any) -> dict[str, Any]:
     """What the viewer script draws: DOT, SVG when laid out here, and the facts of every drawn node.
 
-    ``color_by`` and ``values`` fill the nodes by a number, as in :func:`~inspector.rendering.dot.to_dot`.
-
-    Options are those of :func:`~inspector.rendering.dot.to_dot`, plus ``engine``:
-    "auto" (Graphviz SVG when the ``dot`` program is installed, else none, and the
-    browser lays the DOT out), "graphviz", "browser" or "builtin" (the built-in
-    layered layout), and ``actions``: whether clicks do something in the host
-    (the app), which the hover hints then say.
+    ``options`` are those of :func:`~inspector.rendering.dot.to_dot` (``rankdir``, ``show_shapes``,
+    ``show_params``, ``show_dtypes``, ``expand_depth``, ``fold``, ``unfold``, ``collapse_blocks``,
+    ``highlight``, ``marks``, ``show_masks``, ``color_by``, ``values``), plus ``expand_models`` and
+    ``collapse_models`` (ids of nested models to open or close alone).  ``engine``: "auto" (Graphviz
+    SVG when the ``dot`` program is installed, else none, and the browser lays the DOT out),
+    "graphviz", "browser" or "builtin" (the built-in layered layout); ``actions``: whether clicks do
+    something in the host (the app), which the hover hints then say.  A drawing whose DOT text was
+    laid out lately (:func:`start_layout`) is not laid out again.
 
     The dict is plain JSON: ``key`` (changes with the drawing), ``svg`` (or ``None``),
     ``dot`` (only when there is no ``svg``: the browser lays it out), ``layout``, ``rankdir``, ``nodes`` (SVG id → ``id``, ``name``, ``class``,
@@ -127,13 +128,72 @@ def viewer_payload(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool 
         MissingDependencyError: ``engine="graphviz"`` and no ``dot`` program.
         InputDataError: an unknown ``rankdir`` or ``engine``.
     """
-    rankdir = check_rankdir(rankdir).value
-    options = LabelOptions(show_shapes, show_params, show_dtypes)
+    view, drawing = _prepared(graph, **options)
+    return view_payload(view, engine=engine, actions=actions, **drawing)
+
+
+def start_layout(graph: ModelGraph, *, engine: str = "auto", **options: Any) -> bool:
+    """Begin laying out, in a worker thread, the drawing ``viewer_payload(graph, **options)`` makes; return at once.
+
+    A later :func:`viewer_payload` whose DOT text is the same (of this graph or of another that draws
+    the same) takes that layout instead of running ``dot`` again.  The app begins one with the graph
+    whose weights are predicted from a file's config while its stored weights are still read
+    (:func:`~inspector.model.static.static_graph`'s ``predicted``).  Returns whether a layout began:
+    not when the engine is not Graphviz (``"auto"`` without the ``dot`` program).
+
+    Example:
+        >>> import inspector
+        >>> graph = inspector.build_graph(inspector.get_sample("otto_mlp").path)
+        >>> start_layout(graph, engine="browser")
+        False
+    """
+    from inspector.rendering.html import LayoutEngine
+
+    if _engine(engine) != LayoutEngine.GRAPHVIZ:
+        return False
+    view, drawing = _prepared(graph, **options)
+    _laid_out(view_to_dot(view, tooltips=False, **drawing))
+    return True
+
+
+def _prepared(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, show_params: bool = True,
+              show_dtypes: bool = False, expand_depth: int | None = None, fold: bool = True,
+              unfold: Iterable[str] = (), collapse_blocks: bool | None = None,
+              highlight: str | Iterable[str] | None = None, marks: Mapping[str, str] | None = None,
+              show_masks: bool = True, color_by: str | None = None, values: Any = None,
+              expand_models: str | Iterable[str] | None = None,
+              collapse_models: str | Iterable[str] | None = None) -> tuple[View, dict[str, Any]]:
+    """The view of ``graph`` the options ask for, and the options :func:`view_to_dot` draws it with."""
     view = prepare(graph, expand_depth=expand_depth, fold=fold, unfold=unfold, collapse_blocks=collapse_blocks,
                    highlight=highlight, expand_models=expand_models, collapse_models=collapse_models)
-    colours = colour_scale(graph, color_by, values) if color_by else None
-    return view_payload(view, rankdir=rankdir, options=options, engine=engine, actions=actions, marks=marks,
-                        show_masks=show_masks, colours=colours)
+    return view, {"rankdir": check_rankdir(rankdir).value, "options": LabelOptions(show_shapes, show_params, show_dtypes),
+                  "marks": marks, "show_masks": show_masks,
+                  "colours": colour_scale(graph, color_by, values) if color_by else None}
+
+
+def _engine(engine: str) -> Any:
+    """The layout engine ``engine`` names, ``"auto"`` resolved by whether ``dot`` is installed."""
+    from inspector.rendering.html import LayoutEngine, check_engine
+
+    chosen = check_engine(engine)
+    if chosen == LayoutEngine.AUTO:
+        return LayoutEngine.GRAPHVIZ if dot_binary() is not None else LayoutEngine.BROWSER
+    return chosen
+
+
+def _laid_out(dot: str) -> Future[str]:
+    """The compact SVG of ``dot``, laid out by Graphviz in a worker thread, or the layout of the same text begun
+    lately (the last :data:`_KEPT_LAYOUTS`; one that failed is tried again)."""
+    digest = hashlib.sha256(dot.encode()).hexdigest()
+    with _LAID_OUT_LOCK:
+        future = _LAID_OUT.get(digest)
+        if future is None or (future.done() and future.exception() is not None):
+            future = _LAYOUTS.submit(lambda: compact_svg(run_dot(dot, "svg").decode("utf-8", "replace")))
+            _LAID_OUT[digest] = future
+        _LAID_OUT.move_to_end(digest)
+        while len(_LAID_OUT) > _KEPT_LAYOUTS:
+            _LAID_OUT.popitem(last=False)
+    return future
 
 
 def view_payload(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None, engine: str = "auto",
@@ -144,18 +204,16 @@ def view_payload(view: View, *, rankdir: str = "TB", options: LabelOptions | Non
     ``colours`` (:func:`inspector.rendering.colour.colour_scale`) fills the nodes by a number and adds each
     node's value to its details.
     """
-    from inspector.rendering.html import LayoutEngine, builtin_svg, check_engine
+    from inspector.rendering.html import LayoutEngine, builtin_svg
 
     options = options or LabelOptions()
-    chosen = check_engine(engine)
-    if chosen == LayoutEngine.AUTO:
-        chosen = LayoutEngine.GRAPHVIZ if dot_binary() is not None else LayoutEngine.BROWSER
+    chosen = _engine(engine)
     dot = view_to_dot(view, rankdir=rankdir, options=options, marks=marks, show_masks=show_masks, colours=colours,
                       tooltips=False)
     svg = None
     laid_out: Future | None = None
     if chosen == LayoutEngine.GRAPHVIZ:  # `dot` runs while the node facts are written (NASNetMobile: 40 ms)
-        laid_out = _LAYOUTS.submit(run_dot, dot, "svg")
+        laid_out = _laid_out(dot)
     elif chosen == LayoutEngine.BUILTIN:
         svg = builtin_svg(view, rankdir=rankdir, options=options, marks=marks, show_masks=show_masks,
                           colours=colours)
@@ -185,7 +243,7 @@ def view_payload(view: View, *, rankdir: str = "TB", options: LabelOptions | Non
     owners = {node_id: names[shown] for node_id, shown in view.owner.items()
               if shown != node_id and shown in names}
     if laid_out is not None:
-        svg = compact_svg(laid_out.result().decode("utf-8", "replace"))
+        svg = laid_out.result()
     key = hashlib.sha256(f"{chosen.value}\n{dot}".encode()).hexdigest()[:20]
     # drawn already: the DOT would only add to what goes to the browser (a fifth of the SVG's size)
     return {"key": key, "dot": dot if svg is None else None, "svg": svg, "layout": chosen.value, "rankdir": rankdir, "nodes": nodes,
