@@ -106,8 +106,12 @@ def send_selection(at, element, selection: dict):
 
 def viewer(at) -> tuple[Any, dict]:
     """The Graph page's viewer component and the arguments the app gave it (payload, marks, height)."""
+    from inspector.app.components.graph_viewer import unpack
+
     element = at.get("component_instance")[0]
-    return element, json.loads(element.proto.json_args)
+    args = json.loads(element.proto.json_args)
+    drawing = next(special.bytes for special in element.proto.special_args if special.key == "drawing")
+    return element, {**args, "payload": unpack(drawing)}
 
 
 def drawn_ids(at) -> list[str]:
