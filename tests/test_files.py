@@ -6,6 +6,7 @@ import io
 import json
 import os
 import zipfile
+from pathlib import Path
 
 import h5py
 import pytest
@@ -240,6 +241,26 @@ def test_the_child_reads_a_private_copy_that_is_removed_after_every_call(tmp_pat
     assert read_model_file(sample.path).weights["hidden"]
     assert seen and not any(path.startswith("/dev/shm/") for path, _ in seen)
     assert ours() == before
+
+
+def test_a_process_that_exits_while_a_copy_waits_for_the_child_leaves_nothing(tmp_path):
+    """A server stopped while a background load's copy is written or waits for the child (its thread is a
+    daemon: never finished) removes the copy as it exits."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, threading\n"
+        "from inspector.io import files\n"
+        "path = files._scratch_file(lambda out: out.write(b'x' * 1000), 'test')\n"
+        "print(path, flush=True)\n"
+        "threading.Thread(target=threading.Event().wait, daemon=True).start()  # the call that never returns\n"
+        "sys.exit(0)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    path = done.stdout.strip()
+    assert done.returncode == 0 and path.endswith(".h5"), done.stderr
+    assert not os.path.exists(path)
 
 
 def test_the_copy_loses_its_name_once_opened_and_stale_copies_are_removed(tmp_path):

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import hashlib
@@ -536,8 +537,24 @@ def _call_on_copy(function: Callable[..., Any], path: str, args: tuple, received
     try:
         return _HDF5_CHILDREN.call(function, (path, *args), received, limits)
     finally:  # already gone once the child opened it; not when it failed (or hung) before that
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+        _remove_copy(path)
+
+
+# this process's copies not removed yet: removed when it exits (a server stopped while a background load's copy
+# waited for the child, or was being written, left 23-34 MB files in /dev/shm)
+_LIVE_COPIES: set[str] = set()
+
+
+@atexit.register
+def _remove_live_copies() -> None:
+    for path in list(_LIVE_COPIES):
+        _remove_copy(path)
+
+
+def _remove_copy(path: str) -> None:
+    _LIVE_COPIES.discard(path)
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def _scratch_file(write: Callable[[IO[bytes]], object], received: str) -> str:
@@ -549,12 +566,13 @@ def _scratch_file(write: Callable[[IO[bytes]], object], received: str) -> str:
     _remove_stale_copies(tuple(folders) + (tempfile.gettempdir(),))
     for folder in [*folders, None]:
         fd, path = tempfile.mkstemp(prefix="keras-inspector-", suffix=".h5", dir=folder)
+        _LIVE_COPIES.add(path)
         try:
             with os.fdopen(fd, "wb") as f:
                 write(f)
             return path
         except BaseException as e:
-            os.unlink(path)
+            _remove_copy(path)
             if not isinstance(e, OSError):
                 raise  # a refusal of the bytes being written (a zip bomb), not of the folder
             if folder is None:
