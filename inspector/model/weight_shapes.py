@@ -28,14 +28,14 @@ from inspector.io.files import StoredWeight
 
 __all__ = ["predict_weights", "layer_weights"]
 
-Weights = list[tuple[str, tuple[int, ...]]]
+_Weights = list[tuple[str, tuple[int, ...]]]
 
 
 class _Unknown(Exception):
     """This layer's weights cannot be predicted."""
 
 
-WEIGHTLESS = frozenset({
+_WEIGHTLESS = frozenset({
     "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "ThresholdedReLU", "Dropout", "SpatialDropout1D",
     "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "Flatten", "Reshape",
     "Permute", "RepeatVector", "Cropping1D", "Cropping2D", "Cropping3D", "ZeroPadding1D", "ZeroPadding2D",
@@ -75,7 +75,7 @@ def predict_weights(graph: ModelGraph) -> dict[str, tuple[StoredWeight, ...]] | 
     return out
 
 
-def layer_weights(class_name: str, config: dict[str, Any], input_shapes: tuple[Shape | None, ...]) -> Weights | None:
+def layer_weights(class_name: str, config: dict[str, Any], input_shapes: tuple[Shape | None, ...]) -> _Weights | None:
     """``(name, shape)`` of each weight ``build`` gives a layer of this class, config and input; ``None`` if unknown.
 
     Example:
@@ -84,7 +84,7 @@ def layer_weights(class_name: str, config: dict[str, Any], input_shapes: tuple[S
         >>> layer_weights("MyLayer", {}, ((None, 4),)) is None
         True
     """
-    if class_name in WEIGHTLESS:
+    if class_name in _WEIGHTLESS:
         return []
     rule = _RULES.get(class_name)
     if rule is None or not input_shapes or input_shapes[0] is None or not isinstance(config, dict):
@@ -121,7 +121,7 @@ def _channels(config: dict[str, Any], shape: tuple[int | None, ...]) -> int:
     return _dim(shape, 1 if config.get("data_format") == "channels_first" else -1)
 
 
-def _bias(config: dict[str, Any], size: int) -> Weights:
+def _bias(config: dict[str, Any], size: int) -> _Weights:
     return [("bias", (size,))] if config.get("use_bias", True) else []
 
 
@@ -132,14 +132,14 @@ def _no_extras(config: dict[str, Any]) -> None:
         raise _Unknown("LoRA or quantized weights")
 
 
-def _dense(config: dict[str, Any], shape: tuple[int | None, ...]) -> Weights:
+def _dense(config: dict[str, Any], shape: tuple[int | None, ...]) -> _Weights:
     _no_extras(config)
     units = _positive(config, "units")
     return [("kernel", (_dim(shape, -1), units)), *_bias(config, units)]
 
 
-def _conv(rank: int, *, transpose: bool = False) -> Callable[[dict[str, Any], tuple[int | None, ...]], Weights]:
-    def rule(config: dict[str, Any], shape: tuple[int | None, ...]) -> Weights:
+def _conv(rank: int, *, transpose: bool = False) -> Callable[[dict[str, Any], tuple[int | None, ...]], _Weights]:
+    def rule(config: dict[str, Any], shape: tuple[int | None, ...]) -> _Weights:
         _no_extras(config)
         filters, channels = _positive(config, "filters"), _channels(config, shape)
         kernel = _sizes(config.get("kernel_size"), rank)
@@ -152,16 +152,16 @@ def _conv(rank: int, *, transpose: bool = False) -> Callable[[dict[str, Any], tu
     return rule
 
 
-def _depthwise(rank: int) -> Callable[[dict[str, Any], tuple[int | None, ...]], Weights]:
-    def rule(config: dict[str, Any], shape: tuple[int | None, ...]) -> Weights:
+def _depthwise(rank: int) -> Callable[[dict[str, Any], tuple[int | None, ...]], _Weights]:
+    def rule(config: dict[str, Any], shape: tuple[int | None, ...]) -> _Weights:
         channels, multiplier = _channels(config, shape), _positive(config, "depth_multiplier", 1)
         kernel = _sizes(config.get("kernel_size"), rank)
         return [("depthwise_kernel", (*kernel, channels, multiplier)), *_bias(config, channels * multiplier)]
     return rule
 
 
-def _separable(rank: int) -> Callable[[dict[str, Any], tuple[int | None, ...]], Weights]:
-    def rule(config: dict[str, Any], shape: tuple[int | None, ...]) -> Weights:
+def _separable(rank: int) -> Callable[[dict[str, Any], tuple[int | None, ...]], _Weights]:
+    def rule(config: dict[str, Any], shape: tuple[int | None, ...]) -> _Weights:
         channels, multiplier = _channels(config, shape), _positive(config, "depth_multiplier", 1)
         filters, kernel = _positive(config, "filters"), _sizes(config.get("kernel_size"), rank)
         return [("depthwise_kernel", (*kernel, channels, multiplier)),
@@ -177,7 +177,7 @@ def _axis_sizes(config: dict[str, Any], shape: tuple[int | None, ...], default: 
     return tuple(_dim(shape, a) for a in sorted(a % len(shape) for a in axes))
 
 
-def _batch_normalization(config: dict[str, Any], shape: tuple[int | None, ...]) -> Weights:
+def _batch_normalization(config: dict[str, Any], shape: tuple[int | None, ...]) -> _Weights:
     size = _axis_sizes(config, shape)
     if len(size) != 1:
         raise _Unknown("BatchNormalization over several axes")
@@ -186,24 +186,24 @@ def _batch_normalization(config: dict[str, Any], shape: tuple[int | None, ...]) 
     return [*scale, *center, ("moving_mean", size), ("moving_variance", size)]
 
 
-def _layer_normalization(config: dict[str, Any], shape: tuple[int | None, ...]) -> Weights:
+def _layer_normalization(config: dict[str, Any], shape: tuple[int | None, ...]) -> _Weights:
     size, rms = _axis_sizes(config, shape), bool(config.get("rms_scaling", False))
     scale = [("gamma", size)] if config.get("scale", True) or rms else []
     center = [("beta", size)] if config.get("center", True) and not rms else []
     return [*scale, *center]
 
 
-def _rms_normalization(config: dict[str, Any], shape: tuple[int | None, ...]) -> Weights:
+def _rms_normalization(config: dict[str, Any], shape: tuple[int | None, ...]) -> _Weights:
     return [("scale", _axis_sizes(config, shape))]
 
 
-def _group_normalization(config: dict[str, Any], shape: tuple[int | None, ...]) -> Weights:
+def _group_normalization(config: dict[str, Any], shape: tuple[int | None, ...]) -> _Weights:
     size = _axis_sizes(config, shape)
     return [*([("gamma", size)] if config.get("scale", True) else []),
             *([("beta", size)] if config.get("center", True) else [])]
 
 
-def _normalization(config: dict[str, Any], shape: tuple[int | None, ...]) -> Weights:
+def _normalization(config: dict[str, Any], shape: tuple[int | None, ...]) -> _Weights:
     if config.get("mean") is not None or config.get("variance") is not None:
         return []  # given in the config: constants, not weights
     if config.get("invert"):
@@ -212,12 +212,12 @@ def _normalization(config: dict[str, Any], shape: tuple[int | None, ...]) -> Wei
     return [("mean", size), ("variance", size), ("count", ())]
 
 
-def _embedding(config: dict[str, Any], shape: tuple[int | None, ...]) -> Weights:
+def _embedding(config: dict[str, Any], shape: tuple[int | None, ...]) -> _Weights:
     _no_extras(config)
     return [("embeddings", (_positive(config, "input_dim"), _positive(config, "output_dim")))]
 
 
-def _prelu(config: dict[str, Any], shape: tuple[int | None, ...]) -> Weights:
+def _prelu(config: dict[str, Any], shape: tuple[int | None, ...]) -> _Weights:
     alpha = [_dim(shape, i) for i in range(1, len(shape))]
     shared = config.get("shared_axes") or []
     for axis in shared if isinstance(shared, list) else [shared]:
@@ -227,10 +227,10 @@ def _prelu(config: dict[str, Any], shape: tuple[int | None, ...]) -> Weights:
     return [("alpha", tuple(alpha))]
 
 
-def _recurrent(gates: int) -> Callable[[dict[str, Any], tuple[int | None, ...]], Weights]:
-    def rule(config: dict[str, Any], shape: tuple[int | None, ...]) -> Weights:
+def _recurrent(gates: int) -> Callable[[dict[str, Any], tuple[int | None, ...]], _Weights]:
+    def rule(config: dict[str, Any], shape: tuple[int | None, ...]) -> _Weights:
         units, inputs = _positive(config, "units"), _dim(shape, -1)
-        bias: Weights = []
+        bias: _Weights = []
         if config.get("use_bias", True):
             bias = [("bias", (2, gates * units) if gates == 3 and config.get("reset_after", True) else
                      (gates * units,))]
@@ -238,7 +238,7 @@ def _recurrent(gates: int) -> Callable[[dict[str, Any], tuple[int | None, ...]],
     return rule
 
 
-def _inner(config: dict[str, Any], key: str, shape: tuple[int | None, ...]) -> Weights:
+def _inner(config: dict[str, Any], key: str, shape: tuple[int | None, ...]) -> _Weights:
     layer = config.get(key)
     if not isinstance(layer, dict) or not isinstance(layer.get("config"), dict):
         raise _Unknown(f"no {key} config")
@@ -248,19 +248,19 @@ def _inner(config: dict[str, Any], key: str, shape: tuple[int | None, ...]) -> W
     return weights
 
 
-def _bidirectional(config: dict[str, Any], shape: tuple[int | None, ...]) -> Weights:
+def _bidirectional(config: dict[str, Any], shape: tuple[int | None, ...]) -> _Weights:
     forward = _inner(config, "layer", shape)
     backward = _inner(config, "backward_layer", shape) if config.get("backward_layer") else forward
     return [*forward, *backward]
 
 
-def _time_distributed(config: dict[str, Any], shape: tuple[int | None, ...]) -> Weights:
+def _time_distributed(config: dict[str, Any], shape: tuple[int | None, ...]) -> _Weights:
     if len(shape) < 3:
         raise _Unknown("TimeDistributed over fewer than 3 dimensions")
     return _inner(config, "layer", (shape[0], *shape[2:]))
 
 
-_RULES: dict[str, Callable[[dict[str, Any], tuple[int | None, ...]], Weights]] = {
+_RULES: dict[str, Callable[[dict[str, Any], tuple[int | None, ...]], _Weights]] = {
     "Dense": _dense,
     "Conv1D": _conv(1), "Conv2D": _conv(2), "Conv3D": _conv(3),
     "Conv1DTranspose": _conv(1, transpose=True), "Conv2DTranspose": _conv(2, transpose=True),

@@ -45,13 +45,16 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inspector.graph import ModelGraph, NodeKind
 from inspector.rendering.colour import ColourScale, colour_scale, format_value
 from inspector.rendering.dot import dot_binary, run_dot, view_to_dot
 from inspector.rendering.style import LabelOptions, detail_lines, family
 from inspector.rendering.view import View, check_rankdir, prepare
+
+if TYPE_CHECKING:
+    from inspector.rendering.html import LayoutEngine
 
 __all__ = ["viewer_payload", "start_layout", "viewer_folder", "viewer_asset", "view_payload", "compact_svg"]
 
@@ -171,7 +174,7 @@ def _prepared(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = Tru
                   "colours": colour_scale(graph, color_by, values) if color_by else None}
 
 
-def _engine(engine: str) -> Any:
+def _engine(engine: str | LayoutEngine) -> LayoutEngine:
     """The layout engine ``engine`` names, ``"auto"`` resolved by whether ``dot`` is installed."""
     from inspector.rendering.html import LayoutEngine, check_engine
 
