@@ -190,7 +190,8 @@ def _laid_out(dot: str) -> Future[str]:
     digest = hashlib.sha256(dot.encode()).hexdigest()
     with _LAID_OUT_LOCK:
         future = _LAID_OUT.get(digest)
-        if future is None or (future.done() and future.exception() is not None):
+        # without `dot` (gone from PATH since), run_dot says so rather than a layout kept from before being shown
+        if future is None or (future.done() and future.exception() is not None) or dot_binary() is None:
             future = _LAYOUTS.submit(lambda: compact_svg(run_dot(dot, "svg").decode("utf-8", "replace")))
             _LAID_OUT[digest] = future
         _LAID_OUT.move_to_end(digest)
