@@ -37,14 +37,13 @@ def unpack(drawing: bytes) -> dict[str, Any]:
     return json.loads(zlib.decompress(drawing))
 
 
-def graph_viewer(payload: dict[str, Any], *, highlight: list[str] | None = None, search: str = "",
+def graph_viewer(drawing: bytes, *, highlight: list[str] | None = None, search: str = "",
                  focus: str | None = None, height: int = 720, key: str = "graph_viewer") -> dict[str, Any] | None:
-    """Draw ``payload`` (from ``inspector.viewer_payload``); return a new click event, else ``None``.
+    """Draw ``drawing`` (an ``inspector.viewer_payload``, :func:`pack`ed); return a new click event, else ``None``.
 
     An event is ``{"type": "select" | "unfold" | "expand" | "collapse", "id": node id, "depth": level}``.
     """
     marks = {"highlight": list(highlight or []), "search": search, "focus": focus}
-    drawing = pack(payload)
     # Streamlit's page sends the frame a new render when the JSON arguments change, not for new bytes alone
     event = _component(drawing=drawing, version=hashlib.sha256(drawing).hexdigest()[:20], marks=marks,
                        height=height, key=key, default=None)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from inspector import render, to_dot, to_html, to_json, viewer_payload
 from inspector.app import common, settings, state
-from inspector.app.components.graph_viewer import graph_viewer
+from inspector.app.components.graph_viewer import graph_viewer, pack
 from inspector.errors import InspectorError
 from inspector.rendering import facts
 from inspector.rendering.colour import GRAPH_COLUMNS
@@ -23,9 +23,10 @@ st.title(f"Graph · {graph.name}")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def drawing(sha256: str, trusted: bool, options: tuple, values: tuple, _graph) -> dict:
-    # Graphviz SVG when the server has `dot`, else only the DOT: the browser lays it out
-    return viewer_payload(_graph, **dict(options), values=dict(values) or None)
+def drawing(sha256: str, trusted: bool, options: tuple, values: tuple, _graph) -> bytes:
+    # Graphviz SVG when the server has `dot`, else only the DOT: the browser lays it out.  Kept packed: a rerun
+    # (a search, a click) copies the bytes out of the cache instead of a 1.4 MB dict, and does not pack it again
+    return pack(viewer_payload(_graph, **dict(options), values=dict(values) or None))
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -83,13 +84,13 @@ if color_by in HEALTH_COLUMNS and health is not None:
 options = common.graph_options(graph)
 expanded, collapsed = list(dict(options)["expand_models"]), list(dict(options)["collapse_models"])
 try:
-    payload = drawing(*common.cache_key(opened), options, values, graph)
+    packed = drawing(*common.cache_key(opened), options, values, graph)
 except InspectorError as e:
     common.show_error(e)
     st.stop()
 
 selected = st.session_state.get(state.SELECTED_LAYER)
-event = graph_viewer(payload, highlight=[selected] if selected else [], search=common.search_text(),
+event = graph_viewer(packed, highlight=[selected] if selected else [], search=common.search_text(),
                      focus=st.session_state.pop(state.GRAPH_FOCUS, None), height=720)
 st.caption("Click a layer to open it in the Layer page, a ×N group to unfold it, a nested model to expand it "
            "(click its box's title to collapse it). Scroll or + / − to zoom, drag to pan, 0 for the whole graph.")
