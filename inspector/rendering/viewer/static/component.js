@@ -12,18 +12,14 @@
     graphvizUrl: new URL("vendor/graphviz.js", document.baseURI).href,
     onEvent: function (event) { send("streamlit:setComponentValue", { value: event, dataType: "json" }); },
   });
-  // the drawing comes as deflated JSON bytes (graph_viewer.pack); each render is shown in turn, and the last
-  // drawing unpacked is kept, so that a render that only changes the marks does not unpack it again
-  var height = 0, turn = Promise.resolve(), last = null, lastPayload = null;
-  function same(a, b) {
-    if (!a || !b || a.length !== b.length) { return false; }
-    for (var i = 0; i < a.length; i++) { if (a[i] !== b[i]) { return false; } }
-    return true;
-  }
-  function unpack(bytes) {
-    if (same(bytes, last)) { return Promise.resolve(lastPayload); }
+  // the drawing comes as deflated JSON bytes (graph_viewer.pack) with their digest (version); each render is
+  // shown in turn, and the last drawing unpacked is kept, so that a render of the same version (only the marks
+  // changed) does not unpack it again
+  var height = 0, turn = Promise.resolve(), lastVersion = null, lastPayload = null;
+  function unpack(bytes, version) {
+    if (version && version === lastVersion) { return Promise.resolve(lastPayload); }
     var text = new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"))).text();
-    return text.then(function (json) { last = bytes; lastPayload = JSON.parse(json); return lastPayload; });
+    return text.then(function (json) { lastVersion = version; lastPayload = JSON.parse(json); return lastPayload; });
   }
   window.addEventListener("message", function (event) {
     var data = event.data;
@@ -35,7 +31,7 @@
     }
     if (args.drawing) {
       var marks = args.marks || {};
-      turn = turn.then(function () { return unpack(args.drawing); })
+      turn = turn.then(function () { return unpack(args.drawing, args.version); })
         .then(function (payload) { viewer.show(payload, marks); })
         .catch(function (error) { document.getElementById("ki-status").textContent = "drawing failed: " + error; });
     }
