@@ -56,15 +56,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inspector.analysis.activations import (
-    Mode,
-    _catalog,
-    _execute,
-    _make_plan,
-    _mode,
-    _output_bytes,
-    _state_variables,
-)
+from inspector.analysis.forward import Mode, _execute, _make_plan, _mode, _state_variables
+from inspector.analysis.layer_calls import _catalog
+from inspector.analysis.requests import _output_bytes
 from inspector.errors import InputDataError, LimitExceededError
 from inspector.io.inputs import expected_text, input_specs, is_stream, prepare_arrays
 from inspector.limits import format_bytes, get_limits
