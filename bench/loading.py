@@ -54,10 +54,10 @@ def main() -> None:
     import keras
 
     import inspector
-    from inspector.io import files
+    from inspector.io import files, hdf5_child
 
     start = time.perf_counter()
-    files._HDF5._stop()
+    hdf5_child._HDF5._stop()
     files.read_model_file(inspector.get_sample("otto_mlp").h5_path)
     child_start = time.perf_counter() - start
 

@@ -92,11 +92,11 @@ def concurrent(folder: Path) -> None:
     for name in CONCURRENT:
         static, loaded, ok = results[name]
         print(f"| {name} | {static:.2f} | {loaded:.2f} | {ok} |")
-    from inspector.io import files as model_files
+    from inspector.io import hdf5_child
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     # the HDF5 children are alive (ru_maxrss of RUSAGE_CHILDREN counts ended ones only): read their VmHWM
-    children = [_peak_gb(child._process.pid) for child in model_files._HDF5_CHILDREN._children
+    children = [_peak_gb(child._process.pid) for child in hdf5_child._HDF5_CHILDREN._children
                 if child._process is not None]
     print(f"\npeak RSS: this process {peak:.2f} GB; {len(children)} HDF5 children "
           f"{' + '.join(f'{c:.2f}' for c in children)} GB; sum {peak + sum(children):.2f} GB")

@@ -117,21 +117,21 @@ def test_weights_that_inflate_past_the_budget_are_refused_while_copied_for_the_c
     import glob
     import tempfile
 
-    from inspector.io import files
+    from inspector.io import keras_zip
 
     def copies() -> set[str]:
         return {*glob.glob("/dev/shm/keras-inspector-*"), *glob.glob(f"{tempfile.gettempdir()}/keras-inspector-*")}
 
     before = copies()
     written: list[int] = []
-    real_chunks = files._member_chunks
+    real_chunks = keras_zip._member_chunks
 
     def counted(archive, member, budget, received, limits):
         for chunk in real_chunks(archive, member, budget, received, limits):
             written.append(len(chunk))
             yield chunk
 
-    monkeypatch.setattr(files, "_member_chunks", counted)
+    monkeypatch.setattr(keras_zip, "_member_chunks", counted)
     config = json.dumps(SEQUENTIAL).encode()
     data = _zip({"config.json": config, "model.weights.h5": bytes(3_000_000)})
     real_infolist = zipfile.ZipFile.infolist
@@ -184,18 +184,18 @@ def test_hdf5_is_parsed_in_a_child_process_with_a_time_limit(suffix):
     child is replaced, and the next file opens normally."""
     import os
 
-    from inspector.io import files
+    from inspector.io import hdf5_child
 
     sample = inspector.get_sample("otto_mlp")
     path = sample.h5_path if suffix == "h5" else sample.path
     assert read_model_file(path).weights["hidden"]
-    child = files._HDF5._process
+    child = hdf5_child._HDF5._process
     assert child is not None and child.poll() is None and child.pid != os.getpid()
     with pytest.raises(inspector.LimitExceededError, match="max_parse_seconds"):
         read_model_file(path, limits=Limits(max_parse_seconds=0))
     assert child.poll() is not None, "the stuck child was killed"
     assert read_model_file(path).weights["hidden"]
-    assert files._HDF5._process.poll() is None and files._HDF5._process.pid != child.pid
+    assert hdf5_child._HDF5._process.poll() is None and hdf5_child._HDF5._process.pid != child.pid
 
 
 def test_the_child_reads_a_private_copy_that_is_removed_after_every_call(tmp_path, monkeypatch):
@@ -205,20 +205,20 @@ def test_the_child_reads_a_private_copy_that_is_removed_after_every_call(tmp_pat
     import stat
     import tempfile
 
-    from inspector.io import files
+    from inspector.io import hdf5_child
 
     def ours() -> set[str]:
         return {*glob.glob("/dev/shm/keras-inspector-*"), *glob.glob(f"{tempfile.gettempdir()}/keras-inspector-*")}
 
     before = ours()
     seen: list[tuple[str, int]] = []
-    real_call = files._HDF5_CHILDREN.call
+    real_call = hdf5_child._HDF5_CHILDREN.call
 
     def spy(function, args, received, limits):
         seen.append((args[0], stat.S_IMODE(os.stat(args[0]).st_mode)))
         return real_call(function, args, received, limits)
 
-    monkeypatch.setattr(files._HDF5_CHILDREN, "call", spy)
+    monkeypatch.setattr(hdf5_child._HDF5_CHILDREN, "call", spy)
     sample = inspector.get_sample("otto_mlp")
     for path in (sample.path, sample.h5_path):
         assert read_model_file(path).weights["hidden"]
@@ -251,8 +251,8 @@ def test_a_process_that_exits_while_a_copy_waits_for_the_child_leaves_nothing(tm
 
     script = (
         "import sys, threading\n"
-        "from inspector.io import files\n"
-        "path = files._scratch_file(lambda out: out.write(b'x' * 1000), 'test')\n"
+        "from inspector.io import hdf5_child\n"
+        "path = hdf5_child._scratch_file(lambda out: out.write(b'x' * 1000), 'test')\n"
         "print(path, flush=True)\n"
         "threading.Thread(target=threading.Event().wait, daemon=True).start()  # the call that never returns\n"
         "sys.exit(0)\n")
@@ -269,11 +269,11 @@ def test_the_copy_loses_its_name_once_opened_and_stale_copies_are_removed(tmp_pa
     user's copies older than an hour, left by a process killed before its child opened them."""
     import time
 
-    from inspector.io import files
+    from inspector.io import hdf5_child
 
     sample = inspector.get_sample("otto_mlp")
-    path = files._scratch_file(lambda out: out.write(sample.h5_path.read_bytes()), "test")
-    with files._open_hdf5(path) as f:
+    path = hdf5_child._scratch_file(lambda out: out.write(sample.h5_path.read_bytes()), "test")
+    with hdf5_child._open_hdf5(path) as f:
         assert not os.path.exists(path)
         assert f["model_weights"] is not None and f.attrs["model_config"]
 
@@ -285,22 +285,22 @@ def test_the_copy_loses_its_name_once_opened_and_stale_copies_are_removed(tmp_pa
     two_hours_ago = time.time() - 7200
     os.utime(old, (two_hours_ago, two_hours_ago))
     os.utime(tmp_path / "other.h5", (two_hours_ago, two_hours_ago))
-    files._remove_stale_copies((folder,))
+    hdf5_child._remove_stale_copies((folder,))
     assert not old.exists() and fresh.exists() and (tmp_path / "other.h5").exists()
 
 
 def test_a_child_that_dies_is_a_typed_error_and_is_replaced():
     import os
 
-    from inspector.io import files
+    from inspector.io import hdf5_child
 
     path = inspector.get_sample("otto_mlp").h5_path
     read_model_file(path)
-    files._HDF5._process.kill()  # as if the HDF5 library had crashed it between files
-    files._HDF5._process.wait()
+    hdf5_child._HDF5._process.kill()  # as if the HDF5 library had crashed it between files
+    hdf5_child._HDF5._process.wait()
     assert read_model_file(path).format == "h5", "a dead child is noticed before sending and replaced"
     with pytest.raises(inspector.ModelFormatError, match="crashed"):
-        files._HDF5.call(os._exit, (1,), "test", Limits())  # dies mid-call, as a segfault in HDF5 would
+        hdf5_child._HDF5.call(os._exit, (1,), "test", Limits())  # dies mid-call, as a segfault in HDF5 would
     assert read_model_file(path).format == "h5"
 
 
@@ -309,13 +309,13 @@ def test_the_child_does_not_rerun_the_main_script(tmp_path, monkeypatch):
     import sys
     import types
 
-    from inspector.io import files
+    from inspector.io import hdf5_child
 
     script = tmp_path / "app_main.py"
     script.write_text(f"open({str(tmp_path / 'ran')!r}, 'w')\n")
     main = types.ModuleType("__main__")
     main.__file__ = str(script)
     monkeypatch.setitem(sys.modules, "__main__", main)
-    files._HDF5._stop()
+    hdf5_child._HDF5._stop()
     assert read_model_file(inspector.get_sample("otto_mlp").h5_path).format == "h5"
     assert not (tmp_path / "ran").exists()

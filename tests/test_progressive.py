@@ -21,7 +21,7 @@ from test_app import TIMEOUT, assert_clean, charts, drawn_ids, new_app, texts
 
 import inspector
 from inspector.errors import LimitExceededError, ModelFormatError
-from inspector.io import files
+from inspector.io import files, hdf5_child
 from inspector.io.files import read_model_file, vet_arrays
 from inspector.limits import Limits
 from inspector.model import loading, opening
@@ -71,7 +71,7 @@ def test_arrays_are_vetted_before_keras_when_the_read_skipped_them(tmp_path: Pat
 
 
 def test_a_slow_hdf5_call_does_not_hold_up_another() -> None:
-    slow = threading.Thread(target=files._HDF5_CHILDREN.call, args=(time.sleep, (3,), "test", Limits()))
+    slow = threading.Thread(target=hdf5_child._HDF5_CHILDREN.call, args=(time.sleep, (3,), "test", Limits()))
     slow.start()
     time.sleep(0.3)  # the sleeping call holds a child
     started = time.monotonic()
