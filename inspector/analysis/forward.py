@@ -113,12 +113,15 @@ def _make_plan(catalog: _Catalog, wanted: set[str], need_outputs: bool) -> _Plan
 
 
 def _execute(plan: _Plan, flat_inputs: list[Any], training: bool, record: dict[str, Any],
-             transform: Callable[[list[Any]], Any] | None = None, timer: Any = None) -> list[Any] | None:
+             transform: Callable[[list[Any]], Any] | None = None, timer: Any = None,
+             tap: Callable[[str, list[Any]], list[Any]] | None = None) -> list[Any] | None:
     """Run the plan on backend tensors, storing requested outputs in ``record``; the graph outputs if needed.
 
     ``transform`` reduces a requested node's outputs as soon as they exist, so an eager pass does not keep
     every activation alive until the end.  ``timer`` (see :mod:`inspector.analysis.profile`) is told
-    ``start(node_id)`` before each call and ``stop(node_id, outputs)`` after it.
+    ``start(node_id)`` before each call and ``stop(node_id, outputs)`` after it.  ``tap(node_id, outputs)``
+    replaces a requested node's outputs before the rest of the pass uses them (see
+    :mod:`inspector.analysis.gradients`: the point a backend's autodiff differentiates against).
     """
     from keras import tree
 
@@ -134,7 +137,7 @@ def _execute(plan: _Plan, flat_inputs: list[Any], training: bool, record: dict[s
                 timer.start(step.entry.id)
             args, kwargs = node.arguments.fill_in(values)
             if step.sub is not None:
-                outs = _execute_nested(step.sub, args, kwargs, training, record, transform, timer)
+                outs = _execute_nested(step.sub, args, kwargs, training, record, transform, timer, tap)
             else:
                 op = node.operation
                 if takes_training(op):
@@ -142,6 +145,8 @@ def _execute(plan: _Plan, flat_inputs: list[Any], training: bool, record: dict[s
                 outs = tree.flatten(op(*args, **kwargs))
             if timer is not None:
                 timer.stop(step.entry.id, outs)
+        if step.record and tap is not None:
+            outs = tap(step.entry.id, list(outs or []))
         if step.record:
             record[step.entry.id] = transform(list(outs or [])) if transform else list(outs or [])
         if outs is not None:
@@ -153,7 +158,8 @@ def _execute(plan: _Plan, flat_inputs: list[Any], training: bool, record: dict[s
 
 
 def _execute_nested(plan: _Plan, args: tuple, kwargs: dict, training: bool, record: dict[str, Any],
-                    transform: Callable[[list[Any]], Any] | None, timer: Any = None) -> list[Any] | None:
+                    transform: Callable[[list[Any]], Any] | None, timer: Any = None,
+                    tap: Callable[[str, list[Any]], list[Any]] | None = None) -> list[Any] | None:
     from keras import backend, tree
 
     from inspector.model.keras_internals import standardize_inputs
@@ -166,7 +172,7 @@ def _execute_nested(plan: _Plan, args: tuple, kwargs: dict, training: bool, reco
         for x, m in zip(flat, tree.flatten(mask), strict=False):
             if m is not None:
                 backend.set_keras_mask(x, m)
-    return _execute(plan, flat, training, record, transform, timer)
+    return _execute(plan, flat, training, record, transform, timer, tap)
 
 # ------------------------------------------------------------------------------- runners
 class _Runner:
