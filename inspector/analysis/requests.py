@@ -47,7 +47,7 @@ class _Request:
                  per_channel: bool = False) -> None:
         self.model = model
         self.catalog = _catalog(model)
-        self.ids = _resolve_many(model, self.catalog, layers)
+        self.ids = self._layer_ids(layers)
         by_id = {e.id: e for e in self.catalog.walk()}
         self.entries = [by_id[i] for i in self.ids]
         self.specs = input_specs(model)
@@ -56,9 +56,7 @@ class _Request:
         self.per_channel = per_channel
         self.progress = progress
         self.limits = get_limits()
-        self.per_sample = sum(_output_bytes(shape, dtype) for e in self.entries for shape, dtype in e.outputs)
-        if kind == "compare":
-            self.per_sample *= 2
+        self.per_sample = self._per_sample_bytes()
         self.keep_in_memory = keep_in_memory
         self.stream: BatchStream = batch_stream(X, self.specs, batch_size=_positive(batch_size))
         self.batch_size = self._batch_size(batch_size)
@@ -66,8 +64,21 @@ class _Request:
         if self.stream.n_samples is not None:
             self._check_total(self.stream.n_samples)
             warn_nonfinite(self.stream.warnings, stacklevel=4)
-        self.runner = _runner(model, self.catalog, self.ids, kind, mode, per_channel, self.specs, compiled,
-                              self.stream.n_batches)
+        self.runner = self._make_runner(compiled)
+
+    # ------------------------------------------------------------------ what a kind of request changes
+    # (inspector.analysis.gradients' request asks for no layer at all, counts gradients, runs its own runner)
+    def _layer_ids(self, layers: Any) -> list[str]:
+        return _resolve_many(self.model, self.catalog, layers)
+
+    def _per_sample_bytes(self) -> int:
+        """Bytes one sample's requested results take during the pass (planned from the output shapes)."""
+        per_sample = sum(_output_bytes(shape, dtype) for e in self.entries for shape, dtype in e.outputs)
+        return per_sample * 2 if self.kind == "compare" else per_sample
+
+    def _make_runner(self, compiled: bool | None) -> Any:
+        return _runner(self.model, self.catalog, self.ids, self.kind, self.mode, self.per_channel, self.specs,
+                       compiled, self.stream.n_batches)
 
     # ------------------------------------------------------------------ limits
     def _batch_size(self, requested: int | None) -> int:
