@@ -31,7 +31,7 @@ from typing import Any
 from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape, Source, WeightInfo
 
 __all__ = ["quiet_warnings", "walk_model", "functional_nodes", "is_functional", "graph_owner", "takes_training", "standardize_inputs",
-           "sub_layers", "resolve_serialized", "legacy_function_names", "why_not_a_model_part"]
+           "copy_keras_mask", "sub_layers", "resolve_serialized", "legacy_function_names", "why_not_a_model_part"]
 
 
 def is_functional(model: Any) -> bool:
@@ -53,6 +53,16 @@ def takes_training(op: Any) -> bool:
 def standardize_inputs(owner: Any, inputs: Any) -> list[Any]:
     """A functional model's inputs flattened, dtypes converted and ranks fixed, as its own call does."""
     return owner._standardize_inputs(inputs)
+
+
+def copy_keras_mask(new: Any, old: Any) -> Any:
+    """``new`` carrying ``old``'s Keras mask (a tensor attribute an arithmetic result does not inherit)."""
+    from keras.src.backend.common.masking import get_keras_mask, set_keras_mask
+
+    mask = get_keras_mask(old)
+    if mask is not None:
+        set_keras_mask(new, mask)
+    return new
 
 
 def sub_layers(layer: Any) -> list[Any]:
