@@ -26,7 +26,7 @@ test: install-test
 	$(VENV_PYTHON) -m pytest
 
 samples: install
-	$(VENV_PYTHON) inspector/sample_models/build.py
+	$(VENV_PYTHON) sample_models/build.py
 
 lint: install-test
 	$(VENV_PYTHON) -m ruff check inspector app tests bench

@@ -526,7 +526,7 @@ def test_a_failing_layer_is_an_input_error_with_the_backend_reason():
 
 @pytest.mark.parametrize("name", ["entity_embeddings", "masked_text", "nested_gan", "otto_mlp", "tanh_hinge"])
 def test_bundled_samples_with_their_input_files(name):
-    folder = Path(__file__).resolve().parents[1] / "inspector" / "sample_models" / name
+    folder = Path(__file__).resolve().parents[1] / "sample_models" / name
     model = inspector.load_model(folder / "model.keras")
     arrays = prepare_arrays(folder / "inputs.npz", input_specs(model))
     got = inspect_layers(model, "all", folder / "inputs.npz")

@@ -35,7 +35,7 @@ from inspector.cli.commands import main
 from inspector.rendering.summary import SUMMARY_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLES = REPO / "inspector" / "sample_models"
+SAMPLES = REPO / "sample_models"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 SUBCOMMANDS = ["summary", "graph", "activations", "profile", "project", "diff", "app"]
 
@@ -491,7 +491,7 @@ def test_project_refuses_a_layer_that_is_not_an_embedding(models, tmp_path, caps
 
 
 # ------------------------------------------------------------------------------ sample models
-@pytest.mark.skipif(not (SAMPLES / "otto_mlp" / "model.keras").exists(), reason="inspector/sample_models/otto_mlp absent")
+@pytest.mark.skipif(not (SAMPLES / "otto_mlp" / "model.keras").exists(), reason="sample_models/otto_mlp absent")
 def test_sample_model_summary_and_activations(models, tmp_path, capsys):
     metadata = json.loads((SAMPLES / "otto_mlp" / "metadata.json").read_text())
     code, out, err = run_main(capsys, "summary", SAMPLES / "otto_mlp" / "model.h5", "--format", "json")

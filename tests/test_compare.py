@@ -14,7 +14,7 @@ import pytest
 import inspector
 from inspector.cli import main
 
-SAMPLES = Path(__file__).resolve().parents[1] / "inspector" / "sample_models"
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_models"
 
 
 def base_model(mid: int = 8, dropout: bool = False, prefix: str = "") -> keras.Model:

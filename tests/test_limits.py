@@ -15,7 +15,7 @@ from inspector.errors import InspectorError
 from inspector.limits import parse_limit
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "inspector" / "sample_models" / "otto_mlp" / "model.keras"
+SAMPLE = REPO / "sample_models" / "otto_mlp" / "model.keras"
 
 
 @pytest.mark.parametrize(("text", "value"), [

@@ -114,6 +114,60 @@ def test_wheel_holds_the_app_the_samples_and_the_viewer(wheel: tuple[Path, str])
     assert any(n.endswith("/metadata.json") for n in names if n.startswith("inspector/sample_models/"))
 
 
+def test_the_listed_packages_are_the_folders_of_inspector() -> None:
+    """pyproject lists the packages (to map sample_models/ into the wheel): a new sub-package must be listed."""
+    import tomllib
+
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "inspector").rglob("__init__.py")}
+    assert set(setuptools["packages"]) == folders | {"inspector.sample_models"}
+    assert setuptools["package-dir"] == {"inspector.sample_models": "sample_models"}
+    assert sorted(p.name for p in REPO.iterdir() if p.name in {"app", "inspector", "sample_models", "tests"}) == [
+        "app", "inspector", "sample_models", "tests"]
+    assert (REPO / "app" / "main.py").is_file() and (REPO / "sample_models" / "build.py").is_file()
+
+
+def test_samples_are_found_from_a_clone_an_editable_install_and_the_wheel(wheel: tuple[Path, str],
+                                                                          tmp_path: Path) -> None:
+    """``get_sample`` from an empty folder, in a fresh venv whose only ``inspector`` is, in turn, the clone on
+    ``PYTHONPATH``, an editable install and the wheel (the dependencies come from this environment)."""
+    import sysconfig
+    import venv
+
+    env_dir = tmp_path / "env"
+    venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
+    python = str(env_dir / "bin" / "python")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    dependencies = sysconfig.get_paths()["purelib"]  # .pth files on PYTHONPATH are not run: no editable finder
+    base_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    base_env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+
+    def where(*path: str) -> list[str]:
+        env = {**base_env, "PYTHONPATH": os.pathsep.join([*path, dependencies])}
+        run = subprocess.run([python, "-c", "import inspector; s = inspector.get_sample('otto_mlp');"
+                                            "print(inspector.__file__); print(s.path); print(s.load_inputs()['features'].shape)"],
+                             cwd=empty, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+        assert run.returncode == 0, run.stderr[-3000:]
+        return run.stdout.split()
+
+    def install(*args: str) -> None:
+        run = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", *args], capture_output=True,
+                             text=True, timeout=600, env=base_env, stdin=subprocess.DEVNULL)
+        assert run.returncode == 0, run.stderr[-3000:]
+
+    clone = where(str(REPO))
+    assert clone[0] == str(REPO / "inspector" / "__init__.py")
+    assert clone[1] == str(REPO / "sample_models" / "otto_mlp" / "model.keras") and clone[2] == "(200,"
+    install("-e", str(REPO))
+    editable = where()
+    assert editable[:2] == clone[:2]
+    install(str(wheel[0]))
+    installed = where()
+    package = Path(installed[0]).parent
+    assert package.is_relative_to(env_dir) and installed[1] == str(package / "sample_models" / "otto_mlp" / "model.keras")
+
+
 def test_import_scan_maps_modules_to_distributions() -> None:
     source = "import sklearn.metrics\nfrom PIL import Image\nfrom . import sibling\ndef f():\n    import yaml\n"
     assert imports_of(source, "x.py") == {"sklearn", "PIL", "yaml"}
@@ -210,8 +264,8 @@ def test_wheel_works_alone_in_a_fresh_environment(wheel: tuple[Path, str], tmp_p
     assert where.stdout.startswith(str(env_dir)), where.stdout  # the wheel's copy, not this checkout's
     present = {normalize(n) for n in ast.literal_eval(where.stdout.splitlines()[1])}
     assert not {"umap-learn", "scikit-learn", "graphviz", "jax", "pytest"} & present
-    otto = REPO / "inspector" / "sample_models" / "otto_mlp" / "model.keras"
-    embeddings = REPO / "inspector" / "sample_models" / "entity_embeddings" / "model.keras"
+    otto = REPO / "sample_models" / "otto_mlp" / "model.keras"
+    embeddings = REPO / "sample_models" / "entity_embeddings" / "model.keras"
     summary = run("keras-inspector", "summary", str(otto), "--format", "csv")
     assert summary.returncode == 0, summary.stderr
     assert "softmax,Activation" in summary.stdout

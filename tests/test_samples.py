@@ -111,7 +111,7 @@ def test_files_exist_and_metadata_is_valid(slug: str) -> None:
 
 def test_committed_samples_are_small() -> None:
     total = sum(p.stat().st_size for p in samples_dir().rglob("*") if p.is_file())
-    assert total < 3 * 2**20, f"inspector/sample_models/ holds {total} bytes"
+    assert total < 3 * 2**20, f"sample_models/ holds {total} bytes"
 
 
 def test_inputs_are_read_without_pickle_and_labels_kept_apart() -> None:
@@ -372,7 +372,7 @@ def _config(path: Path) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_rebuild_gives_the_committed_configs(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, str(REPO / "inspector" / "sample_models" / "build.py"), "--out", str(tmp_path)],
+    result = subprocess.run([sys.executable, str(REPO / "sample_models" / "build.py"), "--out", str(tmp_path)],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     for slug in SAMPLE_ORDER:

@@ -123,8 +123,8 @@ def test_keras_drops_the_top_level_compile_config(tmp_path, monkeypatch):
     assert seen and not any("get_file" in s for s in seen)
 
 
-@pytest.mark.parametrize("path", ["inspector/sample_models/nested_gan/model.keras", "inspector/sample_models/masked_text/model.keras",
-                                  "inspector/sample_models/otto_mlp/model.h5"])
+@pytest.mark.parametrize("path", ["sample_models/nested_gan/model.keras", "sample_models/masked_text/model.keras",
+                                  "sample_models/otto_mlp/model.h5"])
 def test_real_models_need_no_trust(path):
     from inspector.io.files import read_model_file
     from inspector.model.loading import needs_trust

@@ -3,7 +3,7 @@ random inputs that match the model's inputs, uploaded data, and activation outpu
 
 Example:
     >>> import inspector
-    >>> model = inspector.load_model("inspector/sample_models/otto_mlp/model.keras")
+    >>> model = inspector.load_model("sample_models/otto_mlp/model.keras")
     >>> graph = inspector.build_graph(model)
     >>> weight_frame(graph, "hidden", model)[["name", "shape"]].values.tolist()
     [['kernel', '(93, 100)'], ['bias', '(100,)']]

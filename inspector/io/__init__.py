@@ -8,6 +8,6 @@ runs code from a file.
 
 Example:
     >>> from inspector.io.files import read_model_file
-    >>> read_model_file("inspector/sample_models/otto_mlp/model.keras").format
+    >>> read_model_file("sample_models/otto_mlp/model.keras").format
     'keras'
 """

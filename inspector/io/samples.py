@@ -1,10 +1,14 @@
 """The bundled sample models: classic Keras tutorials, trained briefly on synthetic data.
 
-Each sample is a folder ``inspector/sample_models/<slug>/`` holding ``model.keras`` (some also a
-legacy ``model.h5``), ``inputs.npz`` (up to 200 rows keyed by model input name, plus
-``labels`` when the task has them) and ``metadata.json``.  ``inspector/sample_models/build.py``
-writes them; this module only reads them, without TensorFlow, so listing the samples
-is instant.  Set ``KERAS_INSPECTOR_SAMPLES`` to read the folders from somewhere else.
+Each sample is a folder ``sample_models/<slug>/`` holding ``model.keras`` (some also a legacy
+``model.h5``), ``inputs.npz`` (up to 200 rows keyed by model input name, plus ``labels`` when the
+task has them) and ``metadata.json``.  ``sample_models/build.py`` writes them; this module only
+reads them, without TensorFlow, so listing the samples is instant.  Set
+``KERAS_INSPECTOR_SAMPLES`` to read the folders from somewhere else.
+
+The folder is at the top of the repository, beside ``inspector/``; the wheel ships it inside the
+package as ``inspector/sample_models/`` (a ``package-dir`` mapping in ``pyproject.toml``), so a
+clone and an editable install read the repository's folder and an installed wheel its own copy.
 
 Metadata keys: ``slug``, ``title``, ``description``, ``trusted_only`` (loading needs
 code from the file: a ``Lambda``), ``inputs`` (``name``, ``shape`` with ``None`` for the
@@ -50,10 +54,15 @@ SAMPLE_ORDER: tuple[str, ...] = (
 
 _ENVIRONMENT_VARIABLE = "KERAS_INSPECTOR_SAMPLES"
 _LABELS_KEY = "labels"
+_REBUILD = "python sample_models/build.py"
+_PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def samples_dir() -> Path:
-    """The folder holding the sample folders: ``$KERAS_INSPECTOR_SAMPLES`` or the repo's ``inspector/sample_models/``.
+    """The folder holding the sample folders.
+
+    ``$KERAS_INSPECTOR_SAMPLES`` when set; else the wheel's ``inspector/sample_models/`` when the package
+    holds one; else the repository's top-level ``sample_models/`` (a clone or an editable install).
 
     Example:
         >>> samples_dir().name
@@ -62,7 +71,8 @@ def samples_dir() -> Path:
     override = os.environ.get(_ENVIRONMENT_VARIABLE)
     if override:
         return Path(override).expanduser().resolve()
-    return Path(__file__).resolve().parents[1] / "sample_models"
+    installed = _PACKAGE / "sample_models"
+    return installed if installed.is_dir() else _PACKAGE.parent / "sample_models"
 
 
 @dataclass(frozen=True)
@@ -109,7 +119,7 @@ class Sample:
             raise InputDataError(
                 f"The input sample of {self.slug!r} has no array for model input(s) {missing}.",
                 received=f"{self.inputs_path} with arrays {sorted(arrays)}",
-                fix="Rebuild the samples with `python inspector/sample_models/build.py`.",
+                fix=f"Rebuild the samples with `{_REBUILD}`.",
             )
         return {name: arrays[name] for name in self.input_names}
 
@@ -152,7 +162,7 @@ class Sample:
             raise InputDataError(
                 f"Cannot read the input sample of {self.slug!r}.",
                 received=f"{self.inputs_path}: {e}",
-                fix="Rebuild the samples with `python inspector/sample_models/build.py`.",
+                fix=f"Rebuild the samples with `{_REBUILD}`.",
             ) from e
 
 
@@ -173,7 +183,7 @@ def _read_sample(folder: Path) -> Sample:
         raise ModelFormatError(
             f"The sample metadata in {folder.name!r} is unreadable.",
             received=f"{metadata_path}: {type(e).__name__}: {e}",
-            fix="Rebuild the samples with `python inspector/sample_models/build.py`.",
+            fix=f"Rebuild the samples with `{_REBUILD}`.",
         ) from e
 
 
@@ -191,7 +201,7 @@ def list_samples() -> list[Sample]:
         raise InspectorError(
             "The sample models folder does not exist.",
             received=str(root),
-            fix=f"Run `python inspector/sample_models/build.py`, or point {_ENVIRONMENT_VARIABLE} at a folder of samples.",
+            fix=f"Run `{_REBUILD}` in a clone of the repository, or point {_ENVIRONMENT_VARIABLE} at a folder of samples.",
         )
     folders = [p for p in root.iterdir() if (p / "metadata.json").is_file()]
     rank = {slug: i for i, slug in enumerate(SAMPLE_ORDER)}

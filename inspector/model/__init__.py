@@ -8,6 +8,6 @@ graph walk, layer lookup by path, name resolution for the scan).
 
 Example:
     >>> from inspector.model.static import static_graph
-    >>> static_graph("inspector/sample_models/lambda_merge/model.keras").source.value
+    >>> static_graph("sample_models/lambda_merge/model.keras").source.value
     'static'
 """

@@ -15,8 +15,8 @@ safely — falls back to the static parse, so a graph is always shown.
 
 Example:
     >>> import inspector
-    >>> model = inspector.load_model("inspector/sample_models/otto_mlp/model.keras")
-    >>> graph = inspector.build_graph("inspector/sample_models/lambda_merge/model.keras")  # never runs code from the file
+    >>> model = inspector.load_model("sample_models/otto_mlp/model.keras")
+    >>> graph = inspector.build_graph("sample_models/lambda_merge/model.keras")  # never runs code from the file
     >>> model.count_params(), graph.source.value
     (10309, 'static')
 """
@@ -140,7 +140,7 @@ def build_graph(model_or_source: Any, *, expand_nested: bool = True, trust: bool
 
     Example:
         >>> import inspector
-        >>> model = inspector.load_model("inspector/sample_models/nested_gan/model.keras")
+        >>> model = inspector.load_model("sample_models/nested_gan/model.keras")
         >>> g = inspector.build_graph(model)
         >>> g.total_params == model.count_params()
         True
@@ -169,7 +169,7 @@ def load_or_view(model_file: ModelFile, *, trust: bool = False, limits: Limits |
 
     Example:
         >>> from inspector.io.files import read_model_file
-        >>> model, graph, why = load_or_view(read_model_file("inspector/sample_models/lambda_merge/model.keras"))
+        >>> model, graph, why = load_or_view(read_model_file("sample_models/lambda_merge/model.keras"))
         >>> model is None, type(why).__name__, graph.warnings[0][:40]
         (True, 'UnsafeModelError', 'Static view (no code run, some shapes un')
     """

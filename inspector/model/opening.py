@@ -8,7 +8,7 @@ waits for another.  Safety is :func:`~inspector.model.loading.load_model`'s, unc
 runs before the scan, and the arrays are read in the HDF5 child before Keras reads them.
 
 Example:
-    >>> opened = open_model(read_model_bytes("inspector/sample_models/lambda_merge/model.keras"), name="lambda.keras")
+    >>> opened = open_model(read_model_bytes("sample_models/lambda_merge/model.keras"), name="lambda.keras")
     >>> opened.can_run, opened.needs_trust, opened.graph.source.value
     (False, True, 'static')
 """

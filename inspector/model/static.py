@@ -76,7 +76,7 @@ def static_graph(source: ModelSource | ModelFile | ModelFileReading, *, limits: 
 
     Example:
         >>> import inspector
-        >>> g = inspector.static_graph("inspector/sample_models/lambda_merge/model.keras")
+        >>> g = inspector.static_graph("sample_models/lambda_merge/model.keras")
         >>> [n.id for n in g.opaque_nodes], g.node("l1_norm").output_shapes
         (['abs', 'abs@1'], ((None, 1),))
     """

@@ -12,7 +12,7 @@ refuse) makes the whole prediction ``None``.
 
 Example:
     >>> import inspector
-    >>> graph = inspector.static_graph("inspector/sample_models/otto_mlp/model.keras")
+    >>> graph = inspector.static_graph("sample_models/otto_mlp/model.keras")
     >>> predicted = predict_weights(graph)
     >>> [(w.name, w.shape) for w in predicted["hidden"]]
     [('kernel', (93, 100)), ('bias', (100,))]

@@ -14,9 +14,9 @@ script writes ``<out>/<slug>/`` with:
 
 Run from the repository root::
 
-    python inspector/sample_models/build.py                 # rebuild all into inspector/sample_models/
-    python inspector/sample_models/build.py --out /tmp/s    # build elsewhere (used by the tests)
-    python inspector/sample_models/build.py --only otto_mlp masked_text
+    python sample_models/build.py                 # rebuild all into sample_models/
+    python sample_models/build.py --out /tmp/s    # build elsewhere (used by the tests)
+    python sample_models/build.py --only otto_mlp masked_text
 
 Everything is seeded (numpy generators, ``keras.utils.set_random_seed``, TensorFlow
 op determinism) and every layer is named, so a rebuild gives the same configs and
