@@ -21,7 +21,7 @@ app: install
 	$(VENV_PYTHON) -m streamlit run app/main.py --server.port $(PORT)
 
 test: install-test
-	$(VENV_PYTHON) -m ruff check inspector app tests bench
+	$(VENV_PYTHON) -m ruff check inspector app tests bench sample_models
 	$(VENV)/bin/lint-imports
 	$(VENV_PYTHON) -m pytest
 
@@ -29,4 +29,4 @@ samples: install
 	$(VENV_PYTHON) sample_models/build.py
 
 lint: install-test
-	$(VENV_PYTHON) -m ruff check inspector app tests bench
+	$(VENV_PYTHON) -m ruff check inspector app tests bench sample_models
