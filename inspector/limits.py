@@ -35,12 +35,16 @@ class Limits:
 
     max_upload_bytes: int = 500 * 2**20  # a model file
     max_uncompressed_bytes: int = 2 * 2**30  # sum of a .keras zip's members once unpacked
-    max_weight_bytes: int = 4 * 2**30  # memory the declared weights of a config would take
+    # memory a model's build takes: its weights, serialized arrays and vocabularies, predicted from the config (and
+    # the stored weights); with TensorFlow's own ~0.9 GiB it keeps an open within 2 GiB (docs/performance.md)
+    max_weight_bytes: int = 2**30
     max_declared_dim: int = 2**24  # any size a layer config declares (units, filters, input_dim, ...)
     max_parse_seconds: int = 60  # time to parse a file's HDF5 (a legacy .h5, a .keras's weights) in a child process
     max_config_depth: int = 64  # nesting of the JSON config
     max_config_bytes: int = 64 * 2**20  # size of the JSON config text
     max_layout_nodes: int = 400  # nodes laid out before repeated branches are folded
+    max_graph_nodes: int = 50_000  # layer calls once nested models' calls are expanded (past it: folded, not traced)
+    max_build_seconds: int = 60  # time the first build of a model whose memory cannot be predicted may take
     max_points: int = 100_000  # points projected before sampling
     max_samples: int = 100_000  # samples run through a model for activations
     max_batch_bytes: int = 2 * 2**30  # memory one batch of activations may take

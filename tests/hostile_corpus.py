@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import sys
 import zipfile
 from dataclasses import dataclass
@@ -45,6 +46,10 @@ CASE_NAMES = [
     "string naming a keras.layers function (.h5)", "module that is not loaded",
     "infinite units (.keras)", "huge number in batch_shape (.h5)", "NaN in a layer config",
     "config.json in UTF-16", "config.json with a BOM", "deep list inside the config", "npz weights",
+    # sizes and structures that cost memory or time without storing anything (issue 25): one per family
+    *(f"bounded: {family}" for family in ("input shape", "build_config shape", "kernel_size", "numpy sub-array dtype",
+                                          "vocabulary asset", "vocabulary list", "nested calls", "lone surrogate",
+                                          "combined")),
 ]
 
 
@@ -159,7 +164,7 @@ def build_corpus(folder: Path) -> dict[str, Case]:
     cases.update(_outside_file_cases(folder, clean_keras, clean_h5))
     cases["absurd Dense units"] = Case(_replace_config(
         clean_keras, folder / "huge_dense.keras",
-        lambda c: c["config"]["layers"][1]["config"].update(units=2**34)), "LimitExceededError", "units")
+        lambda c: c["config"]["layers"][1]["config"].update(units=2**34)), "LimitExceededError", "units", static_ok=True)
     cases["weights do not match"] = Case(_replace_config(
         clean_keras, folder / "mismatch.keras",
         lambda c: c["config"]["layers"][1]["config"].update(units=5)), "ModelLoadError", "weights",
@@ -205,6 +210,10 @@ def build_corpus(folder: Path) -> dict[str, Case]:
         members = {n: z.read(n) for n in z.namelist()}
     cases["zip member escaping the archive"] = Case(_zip(folder / "slip.keras", {
         **members, f"assets/../../{MARKER_NAME}": b"written outside the archive"}), "ModelFormatError", "outside")
+    clean = clean_keras.read_bytes()
+    for family, (error, phrase) in BOUNDED_FAMILIES.items():
+        path = _write(folder / f"bounded_{family.replace(' ', '_')}.keras", bounded_file(family, clean, random.Random(0)))
+        cases[f"bounded: {family}"] = Case(path, error, phrase, static_ok=error != "ModelFormatError")
     cases["hdf5 that hangs the HDF5 library"] = Case(  # should HDF5 ever fix the loop: a damaged file
         _write(folder / "hang.h5", HDF5_HANG.read_bytes()), "LimitExceededError|ModelFormatError", "HDF5")
     cases["file over the size limit"] = Case(_write(folder / "huge.h5", clean_h5.read_bytes() + b"\0" * (17 * 2**20)),
@@ -361,6 +370,112 @@ def _malformed_number_cases(folder: Path, clean_keras: Path, clean_h5: Path) -> 
         "npz weights": Case(_zip(folder / "npz.keras", {**npz_members, "model.weights.npz": npz.getvalue()}),
                             "ModelLoadError", "model.weights.npz", static_ok=True),
     }
+
+
+# --------------------------------------------------------------------------- bounded by construction (issue 25)
+# each family: a file of a few kilobytes that would make Keras (or the static view) take gigabytes or minutes;
+# what load_model must answer, and a phrase of the message.  The static view of each still works (no weights).
+BOUNDED_FAMILIES = {
+    "input shape": ("LimitExceededError", "max_weight_bytes"),
+    "build_config shape": ("LimitExceededError", "max_weight_bytes"),
+    "kernel_size": ("LimitExceededError", "max_weight_bytes"),
+    "numpy sub-array dtype": ("LimitExceededError", "max_weight_bytes"),
+    "vocabulary asset": ("LimitExceededError", "max_weight_bytes"),
+    "vocabulary list": ("LimitExceededError", "max_weight_bytes"),
+    "nested calls": ("LimitExceededError", "max_graph_nodes"),
+    "lone surrogate": ("ModelFormatError", "surrogate"),
+    "combined": ("LimitExceededError", "max_"),
+}
+# names a hostile file may give its model and layers: Markdown and HTML that a browser would fetch or run
+MARKUP_NAMES = ("![x](http://127.0.0.1:9/pixel.png)", "<img src='http://127.0.0.1:9/tag.png'>", "**bold** `code`")
+
+
+def bounded_file(family: str, clean: bytes, rng: random.Random) -> bytes:
+    """A ``.keras`` file of family ``family`` (a key of :data:`BOUNDED_FAMILIES`), its sizes drawn from ``rng``.
+
+    ``clean``: a small valid ``.keras`` (its metadata is kept). No weights are stored: the sizes come from the
+    config alone, as in the attacker's files.
+    """
+    with zipfile.ZipFile(io.BytesIO(clean)) as z:
+        metadata = z.read("metadata.json")
+    members: dict[str, bytes] = {"metadata.json": metadata}
+    name = rng.choice(MARKUP_NAMES)
+    big = rng.choice([2**20, 2**22, 2**24])  # an input dimension: with 1,024 units, 4 GiB to 64 GiB of kernel
+    if family == "input shape":
+        config = _functional([_input("x", [None, big]), _layer("Dense", name, {"units": 1024}, ["x"])], name)
+    elif family == "build_config shape":
+        dense = _layer("Dense", "d", {"units": 1024}, ["x"], build_shape=[None, big])
+        config = _functional([_input("x", [None, 4]), dense], name)
+    elif family == "kernel_size":
+        side = rng.choice([2**12, 2**13])
+        conv = _layer("Conv2D", "c", {"filters": 64, "kernel_size": [side, side]}, ["x"])
+        config = _functional([_input("x", [None, side, side, 3]), conv], name)
+    elif family == "numpy sub-array dtype":
+        value = {"class_name": "__numpy__", "config": {"value": [0.0] * rng.randint(16, 64),
+                                                      "dtype": f"({rng.choice([2**24, 2**27])},)f8"}}
+        dense = _layer("Dense", "d", {"units": 2}, ["x"])
+        dense["inbound_nodes"][0]["kwargs"]["training"] = value
+        config = _functional([_input("x", [None, 4]), dense], name)
+    elif family in ("vocabulary asset", "vocabulary list"):
+        lines, longest = rng.choice([2**21, 2**22]), rng.choice([2**10, 2**12])
+        lookup = _layer("StringLookup", "lookup", {"vocabulary": None, "max_tokens": None}, ["w"])
+        config = _functional([_input("w", [None, 1], "string"), lookup], name)
+        if family == "vocabulary asset":
+            members["assets/layers/string_lookup/vocabulary.txt"] = b"\n" * lines + b"x" * longest
+        else:
+            lookup["config"]["vocabulary"] = [""] * (lines // 8) + ["x" * longest]
+    elif family == "nested calls":
+        config = _nested_calls(levels=rng.choice([6, 7, 8]), calls=rng.choice([6, 8]), name=name)
+    elif family == "lone surrogate":
+        config = _functional([_input("x", [None, 4]), _layer("Dense", "d\ud800" + name, {"units": 2}, ["x"])], name)
+    elif family == "combined":  # nested calls whose innermost level is the input-shape bomb, Markup names
+        config = _nested_calls(levels=6, calls=6, name=name, inner_width=big)
+    else:
+        raise ValueError(f"unknown family {family!r}")
+    members["config.json"] = json.dumps(config).encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for member, payload in members.items():
+            z.writestr(member, payload)
+    return out.getvalue()
+
+
+def _tensor(layer: str, call: int = 0, shape: list | None = None, dtype: str = "float32") -> dict:
+    return {"class_name": "__keras_tensor__", "config": {"shape": shape, "dtype": dtype,
+                                                         "keras_history": [layer, call, 0]}}
+
+
+def _input(name: str, shape: list, dtype: str = "float32") -> dict:
+    return {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None, "name": name,
+            "config": {"batch_shape": shape, "dtype": dtype, "sparse": False, "name": name}, "inbound_nodes": []}
+
+
+def _layer(cls: str, name: str, config: dict, inputs: list, build_shape: list | None = None) -> dict:
+    calls = [{"args": [_tensor(*i) if isinstance(i, tuple) else _tensor(i)], "kwargs": {}} for i in inputs]
+    out = {"module": "keras.layers", "class_name": cls, "registered_name": None, "name": name,
+           "config": {"name": name, "trainable": True, "dtype": "float32", **config}, "inbound_nodes": calls}
+    if build_shape is not None:
+        out["build_config"] = {"input_shape": build_shape}
+    return out
+
+
+def _functional(layers: list[dict], name: str, output: tuple[str, int] | None = None) -> dict:
+    last = output or (layers[-1]["name"], len(layers[-1]["inbound_nodes"]) - 1 if layers[-1]["inbound_nodes"] else 0)
+    return {"module": "keras.src.models.functional", "class_name": "Functional", "registered_name": "Functional",
+            "config": {"name": name, "trainable": True, "layers": layers, "input_layers": [layers[0]["name"], 0, 0],
+                       "output_layers": [last[0], last[1], 0]}}
+
+
+def _nested_calls(levels: int, calls: int, name: str, inner_width: int = 4) -> dict:
+    """Each level calls the level below ``calls`` times in a row: ``calls ** levels`` layer calls once expanded."""
+    model = _functional([_input("x0", [None, inner_width]), _layer("Dense", "d0", {"units": 4}, ["x0"])], "level0")
+    for level in range(1, levels + 1):
+        below = {**model, "name": f"level{level - 1}", "inbound_nodes": [
+            {"args": [_tensor(f"x{level}") if k == 0 else _tensor(f"level{level - 1}", k - 1)], "kwargs": {}}
+            for k in range(calls)]}
+        model = _functional([_input(f"x{level}", [None, inner_width]), below],
+                            name if level == levels else f"level{level}", output=(f"level{level - 1}", calls - 1))
+    return model
 
 
 def _replace_h5_config(source: Path, target: Path, edit) -> Path:

@@ -1,7 +1,8 @@
 """A model's config as Keras parses it: bounded JSON parsing and the walks over its layer configs.
 
 Keras parses a config with ``json.loads``; :func:`_parse_json` parses the same text the same way and refuses
-what Keras would read differently or what no model holds (non-UTF-8, non-finite or huge numbers, deep nesting).
+what Keras would read differently or what no model holds (non-UTF-8, non-finite or huge numbers, deep nesting,
+text holding a lone surrogate: valid JSON, but no output can encode it and Keras cannot save it).
 
 Example:
     >>> cfg = _parse_json('{"class_name": "Sequential", "config": {"layers": []}}', "config.json", "test", Limits())
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -54,11 +56,51 @@ def _parse_json(text: bytes | str, what: str, received: str, limits: Limits) -> 
     depth = nesting_depth(config, stop_after=limits.max_config_depth)
     if depth > limits.max_config_depth:
         raise _too_deep(what, str(depth), received, limits)
+    lone = _lone_surrogate(config) if _may_hold_surrogates(text) else None
+    if lone is not None:
+        raise ModelFormatError(
+            f"The model's {what} holds text with a lone surrogate ({lone}), which no Keras model has: it is not "
+            "text any output (terminal, CSV, JSON, SVG, HTML) can encode, and Keras cannot save it.",
+            received=received, fix="Do not open this file; re-save the model with model.save(...).")
     if not isinstance(config, dict):
         raise ModelFormatError(f"The model's {what} is not a Keras model config (expected a JSON object).",
                                received=f"{received}: a JSON {type(config).__name__}",
                                fix="Re-save the model with model.save(...).")
     return config
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _may_hold_surrogates(text: bytes | str) -> bool:
+    """Whether parsed text can hold a surrogate: an escape ``\\udXXX`` or one encoded raw (json reads bytes with
+    'surrogatepass'); most configs have neither, and skip the walk."""
+    if isinstance(text, str):
+        return "\\u" in text or _SURROGATE.search(text) is not None
+    return b"\\u" in text or re.search(rb"\xed[\xa0-\xbf]", text) is not None
+
+
+def _lone_surrogate(config: Any) -> str | None:
+    r"""The first text of a parsed config (key or value) holding a surrogate, shown escaped; ``None`` when none does.
+
+    A pair of escapes (``"\ud83d\ude00"``) is parsed into one character, so a surrogate left is a lone one.
+
+    Example:
+        >>> _lone_surrogate(json.loads('{"name": "a\\ud800", "ok": "\\ud83d\\ude00"}'))
+        "'a\\ud800'"
+    """
+    stack = [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return ascii(item[:40])
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 class _BadNumber(ValueError):

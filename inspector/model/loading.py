@@ -52,6 +52,7 @@ from inspector.io.files import (
 )
 from inspector.limits import Limits, format_bytes, get_limits
 from inspector.model import keras1, old_semantics
+from inspector.model.build_cost import asset_costs, build_cost, expanded_calls
 from inspector.model.keras_internals import quiet_warnings
 from inspector.model.legacy import normalize_config
 from inspector.model.load_causes import failure_cause
@@ -108,6 +109,7 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
     if not trust:
         _refuse_code(model_file, config)
     _check_declared_sizes(model_file, config, limits)
+    _check_build_cost(model_file, config, limits)
     if model_file.weights_format == "npz":
         raise ModelLoadError(
             f"The model's weights are stored as {NPZ_WEIGHTS}, which Keras writes as pickled arrays and cannot read "
@@ -177,7 +179,7 @@ def load_or_view(model_file: ModelFile, *, trust: bool = False, limits: Limits |
 
     try:
         model = load_model(model_file, trust=trust, limits=limits, custom_objects=custom_objects)
-    except (UnsafeModelError, ModelLoadError) as e:
+    except (UnsafeModelError, ModelLoadError, LimitExceededError) as e:  # the config is read: it can be shown
         code = dict(needs_trust(model_file)) if isinstance(e, UnsafeModelError) else {}
         graph = static_graph(model_file, code=code)
         reason = f"Static view (no code run, some shapes unknown): {e.what}"
@@ -242,13 +244,30 @@ def _check_custom_objects(custom_objects: dict[str, Any] | None, trust: bool) ->
             fix="Pass trust=True as well, for a file you wrote yourself (CLI: --trust).")
 
 
-def _check_declared_sizes(model_file: ModelFile, config: dict, limits: Limits) -> None:
-    stored = sum(_count(w.shape) * 4 for ws in model_file.weights.values() for w in ws)
-    if stored > limits.max_weight_bytes:
+def _check_build_cost(model_file: ModelFile, config: dict, limits: Limits) -> None:
+    """Refuse a model whose build would pass the limits, known from its config before Keras builds anything."""
+    calls = expanded_calls(config, stop_after=limits.max_graph_nodes)
+    if calls > limits.max_graph_nodes:
         raise LimitExceededError(
-            f"The model's weights would take {format_bytes(stored)}, over the limit of "
-            f"{format_bytes(limits.max_weight_bytes)} (max_weight_bytes).", received=_received(model_file),
-            fix="Raise max_weight_bytes with inspector.set_limits if the model is genuine and fits in memory.")
+            f"The model's nested models call the level below so often that Keras would trace more than "
+            f"{limits.max_graph_nodes:,} layer calls (max_graph_nodes) to build it.", received=_received(model_file),
+            fix="Its graph is still shown from the file's config, each nested model's later calls folded (static "
+                "view). If the model is genuine, raise max_graph_nodes with inspector.set_limits.")
+    assets = asset_costs(model_file.data, limits.max_uncompressed_bytes) if model_file.format == "keras" else {}
+    cost = build_cost(config, assets=assets, budget=limits.max_weight_bytes)
+    stored = sum(_count(w.shape) * 4 for ws in model_file.weights.values() for w in ws)
+    if max(cost.total, stored) > limits.max_weight_bytes:
+        what = f"largest: {'; '.join(cost.largest)}" if cost.total >= stored else "as stored in the file"
+        raise LimitExceededError(
+            f"Building this model would take {format_bytes(max(cost.total, stored))} for its weights, arrays and "
+            f"vocabularies ({what}), over the limit of {format_bytes(limits.max_weight_bytes)} (max_weight_bytes).",
+            received=_received(model_file),
+            fix="Its graph is still shown from the file's config (static view). If the model is genuine and fits in "
+                "memory, raise max_weight_bytes with inspector.set_limits (CLI and app: the environment variable "
+                "KERAS_INSPECTOR_MAX_WEIGHT_BYTES).")
+
+
+def _check_declared_sizes(model_file: ModelFile, config: dict, limits: Limits) -> None:
     for path, item in config_objects(config):
         cfg = item.get("config")
         if not isinstance(cfg, dict):

@@ -40,7 +40,8 @@ from inspector.io.files import (
     _model_layers,
     start_reading,
 )
-from inspector.limits import Limits
+from inspector.limits import Limits, get_limits
+from inspector.model.build_cost import expanded_calls, value_cost
 from inspector.model.scan import config_objects, reference_reason
 from inspector.model.weight_shapes import predict_weights
 
@@ -81,7 +82,6 @@ def static_graph(source: ModelSource | ModelFile | ModelFileReading, *, limits: 
         (['abs', 'abs@1'], ((None, 1),))
     """
     from inspector.model.legacy import normalize_config
-    from inspector.model.shape_inference import infer_shapes
 
     # shapes only: the arrays are not read (only Keras needs them vetted, see read_model_file)
     reading = source if isinstance(source, (ModelFile, ModelFileReading)) else start_reading(
@@ -92,14 +92,34 @@ def static_graph(source: ModelSource | ModelFile | ModelFileReading, *, limits: 
     except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError):
         config = model_file.config  # graph_from_config has its own, stricter, error for this
     if isinstance(reading, ModelFile):
-        return infer_shapes(graph_from_config(config, model_file.weights, code=code))
+        graph = graph_from_config(config, model_file.weights, code=code)
+        warnings: list[str] = []
+        graph = _shaped(graph, config, limits, warnings)
+        return replace(graph, warnings=graph.warnings + tuple(warnings))
     graph, ctx = _built(config, {}, code or {})  # while the child walks the weights
-    graph = infer_shapes(graph)
+    graph = _shaped(graph, config, limits, ctx.warnings)
     if predicted is not None and not reading.done():
         guess = predict_weights(graph)
         if guess is not None:
             predicted(_whole(_with_weights(graph, guess, ctx.whole), ctx))
     return _whole(_with_weights(graph, reading.result().weights, ctx.whole), ctx)
+
+
+def _shaped(graph: ModelGraph, config: dict, limits: Limits | None, warnings: list[str]) -> ModelGraph:
+    """The graph with the shapes Keras's arithmetic infers, unless the arrays and strings its config holds pass
+    ``max_weight_bytes``: inferring creates each layer from its config (a lookup layer allocates its vocabulary)."""
+    from inspector.model.shape_inference import infer_shapes
+
+    budget = (limits or get_limits()).max_weight_bytes
+    try:
+        cost = value_cost(config)
+        why = f"its config holds values taking {cost.total:,} bytes ({cost.largest[0]})" if cost.total > budget else ""
+    except ModelFormatError as e:
+        why = e.what
+    if why:
+        warnings.append(f"Shapes were not inferred: {why}; only the shapes the config records are shown.")
+        return graph
+    return infer_shapes(graph)
 
 
 def _opaque_reason(layer_config: dict, *, with_layers: bool = False) -> str:
@@ -116,6 +136,7 @@ class _Context:
     code: Mapping[str, str]
     warnings: list[str] = field(default_factory=list)
     whole: set[str] = field(default_factory=set)  # ids of the nodes standing for a whole model's weights
+    fold_calls: bool = False  # later calls of a nested model are one node each, not its whole graph again
 
 
 def _weight_fields(cls: str, stored: Iterable[StoredWeight], *, trainable: bool, counted: bool,
@@ -157,6 +178,13 @@ def _built(config: dict, weights: Mapping[str, tuple[StoredWeight, ...]],
            code: Mapping[str, str]) -> tuple[ModelGraph, _Context]:
     """The graph of every level, without the top level's totals (:func:`_whole`), and what building it found."""
     ctx = _Context(weights, code)
+    most = get_limits().max_graph_nodes
+    calls = expanded_calls(config, stop_after=most)
+    if calls > most:  # nested models calling the level below several times multiply: count before expanding
+        ctx.fold_calls = True
+        ctx.warnings.append(
+            f"Nested models are called so often that the expanded graph would have more than {most:,} layer calls "
+            "(max_graph_nodes): each call of a nested model after its first is drawn as one node, tied to the first.")
     try:
         return _model_graph(config, ctx, prefix="", path_prefix="", parent=None, depth=0, shared_prefix=None,
                             trainable=True), ctx
@@ -318,7 +346,11 @@ class _Builder:
         is_model = cls in MODEL_CLASSES and bool(_model_layers(inner))
         reason = _opaque_reason(lc) or _code_reason(self.ctx.code, path, inside=not is_model)
         sub = None
-        if is_model:
+        if is_model and call and self.ctx.fold_calls:
+            first = self.nested.get(first_call_id)
+            output_shapes = tuple(_output_shape_of(first, o) for o in first.outputs) if first else ()
+            inner = {k: v for k, v in inner.items() if k != "layers"}
+        elif is_model:
             sub = _model_graph(lc, self.ctx, prefix=node_id + "/", path_prefix=path + "/", parent=node_id,
                                depth=self.depth + 1,
                                shared_prefix=(shared_with + "/") if shared_with else None, trainable=trainable)
