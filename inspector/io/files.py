@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
-from inspector.errors import LimitExceededError, ModelFormatError, SavedModelError
+from inspector.errors import LimitExceededError, ModelFormatError
 from inspector.io.config_json import _check_config, iter_layer_configs, nesting_depth
 from inspector.io.config_json import _layer_name as _layer_name  # imported from here by model/
 from inspector.io.config_json import _model_layers as _model_layers
@@ -37,6 +37,14 @@ from inspector.io.hdf5_child import _call_on_file
 from inspector.io.keras_zip import NPZ_WEIGHTS as NPZ_WEIGHTS
 from inspector.io.keras_zip import _member_writer, _read_keras_zip
 from inspector.io.model_file import ALL_WEIGHTS, ModelFile, ModelFileReading, ModelSource, StoredWeight
+from inspector.io.savedmodel import (
+    METADATA,
+    ConvertedSavedModel,
+    convert_savedmodel,
+    is_savedmodel_zip,
+    read_savedmodel_directory,
+    read_savedmodel_zip,
+)
 from inspector.limits import Limits, format_bytes, get_limits
 
 __all__ = ["ALL_WEIGHTS", "ModelSource", "ModelFile", "ModelFileReading", "StoredWeight", "read_model_file",
@@ -101,7 +109,13 @@ def start_reading(source: ModelSource, *, limits: Limits | None = None, vet_arra
     shapes: Future | None = None
     weights: dict[str, tuple[StoredWeight, ...]] = {}
     outside: tuple[str, ...] = ()
-    if data.startswith((_ZIP_MAGIC, _EMPTY_ZIP_MAGIC)):
+    notes: tuple[str, ...] = ()
+    converted = _savedmodel_as_h5(data, received, limits)
+    if converted is not None:  # read from here on as the .h5 tf.keras 2 would have written
+        data, notes = converted.h5, converted.notes
+        config, weights, version, outside = _read_hdf5(data, received, limits, vet_arrays)
+        fmt = weights_format = "h5"
+    elif data.startswith((_ZIP_MAGIC, _EMPTY_ZIP_MAGIC)):
         config, shapes, version, weights_format = _read_keras_zip(data, received, limits, vet_arrays)
         fmt = "keras"
     elif _hdf5_offset(data) is not None:
@@ -115,8 +129,24 @@ def start_reading(source: ModelSource, *, limits: Limits | None = None, vet_arra
     _check_config(config, received, limits)
     return ModelFileReading(ModelFile(name=name, format=fmt, data=data, config=config, weights=weights,
                                       keras_version=version, sha256=digest, outside_data=outside,
-                                      weights_format=weights_format, arrays_vetted=vet_arrays or weights_format != "h5"),
+                                      weights_format=weights_format, arrays_vetted=vet_arrays or weights_format != "h5",
+                                      notes=notes, converted_from="SavedModel" if converted else ""),
                             shapes)
+
+
+def _savedmodel_as_h5(data: bytes, received: str, limits: Limits) -> ConvertedSavedModel | None:
+    """A zip of a SavedModel directory (what :func:`read_source` makes of a directory, or an upload) as the
+    legacy ``.h5`` tf.keras 2 would write; ``None`` for anything else."""
+    if not data.startswith(_ZIP_MAGIC):
+        return None
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        names = [m.filename for m in archive.infolist()]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        return None  # the .keras reader names what is wrong with the archive
+    if not is_savedmodel_zip(names):
+        return None
+    return convert_savedmodel(read_savedmodel_zip(archive, received, limits), received, limits)
 
 
 def vet_arrays(model_file: ModelFile, *, limits: Limits | None = None) -> ModelFile:
@@ -169,7 +199,7 @@ def read_source(source: ModelSource, limits: Limits | None = None) -> tuple[str,
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if path.is_dir():
-            _raise_for_directory(path)
+            return path.name, _directory(path, limits)
         if not path.exists():
             raise ModelFormatError(
                 "No model file at this path.", received=str(path),
@@ -211,15 +241,18 @@ def _check_upload_size(size: int, name: str, limits: Limits) -> None:
                 "KERAS_INSPECTOR_MAX_UPLOAD_BYTES (and server.maxUploadSize for the app).")
 
 
-def _raise_for_directory(path: Path) -> None:
-    if (path / "saved_model.pb").exists() or (path / "saved_model.pbtxt").exists():
-        raise SavedModelError(
-            "This is a TensorFlow SavedModel directory, which Keras 3 cannot load as a model.",
-            received=str(path),
-            fix="Re-save it as .keras from the code that built it, or wrap it for inference with "
-                "keras.layers.TFSMLayer(path, call_endpoint='serving_default') (no graph or layers to inspect).")
-    raise ModelFormatError("This path is a directory, not a model file.", received=str(path),
-                           fix="Pass the .keras or .h5 file itself.")
+def _directory(path: Path, limits: Limits) -> bytes:
+    """A SavedModel directory's files that are read, as the bytes of a zip (read as an upload of one would be)."""
+    if not any((path / n).exists() for n in (METADATA, "saved_model.pb", "saved_model.pbtxt")):
+        raise ModelFormatError("This path is a directory, not a model file (nor a TensorFlow SavedModel directory).",
+                               received=str(path),
+                               fix="Pass the .keras or .h5 file itself, or a SavedModel directory written by "
+                                   "tf.keras 2's model.save('folder').")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, content in read_savedmodel_directory(path, limits).items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
 
 
 def _hdf5_offset(data: bytes) -> int | None:

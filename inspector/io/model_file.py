@@ -41,7 +41,7 @@ class ModelFile:
     """
 
     name: str
-    format: str  # "keras" or "h5"
+    format: str  # "keras" or "h5" (also a SavedModel, see converted_from)
     data: bytes = field(repr=False)
     config: dict[str, Any] = field(repr=False)
     weights: dict[str, tuple[StoredWeight, ...]] = field(repr=False)
@@ -50,6 +50,8 @@ class ModelFile:
     outside_data: tuple[str, ...] = ()  # HDF5 links and datasets whose data lives in other files on this machine
     weights_format: str = "h5"  # how the weights are stored: "h5", "npz" (never read) or "" (none)
     arrays_vetted: bool = True  # every stored array was read once in the HDF5 child (see vet_arrays)
+    notes: tuple[str, ...] = ()  # what reading found that the graph should say (values no layer owns, ...)
+    converted_from: str = ""  # "SavedModel": ``data`` is the legacy .h5 tf.keras 2 would have written for it
 
     @property
     def suffix(self) -> str:
