@@ -95,14 +95,14 @@ def static_graph(source: ModelSource | ModelFile | ModelFileReading, *, limits: 
         graph = graph_from_config(config, model_file.weights, code=code)
         warnings: list[str] = []
         graph = _shaped(graph, config, limits, warnings)
-        return replace(graph, warnings=graph.warnings + tuple(warnings))
+        return _noted(replace(graph, warnings=graph.warnings + tuple(warnings)), model_file.notes)
     graph, ctx = _built(config, {}, code or {})  # while the child walks the weights
     graph = _shaped(graph, config, limits, ctx.warnings)
     if predicted is not None and not reading.done():
         guess = predict_weights(graph)
         if guess is not None:
             predicted(_whole(_with_weights(graph, guess, ctx.whole), ctx))
-    return _whole(_with_weights(graph, reading.result().weights, ctx.whole), ctx)
+    return _noted(_whole(_with_weights(graph, reading.result().weights, ctx.whole), ctx), model_file.notes)
 
 
 def _shaped(graph: ModelGraph, config: dict, limits: Limits | None, warnings: list[str]) -> ModelGraph:
@@ -120,6 +120,11 @@ def _shaped(graph: ModelGraph, config: dict, limits: Limits | None, warnings: li
         warnings.append(f"Shapes were not inferred: {why}; only the shapes the config records are shown.")
         return graph
     return infer_shapes(graph)
+
+
+def _noted(graph: ModelGraph, notes: tuple[str, ...]) -> ModelGraph:
+    """The graph with what reading the file found (values no layer owns, a model without wiring) among its warnings."""
+    return replace(graph, warnings=tuple(dict.fromkeys(graph.warnings + notes))) if notes else graph
 
 
 def _opaque_reason(layer_config: dict, *, with_layers: bool = False) -> str:
