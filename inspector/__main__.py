@@ -1,10 +1,10 @@
-"""``python -m inspector``: the ``keras-inspector`` command line (see :mod:`inspector.cli.commands`)."""
+"""``python -m inspector``: the ``keras-inspector`` command line (see :mod:`inspector.cli.program`)."""
 
 from __future__ import annotations
 
 import sys
 
-from inspector.cli.commands import main
+from inspector.cli import main
 
 __all__: list[str] = []
 

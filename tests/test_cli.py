@@ -7,7 +7,7 @@ models, so the TensorFlow-free tests (help, usage errors, missing and broken fil
 run in well under a second each.  Every model-running subprocess imports TensorFlow
 (5-15 s), so each sub-command runs a model as a subprocess once or twice, checking
 several outputs per run, and the variants (formats, flags, errors) call
-``inspector.cli.commands.main`` in this process, where Keras is already imported.
+``inspector.cli.main`` in this process, where Keras is already imported.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inspector.cli.commands import main
+from inspector.cli import main
 from inspector.rendering.summary import SUMMARY_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ def run_cli(*args: object, timeout: float = 240, env: dict[str, str] | None = No
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    """``inspector.cli.commands.main(ARGS)`` in this process: (exit code, stdout, stderr)."""
+    """``inspector.cli.main(ARGS)`` in this process: (exit code, stdout, stderr)."""
     code = main([str(a) for a in args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
@@ -141,15 +141,18 @@ def test_top_level_help_lists_commands_and_exit_codes():
 
 
 def test_cli_public_names():
-    import inspector.cli.commands as cli
+    import inspector.cli
+    from inspector.cli import parser, program
 
-    assert cli.__all__ == ["ExitCode", "TableFormat", "GraphFormat", "build_parser", "main"]
-    assert [int(code) for code in cli.ExitCode] == [0, 1, 2, 3, 130]
-    assert all(callable(getattr(cli, name)) for name in cli.__all__)
+    assert inspector.cli.__all__ == ["main"] and inspector.cli.main is program.main
+    assert program.__all__ == ["ExitCode", "main"]
+    assert parser.__all__ == ["PROG", "TableFormat", "GraphFormat", "DiffGraphFormat", "build_parser"]
+    assert [int(code) for code in program.ExitCode] == [0, 1, 2, 3, 130]
+    assert all(callable(getattr(parser, name)) for name in parser.__all__ if name != "PROG")
 
 
 def test_importing_the_cli_does_not_import_tensorflow():
-    code = ("import sys, inspector.cli.commands, inspector.__main__; "
+    code = ("import sys, inspector.cli.program, inspector.__main__; "
             "print(sorted(m for m in ('tensorflow', 'keras', 'pandas', 'streamlit') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
@@ -238,12 +241,12 @@ def test_debug_shows_the_traceback_of_a_refusal(tmp_path):
 
 
 def test_an_unexpected_error_exits_1_with_one_line_and_a_hint(monkeypatch, capsys):
-    import inspector.cli.commands as cli
+    from inspector.cli import program
 
     def broken_command(args):  # a bug inside a command: something that is not an InspectorError
         raise KeyError("layer_count")
 
-    monkeypatch.setitem(cli._COMMANDS, "summary", broken_command)
+    monkeypatch.setitem(program._COMMANDS, "summary", broken_command)
     code, out, err = run_main(capsys, "summary", "m.keras")
     assert (code, out) == (1, "")
     assert "Traceback" not in err and "unexpected KeyError: 'layer_count'" in err and "--debug" in err

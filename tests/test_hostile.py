@@ -99,7 +99,7 @@ def _cli(*args: str, cwd=None):
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_cli_summary_and_graph_of_every_case(corpus, name, tmp_path, capsys):
     """In this process (the corpus limits apply): a static view, or exit 3 with the typed message — no traceback."""
-    from inspector.cli.commands import main
+    from inspector.cli import main
     from inspector.rendering import from_json
 
     folder, cases = corpus

@@ -6,6 +6,6 @@ Example:
     True
 """
 
-from inspector.cli.commands import main
+from inspector.cli.program import main
 
 __all__ = ["main"]
