@@ -81,6 +81,16 @@ _EXPORTS: dict[str, str] = {
     "compare_modes": "inspector.analysis.activations",
     # per-layer wall time
     "profile_layers": "inspector.analysis.profile",
+    # gradients and attribution maps
+    "LayerGradients": "inspector.analysis.gradients",
+    "layer_gradients": "inspector.analysis.gradients",
+    "gradient_stats": "inspector.analysis.gradients",
+    "Saliency": "inspector.analysis.attribution",
+    "GradCam": "inspector.analysis.attribution",
+    "IntegratedGradients": "inspector.analysis.attribution",
+    "saliency": "inspector.analysis.attribution",
+    "grad_cam": "inspector.analysis.attribution",
+    "integrated_gradients": "inspector.analysis.attribution",
     # projector
     "Projection": "inspector.analysis.projection",
     "embedding_layers": "inspector.analysis.projection",
@@ -110,12 +120,21 @@ if TYPE_CHECKING:  # pragma: no cover - every public name, for type checkers and
     from inspector.analysis.activations import (
         inspect_layers as inspect_layers,
     )
+    from inspector.analysis.attribution import GradCam as GradCam
+    from inspector.analysis.attribution import IntegratedGradients as IntegratedGradients
+    from inspector.analysis.attribution import Saliency as Saliency
+    from inspector.analysis.attribution import grad_cam as grad_cam
+    from inspector.analysis.attribution import integrated_gradients as integrated_gradients
+    from inspector.analysis.attribution import saliency as saliency
     from inspector.analysis.embedding_rows import (
         EmbeddingLookup as EmbeddingLookup,
     )
     from inspector.analysis.embedding_rows import (
         embedding_lookup as embedding_lookup,
     )
+    from inspector.analysis.gradients import LayerGradients as LayerGradients
+    from inspector.analysis.gradients import gradient_stats as gradient_stats
+    from inspector.analysis.gradients import layer_gradients as layer_gradients
     from inspector.analysis.model_diff import ModelDiff as ModelDiff
     from inspector.analysis.model_diff import compare as compare
     from inspector.analysis.profile import profile_layers as profile_layers

@@ -18,6 +18,8 @@ PUBLIC = {
     "to_dot", "render", "to_json", "to_html", "graph_figure", "fold_repeats", "nested_model_ids", "viewer_payload",
     "viewer_folder",
     "Mode", "inspect_layer", "inspect_layers", "activation_stats", "compare_modes", "profile_layers",
+    "LayerGradients", "layer_gradients", "gradient_stats", "Saliency", "GradCam", "IntegratedGradients", "saliency",
+    "grad_cam", "integrated_gradients",
     "Projection", "embedding_layers", "project_embedding", "project_activations",
     "Sample", "list_samples", "get_sample",
     "__version__",

@@ -8,7 +8,9 @@ never imports the analysis code that measures them:
   (``LayerNode.params`` and :mod:`inspector.cost`); ``values`` is not needed.
 * anything else — ``"seconds"`` from :func:`inspector.profile_layers`, or an
   :func:`inspector.activation_stats` column such as ``"nan_count"``,
-  ``"inf_count"``, ``"zero_fraction"``, ``"dead_fraction"``, ``"max"`` — comes
+  ``"inf_count"``, ``"zero_fraction"``, ``"dead_fraction"``, ``"max"``, or a
+  :func:`inspector.gradient_stats` column such as ``"grad_norm"`` (log scale:
+  vanishing and exploding gradients are orders of magnitude apart) — comes
   from ``values``: a ``{node_id: number}`` mapping, or a DataFrame with the
   node ids in an ``id`` (or ``layer``) column and the named column.  A layer with
   several rows (several outputs, or ``per_channel=True``) shows its largest
@@ -48,7 +50,8 @@ __all__ = ["ColourScale", "colour_scale", "GRAPH_COLUMNS", "LOG_COLUMNS", "MISSI
 GRAPH_COLUMNS = ("params", "macs", "output_bytes")  # computed from the graph when no values are given
 # counts, sizes and times span orders of magnitude: a log scale; everything else (fractions, means) linear
 LOG_COLUMNS = frozenset({"params", "trainable_params", "non_trainable_params", "layer_params", "macs",
-                         "output_bytes", "seconds", "nan_count", "inf_count", "count"})
+                         "output_bytes", "seconds", "nan_count", "inf_count", "count",
+                         "grad_norm", "grad_norm_max", "mean_abs"})
 # a folded group or collapsed model sums these over its members; it shows the largest member of the others
 _ADDITIVE = frozenset({"params", "trainable_params", "non_trainable_params", "macs", "output_bytes", "seconds"})
 # pale yellow to dark red (the sequential YlOrRd ramp); readable black text up to the last two stops
