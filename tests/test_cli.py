@@ -37,7 +37,7 @@ from inspector.rendering.summary import SUMMARY_COLUMNS
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "sample_models"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-SUBCOMMANDS = ["summary", "graph", "activations", "profile", "project", "diff", "app"]
+SUBCOMMANDS = ["summary", "graph", "activations", "profile", "project", "explain", "diff", "app"]
 
 
 def run_cli(*args: object, timeout: float = 240, env: dict[str, str] | None = None,

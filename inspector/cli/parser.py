@@ -51,6 +51,12 @@ class _ProjectionFormat(str, Enum):
     HTML = "html"
 
 
+class _ExplainFormat(str, Enum):
+    PNG = "png"
+    HTML = "html"
+    NPY = "npy"
+
+
 class DiffGraphFormat(str, Enum):
     SVG = "svg"
     PNG = "png"
@@ -103,6 +109,18 @@ examples:
 
 Without --input the rows of an Embedding layer's weight matrix are projected;
 with --input, the layer's activations on that data (one point per sample).""",
+    "explain": """\
+examples:
+  keras-inspector explain model.keras --input X.npy --method gradcam --target 3 -o cam.png
+  keras-inspector explain model.keras --input X.npy --method saliency --smoothgrad 20 --target 3 -o sal.png
+  keras-inspector explain model.keras --input X.npy --method ig --steps 100 --target 0 -o ig.npy
+
+--target is the output unit or class index whose score is explained.  gradcam
+weighs the last feature map (or --layer); saliency is |d score / d input|; ig
+(integrated gradients, from a zero baseline) reports its completeness check.
+An input of token ids is attributed to its Embedding's output.  .png draws
+sample --sample over its image, .html draws it interactively, .npy keeps every
+sample's map.""",
     "diff": """\
 examples:
   keras-inspector diff base.keras finetuned.keras
@@ -308,6 +326,30 @@ def build_parser() -> argparse.ArgumentParser:
     project.add_argument("-o", "--output", type=_suffix_type(_ProjectionFormat, "output file"), required=True,
                          metavar="FILE", help="coords.csv (one row per point) or plot.html (standalone plotly page)")
     _custom_objects_option(project)
+
+    explain = command("explain", "Explain a prediction: Grad-CAM, saliency or integrated gradients of one target.")
+    explain.add_argument("model", metavar="MODEL", help=model_help)
+    explain.add_argument("--input", required=True, metavar="DATA",
+                         help="input data: .npy (one input), .npz (one array per model input name) or .csv")
+    explain.add_argument("--method", choices=["gradcam", "saliency", "ig"], default="gradcam",
+                         help="gradcam (default), saliency, or ig (integrated gradients)")
+    explain.add_argument("--target", type=int, required=True, metavar="N",
+                         help="the output unit or class index to explain")
+    explain.add_argument("-o", "--output", type=_suffix_type(_ExplainFormat, "output file"), required=True,
+                         metavar="FILE", help="map.png (over the image), map.html (interactive) or maps.npy")
+    explain.add_argument("--sample", type=_non_negative_int, default=0, metavar="I",
+                         help="the sample drawn in .png/.html (default: 0)")
+    explain.add_argument("--layer", type=_layer_spec, default=None, metavar="LAYER",
+                         help="gradcam: the convolutional layer (default: the last feature map)")
+    explain.add_argument("--steps", type=_positive_int, default=50, metavar="N",
+                         help="ig: integration steps (default: 50)")
+    explain.add_argument("--smoothgrad", type=_non_negative_int, default=0, metavar="N",
+                         help="saliency: average over N noisy copies of each sample (default: 0, off)")
+    explain.add_argument("--training", action="store_true",
+                         help="run Dropout, BatchNormalization, … as in training (the model is not changed)")
+    explain.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+                         help="samples per forward and backward pass")
+    _custom_objects_option(explain)
 
     diff = command("diff", "Compare two models layer by layer: added, removed, changed layers and weight deltas.")
     diff.add_argument("model_a", metavar="A", help=model_help + " (the reference, e.g. the base model)")
