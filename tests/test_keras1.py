@@ -134,10 +134,9 @@ def _conv_config(dim_ordering, shape):
         "bias": True}}]}
 
 
+@pytest.mark.channels_first  # run with oneDNN off too: TensorFlow's own CPU Conv2D refuses NCHW
 def test_keras1_theano_ordered_conv2d_is_transposed_and_flipped(tmp_path):
     kernel, bias = _normal(4, 2, 3, 2), _normal(4)  # Theano order: (filters, channels, rows, cols)
-    # output (4 filters, 5, 5): no spatial size equals the filter count, which Keras 3.15's eager channels-first
-    # Conv2D on CPU (oneDNN) gets wrong — it adds the bias along the last axis when the two sizes coincide
     path = keras1_file(tmp_path / "conv_th.h5", _conv_config("th", [2, 7, 6]),
                         {"convolution2d_1": {"W": kernel, "b": bias}})
     model = _load_with_static_shapes(path)
