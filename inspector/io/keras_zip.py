@@ -19,6 +19,7 @@ import re
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import IO, Any
 
 from inspector.errors import InspectorError, LimitExceededError, ModelFormatError
@@ -33,6 +34,7 @@ __all__ = ["NPZ_WEIGHTS"]
 # Keras's other weights format inside a .keras: Keras 3 writes it as pickled object arrays it cannot read back
 # with pickles off, and reads any numeric arrays in it through .tolist() (tens of bytes per number): never read
 NPZ_WEIGHTS = "model.weights.npz"
+_TRAINING_STATE = {"optimizer", "metrics"}  # top-level groups of model.weights.h5 that are not the model's
 
 
 def _read_keras_zip(data: bytes, received: str, limits: Limits,
@@ -159,9 +161,11 @@ def _keras_weight_shapes(path: str, text: bytes, received: str, limits: Limits,
         with _open_hdf5(path) as f:
             index = _HDF5Index.of(f)  # one walk of the file, not one per layer group (NASNet: 0.6 s)
             outside = _vet_hdf5(f, limits, read=vet, index=index)
+            index, original = _portable(f, index)
             under = _datasets_by_group(index.datasets)
-            _collect_keras_group(f, index, "", _model_layers(config), "", out, under)
-            out[ALL_WEIGHTS] = under.get("", [])
+            _collect_keras_group(f, index, "", _model_layers(config), "", out, under, original)
+            # the optimizer's and the metrics' state are stored beside the layers: never parameters
+            out[ALL_WEIGHTS] = [w for w in under.get("", []) if w.name.split("/")[0] not in _TRAINING_STATE]
     except Exception as e:  # noqa: BLE001 - HDF5 is parsed by a C library; any failure means a bad file
         raise ModelFormatError("The weights inside the .keras file (model.weights.h5) cannot be read.",
                                received=f"{received}: {e}",
@@ -169,8 +173,44 @@ def _keras_weight_shapes(path: str, text: bytes, received: str, limits: Limits,
     return {k: tuple(v) for k, v in out.items()}, outside
 
 
+def _portable(f: Any, index: _HDF5Index) -> tuple[_HDF5Index, dict[str, str]]:
+    """The index with tf.keras 2.13–2.15's Windows group names split into the groups they stand for.
+
+    Those versions joined a weight's path with ``os.path.join``: on Windows a file holds one group named
+    ``layers\\conv1d`` (or ``_layer_checkpoint_dependencies\\conv1d``) where every other file holds ``conv1d``
+    inside ``layers`` — neither tf.keras nor Keras 3 finds its weights.  Returns the index as the file would be
+    with ``/`` and ``layers``, and each renamed path's name in the file (for reading its attributes).
+    """
+    from h5py import h5o
+
+    def fixed(path: str) -> str:
+        parts = path.replace("\\", "/").split("/")
+        return "/".join("layers" if p == "_layer_checkpoint_dependencies" else p for p in parts)
+
+    if not any("\\" in p or "_layer_checkpoint_dependencies" in p for p in index.hard):
+        return index, {}
+    original = {fixed(p): p for p in index.hard}
+    kinds = {fixed(p): index.kinds[p] if p in index.kinds else h5o.get_info(f.id, p.encode()).type
+             for p in index.hard}
+    hard = set(original)
+    for path in list(hard):  # the groups the joined names imply
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            implied = "/".join(parts[:i])
+            hard.add(implied)
+            kinds.setdefault(implied, h5o.TYPE_GROUP)
+    children: dict[str, list[str]] = {}
+    for path in hard:
+        parent, _, leaf = path.rpartition("/")
+        children.setdefault(parent, []).append(leaf)
+    datasets = tuple(replace(d, name=fixed(d.name)) for d in index.datasets)
+    return replace(index, datasets=datasets, hard=frozenset(hard), kinds=kinds,
+                   children={k: tuple(v) for k, v in children.items()}), original
+
+
 def _collect_keras_group(f: Any, index: _HDF5Index, group: str, layers: list[dict], prefix: str,
-                         out: dict[str, list[StoredWeight]], under: dict[str, list[StoredWeight]]) -> None:
+                         out: dict[str, list[StoredWeight]], under: dict[str, list[StoredWeight]],
+                         original: dict[str, str]) -> None:
     sub = f"{group}/layers".lstrip("/")
     if not index.is_group(f, sub):
         return
@@ -184,14 +224,14 @@ def _collect_keras_group(f: Any, index: _HDF5Index, group: str, layers: list[dic
             continue  # nothing stored to name (an Input, a Flatten): the lookups default to no weights
         name = None
         if index.is_group(f, f"{child}/vars"):
-            raw = f[f"{child}/vars"].attrs.get("name")
+            raw = f[original.get(f"{child}/vars", f"{child}/vars")].attrs.get("name")
             name = raw.decode() if isinstance(raw, bytes) else raw
         name = str(name) if name else fallback.get(key, key)
         path = prefix + name
         out[path] = under[child]
         layer = by_name.get(name)
         if layer is not None and _model_layers(layer.get("config")):
-            _collect_keras_group(f, index, child, _model_layers(layer.get("config")), path + "/", out, under)
+            _collect_keras_group(f, index, child, _model_layers(layer.get("config")), path + "/", out, under, original)
 
 
 def _fallback_group_names(layers: list[dict]) -> dict[str, str]:
