@@ -212,9 +212,11 @@ def sidebar() -> None:
     _restore()
     side.title("Keras Inspector")
     uploaded = side.file_uploader(
-        "Upload a model (.keras, .h5)", type=["keras", "h5", "hdf5"], key=state.UPLOAD, on_change=_want,
-        args=("upload",), max_upload_size=settings.upload_limit_mb(limit),
-        help="Opened safely: no code from the file runs" + (" unless you trust it." if trust_allowed else "."))
+        "Upload a model (.keras, .h5, a SavedModel as .zip)", type=["keras", "h5", "hdf5", "zip"], key=state.UPLOAD,
+        on_change=_want, args=("upload",), max_upload_size=settings.upload_limit_mb(limit),
+        help="Opened safely: no code from the file runs" + (" unless you trust it." if trust_allowed else ".")
+        + " A TensorFlow SavedModel (tf.keras 2's model.save('folder')) is a folder: zip it and upload the .zip; "
+          "its TensorFlow graphs are never run.")
     side.caption(f"Limit {format_bytes(limit)} per file.")
     try:
         samples = inspector.list_samples()
