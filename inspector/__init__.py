@@ -45,6 +45,7 @@ _EXPORTS: dict[str, str] = {
     "set_limits": "inspector.limits",
     # loading, graph, summary
     "load_model": "inspector.model.loading",
+    "compute_channels_last": "inspector.model.channels_first",
     "build_graph": "inspector.model.loading",
     "static_graph": "inspector.model.static",
     "summary_frame": "inspector.rendering.summary",
@@ -219,6 +220,7 @@ if TYPE_CHECKING:  # pragma: no cover - every public name, for type checkers and
     from inspector.masks import MaskFlow as MaskFlow
     from inspector.masks import MaskRole as MaskRole
     from inspector.masks import mask_flow as mask_flow
+    from inspector.model.channels_first import compute_channels_last as compute_channels_last
     from inspector.model.loading import build_graph as build_graph
     from inspector.model.loading import load_model as load_model
     from inspector.model.static import static_graph as static_graph

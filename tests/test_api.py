@@ -12,7 +12,7 @@ PUBLIC = {
     "ModelLoadError", "LimitExceededError", "InputDataError", "LayerNotFoundError", "MissingDependencyError",
     "ModelGraph", "LayerNode", "Edge", "NodeKind", "WeightInfo", "Source",
     "Limits", "get_limits", "set_limits", "ProgressCallback",
-    "load_model", "build_graph", "static_graph", "summary_frame", "summary_text", "print_summary",
+    "load_model", "compute_channels_last", "build_graph", "static_graph", "summary_frame", "summary_text", "print_summary",
     "LayerCost", "layer_costs", "total_macs", "total_output_bytes",
     "compare", "ModelDiff", "mask_flow", "MaskFlow", "MaskRole", "embedding_lookup", "EmbeddingLookup",
     "to_dot", "render", "to_json", "to_html", "graph_figure", "fold_repeats", "nested_model_ids", "viewer_payload",

@@ -157,3 +157,15 @@ def test_channels_first_layers_inside_nested_models_and_wrappers_are_rerouted(tm
     expected = np.stack([conv_nd(X[:, t].astype("float64"), kernel, bias) for t in range(4)], axis=1)
     np.testing.assert_allclose(model.predict(X, verbose=0), expected, rtol=1e-4, atol=1e-4)
 
+
+
+def test_a_model_built_in_code_is_rerouted_by_the_activations_walk():
+    layer = L.Conv2D(3, 2, data_format="channels_first")  # output (3, 4, 3): the last size equals the filters
+    model = keras.Sequential([keras.Input((2, 5, 4)), layer])
+    for weight in model.weights:
+        weight.assign(_normal(*weight.shape))
+    X = _normal(2, 2, 5, 4)
+    kernel, bias = (np.asarray(w, "float64") for w in layer.get_weights())
+    expected = conv_nd(X.astype("float64"), kernel, bias)
+    np.testing.assert_allclose(inspector.inspect_layer(model, layer.name, X), expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(model(X)), expected, rtol=1e-4, atol=1e-4)

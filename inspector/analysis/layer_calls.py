@@ -28,6 +28,7 @@ import numpy as np
 
 from inspector.errors import InputDataError, LayerNotFoundError
 from inspector.graph import Shape
+from inspector.model.channels_first import compute_channels_last
 
 
 # =============================================================================== the graph catalog
@@ -69,6 +70,7 @@ def _catalog(model: Any) -> _Catalog:
     """All call events of ``model``, nested ones included (cheap: built per request, never cached, so the
     model is not kept alive by this module beyond the bounded runner cache)."""
     _check_model(model)
+    compute_channels_last(model)  # a model built in code: channels-first convolutions right on any CPU
     return _build_catalog(model, "", 0)
 
 

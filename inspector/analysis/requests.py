@@ -23,7 +23,7 @@ import numpy as np
 from inspector.analysis.forward import Mode, _runner
 from inspector.analysis.layer_calls import _catalog, _resolve_many
 from inspector.analysis.reductions import _exact_batch_stats, _numpy_stats, _Running, _to_numpy
-from inspector.errors import InputDataError, InspectorError, LimitExceededError
+from inspector.errors import InputDataError, InspectorError, LimitExceededError, ModelLoadError
 from inspector.graph import Shape, format_shape
 from inspector.io.inputs import (
     BatchStream,
@@ -144,6 +144,12 @@ class _Request:
                 except InspectorError:
                     raise
                 except Exception as e:
+                    if type(e).__name__ == "UnimplementedError":  # the machine, not the data
+                        raise ModelLoadError(
+                            f"TensorFlow on this machine cannot run an operation of the model: {_first_line(e)}",
+                            received=f"a {type(e).__name__} from TensorFlow",
+                            fix="Run the model with the JAX backend (KERAS_BACKEND=jax), or on a machine whose "
+                                "TensorFlow build implements this operation.") from e
                     if not _is_data_error(e):
                         raise
                     raise InputDataError(

@@ -17,8 +17,8 @@ wrapped layers included) run its own computation channels-last: the input's chan
 ``call`` with ``data_format="channels_last"`` (kernels are ``(*spatial, in, out)`` in either format, so the
 weights are used as they are), the channels moved back.  The same numbers a convolution gives anywhere, on
 every CPU and backend; nothing else in the model changes.  Pooling and normalisation layers already compute
-channels-first correctly and are left alone.  :func:`inspector.load_model` applies it; a model built in code
-can be passed here too.
+channels-first correctly and are left alone.  :func:`inspector.load_model` applies it, and so does every
+activations or gradients walk on a model built in code (its ``model(X)`` is then right too).
 
 Example:
     >>> import keras, numpy as np
