@@ -22,7 +22,7 @@ from inspector.rendering.viewer import start_layout
 # absolute paths: the app is also started from a clone's app/main.py, whose folder holds no pages
 _VIEWS = Path(__file__).resolve().parent / "views"
 PAGES = {name: str(_VIEWS / f"{name}.py") for name in (
-    "overview", "graph", "layer", "activations", "embeddings", "compare")}
+    "overview", "graph", "layer", "activations", "embeddings", "attribution", "compare")}
 
 
 def show_error(error: InspectorError | str) -> None:

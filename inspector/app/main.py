@@ -30,6 +30,7 @@ navigation = st.navigation([
     st.Page(common.PAGES["layer"], title="Layer", icon=":material/layers:"),
     st.Page(common.PAGES["activations"], title="Activations", icon=":material/bolt:"),
     st.Page(common.PAGES["embeddings"], title="Embeddings", icon=":material/scatter_plot:"),
+    st.Page(common.PAGES["attribution"], title="Attribution", icon=":material/target:"),
     st.Page(common.PAGES["compare"], title="Compare", icon=":material/compare_arrows:"),
 ])
 common.freeze_imports()

@@ -65,3 +65,16 @@ EMBEDDING_COLOUR = "embedding_colour_widget"
 EMBEDDING_SEARCH = "embedding_search_widget"
 EMBEDDING_ROWS = "embedding_rows_widget"
 PROJECTIONS = "projections"  # {cache key: Projection}
+
+# Attribution page
+ATTRIBUTION_SOURCE = "attribution_source_widget"
+ATTRIBUTION_DATA = "attribution_data_widget"
+ATTRIBUTION_IMAGE = "attribution_image_widget"
+ATTRIBUTION_SCALE = "attribution_scale_widget"  # the pixel range an uploaded image is mapped to
+ATTRIBUTION_ROW = "attribution_row_widget"
+ATTRIBUTION_TARGET = "attribution_target_widget"
+ATTRIBUTION_METHOD = "attribution_method_widget"
+ATTRIBUTION_SMOOTHGRAD = "attribution_smoothgrad_widget"
+ATTRIBUTION_STEPS = "attribution_steps_widget"
+ATTRIBUTIONS = "attributions"  # {cache key: Saliency | GradCam | IntegratedGradients}
+GRADIENT_HEALTH = "gradient_health"  # {cache key: gradient_stats DataFrame}
