@@ -196,6 +196,12 @@ class _Running:
         else:  # the output's shape varies between batches (variable-length data): units are not comparable
             self.alive = np.zeros((0,), bool)
 
+    def merge(self, other: _Running) -> None:
+        """Add another output's running statistics (a block of a dataset, computed elsewhere)."""
+        if other.n is not None:
+            self.add(other.n, other.mean, other.m2, other.low, other.high, other.zeros, other.nans, other.infs,
+                     other.alive)
+
     def rows(self) -> list[dict[str, float]]:
         """One dict of statistics per channel."""
         assert self.n is not None

@@ -231,8 +231,17 @@ class _Request:
         return result
 
     def stats(self) -> Any:
-        import pandas as pd
+        return stats_frame(self.layout(), self.running_totals(), per_channel=self.per_channel,
+                           samples=self.stream.n_samples, mode=self.mode, input_warnings=self.stream.warnings)
 
+    def layout(self) -> list[tuple[str, str, list[str]]]:
+        """``(node id, class name, output shapes)`` of each requested layer: what a statistics row names."""
+        return [(e.id, e.class_name, [format_shape(shape) for shape, _ in e.outputs]) for e in self.entries]
+
+    def running_totals(self) -> list[list[_Running | None]] | None:
+        """The statistics of every batch merged per requested output (``None`` for no batch; an output
+        that is not numeric has ``None``): what :func:`stats_frame` turns into rows, and what the workers
+        of :mod:`inspector.analysis.distributed` send back to be merged."""
         totals: list[list[_Running | None]] | None = None
         for result in self._batches():
             if totals is None:
@@ -250,24 +259,7 @@ class _Request:
                         nothing = np.zeros_like(mean)
                         acc.add(np.broadcast_to(count, mean.shape), mean, m2, low, high, zeros, nothing, nothing,
                                 alive)
-        rows = []
-        for entry, accs in zip(self.entries, totals or [[None] * len(e.outputs) for e in self.entries], strict=True):
-            for k, acc in enumerate(accs):
-                if acc is None:
-                    continue
-                base = {"layer": entry.id, "output": k, "class_name": entry.class_name,
-                        "shape": format_shape(entry.outputs[k][0] if k < len(entry.outputs) else None)}
-                for channel, numbers in enumerate(acc.rows()):
-                    rows.append({**base, **({"channel": channel} if self.per_channel else {}), **numbers})
-        columns = ["layer", "output", "class_name", "shape", *(["channel"] if self.per_channel else []), "count",
-                   "mean", "std", "min", "max", "zero_fraction", "dead_fraction", "nan_count", "inf_count"]
-        frame = pd.DataFrame(rows, columns=columns)
-        frame.attrs["input_warnings"] = list(self.stream.warnings)
-        frame.attrs["samples"] = self.stream.n_samples
-        frame.attrs["mode"] = self.mode.value
-        frame.attrs["skipped_non_numeric"] = [e.id for e, accs in zip(self.entries, totals or [], strict=False)
-                                              if any(a is None for a in accs)]
-        return frame
+        return totals
 
     def _exact_where_nonfinite(self, numbers: list[list[list[np.ndarray]]]) -> dict[tuple[int, int], tuple]:
         """Exact float64 statistics for the outputs whose batch held NaN/Inf (the lean sums cannot tell)."""
@@ -316,6 +308,37 @@ class _Request:
         frame.attrs["samples"] = self.stream.n_samples
         return frame
 
+def stats_frame(layout: list[tuple[str, str, list[str]]], totals: list[list[_Running | None]] | None, *,
+                per_channel: bool, samples: int | None, mode: Mode, input_warnings: list[str]) -> Any:
+    """The DataFrame of :func:`~inspector.activation_stats`: one row per layer output (and channel).
+
+    ``layout`` is :meth:`_Request.layout`, ``totals`` :meth:`_Request.running_totals` (or their merge
+    over the blocks of a dataset).
+    """
+    import pandas as pd
+
+    rows = []
+    for (layer_id, class_name, shapes), accs in zip(layout, totals or [[None] * len(s) for _, _, s in layout],
+                                                     strict=True):
+        for k, acc in enumerate(accs):
+            if acc is None:
+                continue
+            base = {"layer": layer_id, "output": k, "class_name": class_name,
+                    "shape": shapes[k] if k < len(shapes) else format_shape(None)}
+            for channel, numbers in enumerate(acc.rows()):
+                rows.append({**base, **({"channel": channel} if per_channel else {}), **numbers})
+    columns = ["layer", "output", "class_name", "shape", *(["channel"] if per_channel else []), "count",
+               "mean", "std", "min", "max", "zero_fraction", "dead_fraction", "nan_count", "inf_count"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame.attrs["input_warnings"] = list(input_warnings)
+    frame.attrs["samples"] = samples
+    frame.attrs["mode"] = mode.value
+    frame.attrs["skipped_non_numeric"] = [layer_id for (layer_id, _, _), accs in zip(layout, totals or [],
+                                                                                    strict=False)
+                                          if any(a is None for a in accs)]
+    return frame
+
+
 # =============================================================================== small helpers
 def _positive(batch_size: Any) -> int:
     if batch_size is None:
@@ -363,23 +386,26 @@ def _is_data_error(e: Exception) -> bool:
 
 
 class _TqdmReporter:
-    def __init__(self, total: int | None) -> None:
+    def __init__(self, total: int | None, unit: str) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, unit="batch", desc="activations", leave=False)
+        self.bar = tqdm(total=total, unit=unit, desc="activations", leave=False)
 
     def __call__(self, fraction: float | None, message: str) -> None:
-        self.bar.update(1)  # called once per batch
+        if ", " in message:  # "block 3 of 8, 1,204 samples/s": the rate beside the bar's own count
+            self.bar.set_postfix_str(message.split(", ", 1)[1], refresh=False)
+        self.bar.update(1)  # called once per batch (or block)
 
     def close(self) -> None:
         self.bar.close()
 
 
-def _progress_reporter(progress: ProgressCallback | bool | None, total: int | None) -> Any:
+def _progress_reporter(progress: ProgressCallback | bool | None, total: int | None, unit: str = "batch") -> Any:
+    """The callback to report to: the caller's, none (``False``), or a tqdm bar when stderr is a terminal."""
     if progress is False:
         return None
     if callable(progress):
         return progress
     if progress is None and (total is None or total > 1) and sys.stderr is not None and sys.stderr.isatty():
-        return _TqdmReporter(total)
+        return _TqdmReporter(total, unit)
     return None
