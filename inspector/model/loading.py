@@ -123,9 +123,10 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
     if model_file.format == "h5" and keras1.is_keras1(model_file.config, model_file.keras_version):
         data = keras1.convert_weights(data, model_file.config)  # per-gate RNN weights, Theano kernels
     model = _keras_load(data, model_file, trust, custom_objects)
+    compute_channels_last(model)  # TensorFlow's CPU convolutions refuse NCHW without oneDNN
     notes += _check_input_shapes(model, config)
     info = LoadInfo(model_file.name, model_file.format, model_file.sha256, trust, model_file.keras_version,
-                    tuple(notes))
+                    (*model_file.notes, *notes))  # what reading found (a SavedModel's optimizer state), then loading
     object.__setattr__(model, "_inspector_load_info", info)
     return model
 
