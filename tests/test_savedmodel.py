@@ -115,7 +115,10 @@ def test_static_view_counts_the_parameters_tf_keras_counts(written, name):
         assert graph.total_params == reference[name]["params"]
         assert graph.trainable_params == reference[name]["trainable"]
     if name == "cnn":
-        assert any("optimizer" in w and "not parameters" in w for w in graph.warnings), graph.warnings
+        loaded = inspector.build_graph(folder / name)
+        assert loaded.source == inspector.Source.KERAS and loaded.total_params == graph.total_params
+        for shown in (graph, loaded):
+            assert any("optimizer" in w and "not parameters" in w for w in shown.warnings), shown.warnings
 
 
 @needs_tf_keras
