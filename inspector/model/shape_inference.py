@@ -23,6 +23,7 @@ from typing import Any
 
 from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape
 from inspector.model.keras_internals import quiet_warnings
+from inspector.model.output_shapes import output_shapes
 
 __all__ = ["infer_shapes"]
 
@@ -57,6 +58,9 @@ def infer_shapes(graph: ModelGraph, input_shapes: dict[str, Shape | None] | None
 
 
 def _compute(node: LayerNode, inputs: tuple[Shape | None, ...]) -> tuple[Shape | None, ...] | None:
+    known = output_shapes(node.class_name, node.config, inputs)
+    if known is not None:  # Keras's arithmetic for the common layers, without importing Keras and TensorFlow
+        return known
     import keras
 
     from inspector.model import old_semantics
