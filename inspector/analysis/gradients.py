@@ -158,7 +158,12 @@ class _Target:
 def _target(model: Any, target: Any, output: int | str, loss: Any) -> _Target:
     from keras import ops
 
-    names = [str(getattr(t, "name", f"output_{i}")) for i, t in enumerate(model.outputs)]
+    from inspector.model.keras_internals import graph_owner
+
+    # the output layers' names, as model.fit keys them (a Sequential's are its inner Functional's)
+    names = [str(n) for n in getattr(graph_owner(model), "output_names", None) or []]
+    if len(names) != len(model.outputs):
+        names = [str(getattr(t, "name", f"output_{i}")) for i, t in enumerate(model.outputs)]
     if isinstance(output, str):
         if output not in names:
             raise InputDataError(f"The model has no output named {output!r}.", received=f"output={output!r}",
