@@ -26,8 +26,9 @@ SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
 def svg_nodes(svg: bytes) -> list[ET.Element]:
+    """The layers' boxes (a file's drawing also has a box for each nested model's title)."""
     root = ET.fromstring(svg)
-    return [g for g in root.iter(f"{SVG_NS}g") if g.get("class") == "node"]
+    return [g for g in root.iter(f"{SVG_NS}g") if g.get("class") == "node" and not g.get("id", "").endswith("_title")]
 
 
 def layer_count(graph) -> int:

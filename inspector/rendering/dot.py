@@ -26,12 +26,17 @@ Example:
 from __future__ import annotations
 
 import atexit
+import contextlib
+import ctypes
 import functools
 import os
+import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from pathlib import Path
 
@@ -49,8 +54,14 @@ INSTALL_HINT = ("Install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), `
                 "or `conda install graphviz`; or use to_html() / graph_figure(), which need no Graphviz.")
 
 _CLUSTER_FILLS = ("#f0fdfa", "#e2f6f0", "#d3efe6")  # deeper nested models get a darker box
-DEFAULT_TIMEOUT = 300.0  # seconds; EfficientNetB7 unfolded takes well under a minute
+# seconds dot may take, in the app and the CLI too: the largest real drawings (EfficientNetB7 unfolded) take a few;
+# a graph whose layout is hard for Graphviz can take hours (each of 40 layers joined to all earlier ones: 54 s)
+DEFAULT_TIMEOUT = 30.0
+# edges per box (plus a few) past which a drawing is refused before dot starts: real models have under two, while a
+# layout's time grows steeply with the edges that cross many ranks (25 boxes each joined to all earlier: 1.7 s, 40: 54 s)
+_DENSE_EDGES_PER_NODE, _DENSE_EDGES_SLACK = 4, 150
 _LARGE_DRAWING = 500  # drawn boxes from which dot's x-coordinate polish is cut short (view_to_dot)
+_LINE_GAP = '<BR/><FONT POINT-SIZE="2"> </FONT><BR/>'  # a blank line between the lines of a label in PNG/PDF
 
 
 class OutputFormat(str, Enum):
@@ -87,7 +98,7 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
            fold: bool = True, unfold: Iterable[str] = (), collapse_blocks: bool | None = None,
            marks: Mapping[str, str] | None = None, show_masks: bool = True, color_by: str | None = None,
            values: object = None, color_scale: str | None = None, expand_models: str | Iterable[str] | None = None,
-           collapse_models: str | Iterable[str] | None = None) -> str:
+           collapse_models: str | Iterable[str] | None = None, for_file: str | OutputFormat | None = None) -> str:
     """The graph as Graphviz DOT text.
 
     Args:
@@ -110,6 +121,8 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
             See :mod:`inspector.rendering.colour`.
         values: ``{node_id: number}`` or a DataFrame with an ``id`` (or ``layer``) column, for ``color_by``.
         color_scale: "log" or "linear"; default log for counts, sizes and time.
+        for_file: "svg", "png" or "pdf": the DOT :func:`render` draws that file from (see :func:`view_to_dot`);
+            ``None``: the DOT of the interactive viewer.
 
     Raises:
         LayerNotFoundError: a highlighted id is not in the graph.
@@ -127,18 +140,28 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
                    highlight=highlight, expand_models=expand_models, collapse_models=collapse_models)
     colours = colour_scale(graph, color_by, values, scale=color_scale) if color_by is not None else None
     return view_to_dot(view, rankdir=rankdir, options=LabelOptions(show_shapes, show_params, show_dtypes),
-                       marks=marks, show_masks=show_masks, colours=colours)
+                       marks=marks, show_masks=show_masks, colours=colours,
+                       for_file=None if for_file is None else _check_format(for_file))
 
 
 def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None,
                 marks: Mapping[str, str] | None = None, show_masks: bool = True,
-                colours: ColourScale | None = None, tooltips: bool = True) -> str:
+                colours: ColourScale | None = None, tooltips: bool = True,
+                for_file: OutputFormat | None = None) -> str:
     """DOT text of an already prepared :class:`~inspector.rendering.view.View`.
 
     ``tooltips=False`` leaves out Graphviz's tooltips: the viewer shows its own, and each tooltip
     wraps its node in two more SVG elements.
+
+    ``for_file`` draws a file rather than the viewer's picture. A nested model's title is then a box of its
+    own above the model's first layers, which edges go around: as a cluster's label (what the viewer clicks to
+    close the model) an edge coming in from above could run through the text. For PNG and PDF a 2-point blank line
+    separates the lines of a layer's label: with cairo a line is as high as its font size, closer than a browser
+    sets it, and the underscores of a bold name touched the italic class line under it, descenders the brackets
+    of a shape.
     """
     options = options or LabelOptions()
+    line_gap = for_file in (OutputFormat.PNG, OutputFormat.PDF)
     colours = colours.for_view(view) if colours is not None else None
     marks = view_marks(view, marks)
     masked = masked_edges(view) if show_masks else set()
@@ -169,19 +192,26 @@ def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None
     def emit(parent: str | None, indent: str) -> None:
         for n in children.get(parent, []):
             lines.append(indent + _node_line(n, names[n.id], view, options, n.id in outputs, marks.get(n.id),
-                                             colours, tooltips))
+                                             colours, tooltips, line_gap))
         for cid in sub_clusters.get(parent, []):
             cnode = g.clusters[cid]
             fam = FAMILIES["model"]
             lines.append(f"{indent}subgraph cluster_{cluster_index[cid]} {{")
-            lines.append(f'{indent}  graph [id="cluster_{cluster_index[cid]}", label=<{_cluster_label(cnode)}>, '
+            title = '""' if for_file else f"<{_cluster_label(cnode)}>"  # a file draws it as a box (_title_box)
+            lines.append(f'{indent}  graph [id="cluster_{cluster_index[cid]}", label={title}, '
                          f'style="rounded,filled", fillcolor="{_CLUSTER_FILLS[min(cnode.depth, 2)]}", '
                          + ('color="#dc2626", penwidth=3.5, ' if cid in view.highlighted else f'color="{fam.border}", ')
                          + "labeljust=l, fontsize=10];")
+            if for_file:
+                lines.append(indent + "  " + _title_box(cluster_index[cid], cnode))
+                # declared after every node, so that no node is first named in the wrong cluster
+                ties.extend(f"  c{cluster_index[cid]}_title -> {names[m]} [style=invis];" for m in _first_layers(g, cid))
             emit(cid, indent + "  ")
             lines.append(f"{indent}}}")
 
+    ties: list[str] = []
     emit(None, "  ")
+    lines += ties
     groups = _branch_groups(g)
     for e in g.edges:
         if e.src not in names or e.dst not in names:
@@ -209,14 +239,15 @@ def _edge_attributes(src: LayerNode | None, dst: LayerNode | None) -> str:
 
 
 def _node_line(node: LayerNode, name: str, view: View, options: LabelOptions, is_output: bool,
-               mark: str | None = None, colours: ColourScale | None = None, tooltips: bool = True) -> str:
+               mark: str | None = None, colours: ColourScale | None = None, tooltips: bool = True,
+               line_gap: bool = False) -> str:
     fam = FAMILIES[family(node)]
     fill, border = MARK_COLOURS.get(mark or "", (fam.fill, fam.border))
     tooltip = f"{mark}: {node.id}" if mark else node.id
     if colours is not None:  # the number decides the fill; the border keeps the family (or diff mark)
         fill = colours.colour(node.id)
         tooltip += f" · {colours.column}: {format_value(colours.column, colours.value(node.id))}"
-    parts = [f'id="{name}"', f"label=<{html_label(node, options, view.collapsed.get(node.id, 0))}>",
+    parts = [f'id="{name}"', f"label=<{html_label(node, options, view.collapsed.get(node.id, 0), line_gap=line_gap)}>",
              f'fillcolor="{fill}"', f'color="{border}"']
     if tooltips:
         parts.append(f"tooltip={_quote(abbreviate(tooltip, 200))}")
@@ -275,8 +306,11 @@ def masked_edges(view: View) -> set[Edge]:
     return out
 
 
-def html_label(node: LayerNode, options: LabelOptions | None = None, collapsed_layers: int = 0) -> str:
+def html_label(node: LayerNode, options: LabelOptions | None = None, collapsed_layers: int = 0, *,
+               line_gap: bool = False) -> str:
     """The inside of a Graphviz HTML-like label ``<…>`` for a node, every piece of text escaped.
+
+    ``line_gap`` puts a 2-point blank line between the lines (for cairo's PNG and PDF, see :func:`view_to_dot`).
 
     Example:
         >>> from inspector.graph import LayerNode
@@ -295,7 +329,28 @@ def html_label(node: LayerNode, options: LabelOptions | None = None, collapsed_l
             pieces.append(f'<FONT POINT-SIZE="8" COLOR="{colour}">{text}</FONT>')
         else:
             pieces.append(text)
-    return "<BR/>".join(pieces)
+    return (_LINE_GAP if line_gap else "<BR/>").join(pieces)
+
+
+def _first_layers(g: ModelGraph, cluster_id: str) -> list[str]:
+    """Ids of the layers inside a nested model (at any depth) that no layer inside it feeds."""
+    def inside(node_id: str) -> bool:
+        parent = g.node(node_id).parent
+        while parent in g.clusters:
+            if parent == cluster_id:
+                return True
+            parent = g.clusters[parent].parent
+        return False
+
+    members = [n.id for n in g.nodes if inside(n.id)]
+    fed = {e.dst for e in g.edges if e.dst in members and inside(e.src)}
+    return [m for m in members if m not in fed]
+
+
+def _title_box(index: int, cluster: LayerNode) -> str:
+    """A nested model's title as a borderless box (a file's drawing; invisible edges tie it above the model)."""
+    return (f'c{index}_title [id="cluster_{index}_title", label=<{_cluster_label(cluster)}>, shape=plaintext, '
+            'style="", margin="0.04,0.02"];')
 
 
 def _cluster_label(node: LayerNode) -> str:
@@ -418,28 +473,81 @@ def run_dot(source: str, format: str | OutputFormat = "svg", *, timeout: float |
                                      "which is not installed.",
                                      received=f"no `dot` on PATH ({os.environ.get('PATH', '')[:200]})",
                                      fix=INSTALL_HINT)
+    _refuse_dense(source)
     env = None
     if fmt == OutputFormat.SVG:
         plugins = svg_plugin_folder(binary)
         env = {**os.environ, "GVBINDIR": plugins} if plugins else None
     try:
-        done = subprocess.run([binary, f"-T{fmt.value}"], input=source.encode("utf-8"), capture_output=True,
-                              timeout=timeout, check=False, env=env)
+        # its own process group (killed whole on a timeout), and killed by the kernel if this process dies first
+        process = subprocess.Popen([binary, f"-T{fmt.value}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env=env, start_new_session=True,
+                                   preexec_fn=_die_with_parent())
+    except OSError as e:
+        raise MissingDependencyError("The Graphviz `dot` program could not be started.", received=str(e),
+                                     fix=INSTALL_HINT) from e
+    try:
+        stdout, stderr = process.communicate(source.encode("utf-8"), timeout=timeout)
     except subprocess.TimeoutExpired as e:
         raise LimitExceededError(f"Graphviz did not finish laying out the graph within {timeout:g} s.",
                                  received=f"DOT text of {len(source):,} characters",
                                  fix="Keep fold=True, pass collapse_blocks=True or a smaller expand_depth, "
                                      "or a larger timeout=.") from e
-    except OSError as e:
-        raise MissingDependencyError("The Graphviz `dot` program could not be started.", received=str(e),
-                                     fix=INSTALL_HINT) from e
-    if done.returncode != 0 or not done.stdout:
-        message = done.stderr.decode("utf-8", "replace").strip()
+    finally:
+        _stop(process)
+    if process.returncode != 0 or not stdout:
+        message = stderr.decode("utf-8", "replace").strip()
         raise InspectorError("Graphviz failed to render the graph.",
-                             received=f"exit code {done.returncode}: {abbreviate(message, 400)}",
+                             received=f"exit code {process.returncode}: {abbreviate(message, 400)}",
                              fix="Report this with the DOT text from to_dot(); meanwhile use to_html() or "
                                  "graph_figure(), which need no Graphviz.")
-    return done.stdout
+    return stdout
+
+
+def _refuse_dense(source: str) -> None:
+    r"""Refuse a drawing whose edges are clearly too many for its boxes before dot starts on it.
+
+    Example:
+        >>> _refuse_dense("digraph { n0 [label=a];\n n1 [label=b];\n n0 -> n1; }")
+        >>> _refuse_dense("digraph {" + "".join(f"\n n{i} -> n{i + 1};" for i in range(200)) + "}")
+        Traceback (most recent call last):
+        ...
+        inspector.errors.LimitExceededError: The graph has 200 edges between 0 boxes: too many for Graphviz to lay out in reasonable time.
+          Received: DOT text of 2,792 characters
+          Fix: Draw it with to_html() or graph_figure() (no Graphviz), or fold it (fold=True, collapse_blocks=True, a smaller expand_depth).
+    """
+    nodes = len(re.findall(r"^\s*n\d+ \[", source, flags=re.MULTILINE))
+    edges = len(re.findall(r"^\s*n\d+ -> ", source, flags=re.MULTILINE))
+    if edges > _DENSE_EDGES_PER_NODE * nodes + _DENSE_EDGES_SLACK:
+        raise LimitExceededError(
+            f"The graph has {edges:,} edges between {nodes:,} boxes: too many for Graphviz to lay out in reasonable "
+            "time.", received=f"DOT text of {len(source):,} characters",
+            fix="Draw it with to_html() or graph_figure() (no Graphviz), or fold it (fold=True, collapse_blocks=True, "
+                "a smaller expand_depth).")
+
+
+@functools.cache
+def _die_with_parent() -> Callable[[], object] | None:
+    """What a child runs before ``exec`` to be killed when this process dies (Linux's ``PR_SET_PDEATHSIG``).
+
+    Made once, ahead of time: between fork and exec, a child may only call what needs no lock.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    kill = int(signal.SIGKILL)
+    return functools.partial(prctl, 1, kill, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Kill a child's whole process group, if it is still running, and reap it."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def _check_format(format: str | OutputFormat) -> OutputFormat:
@@ -468,4 +576,4 @@ def render(graph: ModelGraph, format: str = "svg", *, timeout: float | None = DE
         b'<?xml'
     """
     fmt = _check_format(format)
-    return run_dot(to_dot(graph, **dot_options), fmt, timeout=timeout)  # type: ignore[arg-type]
+    return run_dot(to_dot(graph, for_file=fmt, **dot_options), fmt, timeout=timeout)  # type: ignore[arg-type]
