@@ -36,6 +36,7 @@ from inspector.io.hdf5 import _read_hdf5, _vet_blob
 from inspector.io.hdf5_child import _call_on_file
 from inspector.io.keras_zip import NPZ_WEIGHTS as NPZ_WEIGHTS
 from inspector.io.keras_zip import _member_writer, _read_keras_zip
+from inspector.io.keras_zip import portable_weights as portable_weights  # imported from here by model/
 from inspector.io.model_file import ALL_WEIGHTS, ModelFile, ModelFileReading, ModelSource, StoredWeight
 from inspector.io.savedmodel import (
     METADATA,

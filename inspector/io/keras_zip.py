@@ -25,16 +25,18 @@ from typing import IO, Any
 from inspector.errors import InspectorError, LimitExceededError, ModelFormatError
 from inspector.io.config_json import _layer_name, _model_layers, _parse_json
 from inspector.io.hdf5 import _datasets_by_group, _HDF5Index, _vet_hdf5
-from inspector.io.hdf5_child import _call_on_copy, _in_thread, _open_hdf5, _scratch_file
+from inspector.io.hdf5_child import _call_on_copy, _call_on_file, _in_thread, _open_hdf5, _scratch_file
 from inspector.io.model_file import ALL_WEIGHTS, StoredWeight
 from inspector.limits import Limits, format_bytes
 
-__all__ = ["NPZ_WEIGHTS"]
+__all__ = ["NPZ_WEIGHTS", "WINDOWS_NOTE", "portable_weights"]
 
 # Keras's other weights format inside a .keras: Keras 3 writes it as pickled object arrays it cannot read back
 # with pickles off, and reads any numeric arrays in it through .tolist() (tens of bytes per number): never read
 NPZ_WEIGHTS = "model.weights.npz"
 _TRAINING_STATE = {"optimizer", "metrics"}  # top-level groups of model.weights.h5 that are not the model's
+WINDOWS_NOTE = ("The weights are stored under Windows group names (layers\\conv1d), as tf.keras 2.13-2.15 wrote them "
+                "on Windows (neither tf.keras nor Keras 3 reads them); they are read as layers/conv1d.")
 
 
 def _read_keras_zip(data: bytes, received: str, limits: Limits,
@@ -141,9 +143,10 @@ def _member_chunks(archive: zipfile.ZipFile, member: str, budget: list[int], rec
             fix="Copy or download the file again, or re-save it with model.save('model.keras').") from e
 
 
-def _keras_weight_shapes(path: str, text: bytes, received: str, limits: Limits,
-                         vet: bool = True) -> tuple[dict[str, tuple[StoredWeight, ...]], tuple[str, ...]]:
-    """Map layer paths to stored weight shapes in a Keras 3 ``model.weights.h5``, and list its outside data.
+def _keras_weight_shapes(path: str, text: bytes, received: str, limits: Limits, vet: bool = True
+                         ) -> tuple[dict[str, tuple[StoredWeight, ...]], tuple[str, ...], tuple[str, ...], bool]:
+    """Map layer paths to stored weight shapes in a Keras 3 ``model.weights.h5``; list its outside data; notes, and
+    whether the groups have Windows names (:func:`_portable`).
 
     Groups are named by class (``dense_1``); newer Keras versions store the layer's
     real name in the ``vars`` group's ``name`` attribute, older ones are matched by
@@ -170,7 +173,50 @@ def _keras_weight_shapes(path: str, text: bytes, received: str, limits: Limits,
         raise ModelFormatError("The weights inside the .keras file (model.weights.h5) cannot be read.",
                                received=f"{received}: {e}",
                                fix="The file is corrupted; re-save the model with model.save('model.keras').") from e
-    return {k: tuple(v) for k, v in out.items()}, outside
+    notes = (WINDOWS_NOTE,) if original else ()
+    return {k: tuple(v) for k, v in out.items()}, outside, notes, bool(original)
+
+
+def portable_weights(data: bytes, received: str, limits: Limits) -> bytes:
+    """A ``.keras`` file's bytes with its Windows weight group names (:func:`_portable`) as Keras 3 reads them.
+
+    The weights are copied under their portable names in the HDF5 child (bounded by ``max_parse_seconds``, like
+    every HDF5 read); the other members are kept as they are.
+    """
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    weights = _call_on_file(_portable_copy, _member_writer(archive, "model.weights.h5", limits.max_uncompressed_bytes,
+                                                           received, limits), (received,), received, limits)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as rewritten:
+        for item in archive.infolist():
+            rewritten.writestr(item, weights if item.filename == "model.weights.h5" else archive.read(item.filename))
+    return out.getvalue()
+
+
+def _portable_copy(path: str, received: str) -> bytes:
+    """In the child: the weights file at ``path`` with every group under its portable name (datasets and attributes
+    copied; links never followed)."""
+    import h5py
+
+    try:
+        with _open_hdf5(path) as f:
+            index, original = _portable(f, _HDF5Index.of(f))
+            buffer = io.BytesIO()
+            with h5py.File(buffer, "w") as out:
+                for name in sorted(index.hard, key=lambda n: n.count("/")):
+                    source = original.get(name)
+                    item = f[source] if source is not None else None
+                    if isinstance(item, h5py.Dataset):
+                        out.create_dataset(name, data=item[()])
+                    else:
+                        out.require_group(name)
+                    for key, value in (item.attrs.items() if item is not None else ()):
+                        out[name].attrs[key] = value
+            return buffer.getvalue()
+    except Exception as e:  # noqa: BLE001 - HDF5 is parsed by a C library; any failure means a bad file
+        raise ModelFormatError("The weights inside the .keras file (model.weights.h5) cannot be read.",
+                               received=f"{received}: {e}",
+                               fix="The file is corrupted; re-save the model with model.save('model.keras').") from e
 
 
 def _portable(f: Any, index: _HDF5Index) -> tuple[_HDF5Index, dict[str, str]]:

@@ -52,6 +52,7 @@ class ModelFile:
     arrays_vetted: bool = True  # every stored array was read once in the HDF5 child (see vet_arrays)
     notes: tuple[str, ...] = ()  # what reading found that the graph should say (values no layer owns, ...)
     converted_from: str = ""  # "SavedModel": ``data`` is the legacy .h5 tf.keras 2 would have written for it
+    windows_weight_paths: bool = False  # a .keras whose weight groups have Windows names (io.keras_zip.portable_weights)
 
     @property
     def suffix(self) -> str:
@@ -79,5 +80,6 @@ class ModelFileReading:
         """The whole :class:`ModelFile`, once the HDF5 child has answered (its error, if the weights are bad)."""
         if self._shapes is None:
             return self.file
-        weights, outside = self._shapes.result()
-        return replace(self.file, weights=weights, outside_data=outside)
+        weights, outside, notes, windows = self._shapes.result()
+        return replace(self.file, weights=weights, outside_data=outside, notes=self.file.notes + notes,
+                       windows_weight_paths=windows)
