@@ -47,6 +47,7 @@ from inspector.io.files import (
     ModelFile,
     ModelSource,
     iter_layer_configs,
+    portable_weights,
     read_model_file,
     vet_arrays,
 )
@@ -120,6 +121,8 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
     # HDF5 child now, after the scan and before Keras reads them in this process
     model_file = vet_arrays(model_file, limits=limits)
     data = _with_config(model_file, config) if notes else model_file.data
+    if model_file.windows_weight_paths:  # groups named layers\conv1d: copied under the names Keras 3 looks for
+        data = portable_weights(data, _received(model_file), limits)
     if model_file.format == "h5" and keras1.is_keras1(model_file.config, model_file.keras_version):
         data = keras1.convert_weights(data, model_file.config)  # per-gate RNN weights, Theano kernels
     model = _keras_load(data, model_file, trust, custom_objects)

@@ -102,7 +102,8 @@ def static_graph(source: ModelSource | ModelFile | ModelFileReading, *, limits: 
         guess = predict_weights(graph)
         if guess is not None:
             predicted(_whole(_with_weights(graph, guess, ctx.whole), ctx))
-    return _noted(_whole(_with_weights(graph, reading.result().weights, ctx.whole), ctx), model_file.notes)
+    model_file = reading.result()
+    return _noted(_whole(_with_weights(graph, model_file.weights, ctx.whole), ctx), model_file.notes)
 
 
 def _shaped(graph: ModelGraph, config: dict, limits: Limits | None, warnings: list[str]) -> ModelGraph:
