@@ -54,6 +54,7 @@ from inspector.io.files import (
 from inspector.limits import Limits, format_bytes, get_limits
 from inspector.model import keras1, old_semantics
 from inspector.model.build_cost import asset_costs, build_cost, expanded_calls
+from inspector.model.channels_first import compute_channels_last
 from inspector.model.keras_internals import quiet_warnings
 from inspector.model.legacy import normalize_config
 from inspector.model.load_causes import failure_cause
