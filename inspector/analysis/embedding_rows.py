@@ -79,15 +79,15 @@ def embedding_lookup(model: Any, layer: Any, item: int | str, *, labels: Any = N
         >>> look.equal, look.row.shape == look.product.shape, float(look.one_hot.sum())
         (True, True, 1.0)
     """
-    from inspector.analysis.projection import (
+    from inspector.analysis.embedding_tables import (
         _LOOKUP_CLASSES,
         _embedding_entries,
         _embedding_matrix,
-        _labels,
         _layer_labels,
         _pick,
         _vocabulary,
     )
+    from inspector.analysis.projection_inputs import _labels
 
     entry = _pick(model, _embedding_entries(model), layer)
     table = _embedding_matrix(entry)
