@@ -86,6 +86,12 @@ def failure_cause(error: BaseException, config: Any = None) -> tuple[str, str] |
                     "without its module). No package is missing.",
                     "Load the model in the Keras version that wrote it and re-save it as .keras. The graph is still "
                     "shown from the file's config (static view).")
+        if _saved_without_module(config, name):
+            return (f"The model uses the class {name!r}, defined in the script that saved it (the file records no "
+                    "module for it: module null): its code is not in the file.",
+                    f"Load it where that class is defined: inspector.load_model(path, trust=True, "
+                    f"custom_objects={{{name!r}: {name}}}) (CLI: --trust --custom-objects layers.py). The graph is still "
+                    "shown from the file's config (static view).")
         package, pip_name = _package_of(name, text)
         source = f" from the {package} package" if package else ""
         install = f"Install it (pip install {pip_name})" if pip_name else "Install the package that defines it"
@@ -117,6 +123,15 @@ def _package_of(name: str, text: str) -> tuple[str | None, str | None]:
     if module and not module.group(1).startswith("keras"):
         return module.group(1).split(".")[0], None
     return None, None
+
+
+def _saved_without_module(config: Any, name: str) -> bool:
+    """Whether the config names ``name`` with ``module: null`` (tf.keras 2's mark of a class of the saving script)."""
+    from inspector.model.scan import config_objects
+
+    short = name.rsplit(">", 1)[-1]
+    return any(item.get("class_name") == short and "module" in item and item["module"] is None
+               for _, item in config_objects(config))
 
 
 def _is_keras_layer(name: str) -> bool:

@@ -118,8 +118,14 @@ def batch_normalization_keras1() -> type:
 def custom_objects() -> dict[str, Any]:
     """The objects a rewritten legacy config may name, for ``keras.saving.load_model(custom_objects=...)``.
 
+    With them, tf.keras 2's TensorFlow-op layers of the operations we compute with Keras ops
+    (:mod:`inspector.model.tf_ops`).
+
     Example:
         >>> sorted(custom_objects())
-        ['BatchNormalizationKeras1', 'keras_inspector_hard_sigmoid_keras2']
+        ['BatchNormalizationKeras1', 'SlicingOpLambda', 'TFOpLambda', 'keras_inspector_hard_sigmoid_keras2']
     """
-    return {HARD_SIGMOID_KERAS2: hard_sigmoid_keras2, BATCH_NORMALIZATION_KERAS1: batch_normalization_keras1()}
+    from inspector.model.tf_ops import op_layer_classes
+
+    return {HARD_SIGMOID_KERAS2: hard_sigmoid_keras2, BATCH_NORMALIZATION_KERAS1: batch_normalization_keras1(),
+            **op_layer_classes()}

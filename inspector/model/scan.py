@@ -7,7 +7,8 @@ reads — every dict reachable from the parsed config, under any key, in both fo
 one by *what it names*, not by where it sits:
 
 * **syntactic rules** (no Keras import, also used to mark layers ``opaque`` in the static view):
-  code-carrying layers (``Lambda``, ``TFSMLayer``...), serialized lambdas and type specs, functions
+  code-carrying layers (``Lambda``, ``TFSMLayer``...), tf.keras 2 TensorFlow-op layers but those
+  :mod:`inspector.model.tf_ops` computes with Keras ops, serialized lambdas and type specs, functions
   without a module, modules outside Keras, custom registered names, operations that take functions,
   lookup layers whose vocabulary is a path on this machine;
 * **resolution** (Keras imported, nothing else): the ``module``/``class_name``/``registered_name`` is
@@ -33,13 +34,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from inspector.io.files import _layer_name, _model_layers
+from inspector.model.tf_ops import OP_LAYER_CLASSES, op_layer_reason
 
 __all__ = ["code_references", "config_objects", "reference_reason", "CODE_LAYERS"]
 
 CODE_LAYERS = {
     "Lambda": "a Lambda layer carries Python code (marshalled bytecode) that runs only in trusted mode",
-    "TFOpLambda": "a tf.keras 2 TensorFlow-op layer, which Keras 3 cannot rebuild",
-    "SlicingOpLambda": "a tf.keras 2 TensorFlow slicing layer, which Keras 3 cannot rebuild",
     "TFSMLayer": "a TFSMLayer loads and runs a TensorFlow SavedModel from a path on this machine, only in trusted mode",
     "TorchModuleWrapper": "a TorchModuleWrapper carries a pickled PyTorch module, whose unpickling runs code, "
                           "only in trusted mode",
@@ -135,6 +135,8 @@ def reference_reason(item: dict) -> str:
     cls = cls if isinstance(cls, str) else ""  # a damaged config may hold anything here
     if cls in CODE_LAYERS:
         return CODE_LAYERS[cls]
+    if cls in OP_LAYER_CLASSES:  # tf.keras 2's TensorFlow-op layers: judged by the operation they name
+        return op_layer_reason(item)
     if cls == "Merge":  # Keras 1: a merge mode (or output shape) may be a marshalled function
         from inspector.model.keras1 import merge_runs_code
 
@@ -149,6 +151,10 @@ def reference_reason(item: dict) -> str:
                 "which happens only in trusted mode")
     if cls == "__lambda__" or (cls in _FUNCTION_CLASSES and not module):
         return "it contains a serialized Python function, which runs only in trusted mode"
+    if "module" in item and module is None and isinstance(config, dict) and cls and not cls.startswith("__"):
+        # tf.keras 2 wrote module null for a class of the script that saved the model (module __main__)
+        return (f"its class {cls!r} was saved without a module (module: null): a class of the script that saved "
+                "the model, whose code is not in the file and runs only in trusted mode")
     namespace = _keras_namespace(module) if isinstance(module, str) and module else ""
     if namespace is None:
         return f"it names code outside Keras (module {module!r}, class {cls!r}), which runs only in trusted mode"

@@ -18,18 +18,27 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape
 from inspector.model.keras_internals import quiet_warnings
 from inspector.model.output_shapes import output_shapes
+from inspector.model.tf_ops import OP_LAYER_CLASSES
 
 __all__ = ["infer_shapes"]
 
 
-def infer_shapes(graph: ModelGraph, input_shapes: dict[str, Shape | None] | None = None) -> ModelGraph:
-    """A copy of a static graph with every output shape Keras can compute filled in."""
+def infer_shapes(graph: ModelGraph, input_shapes: dict[str, Shape | None] | None = None, *,
+                 calls: Mapping[str, dict] | None = None) -> ModelGraph:
+    """A copy of a static graph with every output shape Keras can compute filled in.
+
+    ``calls`` (node id -> the call's Keras 3 ``{"args", "kwargs"}``) places each input where the call passed it,
+    for a layer whose output depends on more than its inputs' shapes: tf.keras 2's TensorFlow-op layers, called
+    with their constant arguments (:mod:`inspector.model.tf_ops`).
+    """
+    calls = calls or {}
     known: dict[str, tuple[Shape | None, ...]] = {}
     nodes: list[LayerNode] = []
     nested = dict(graph.nested)
@@ -45,10 +54,11 @@ def infer_shapes(graph: ModelGraph, input_shapes: dict[str, Shape | None] | None
         elif node.id in nested:
             sub = nested[node.id]
             seeds = {i: s for i, s in zip(sub.inputs, inputs, strict=False)}
-            sub = nested[node.id] = infer_shapes(sub, seeds)
+            sub = nested[node.id] = infer_shapes(sub, seeds, calls=calls)
             outputs = tuple(_output_of(sub, o) for o in sub.outputs)
-        elif node.kind == NodeKind.LAYER and not node.opaque and not _complete(outputs) and _complete(inputs):
-            outputs = _compute(node, inputs) or outputs
+        elif node.kind == NodeKind.LAYER and not node.opaque and _complete(inputs) and (
+                not _complete(outputs) or _returns_states(node, outputs)):
+            outputs = _compute(node, inputs, calls.get(node.id)) or outputs
         known[node.id] = outputs
         nodes.append(replace(node, input_shapes=inputs if _complete(inputs) else node.input_shapes,
                              output_shapes=outputs))
@@ -57,7 +67,13 @@ def infer_shapes(graph: ModelGraph, input_shapes: dict[str, Shape | None] | None
     return replace(graph, nodes=tuple(nodes), edges=edges, nested=nested)
 
 
-def _compute(node: LayerNode, inputs: tuple[Shape | None, ...]) -> tuple[Shape | None, ...] | None:
+def _returns_states(node: LayerNode, outputs: tuple[Shape | None, ...]) -> bool:
+    """A recurrent layer returning its states, of which the config recorded only the outputs its consumers took."""
+    return bool(node.config.get("return_state")) and len(outputs) == 1
+
+
+def _compute(node: LayerNode, inputs: tuple[Shape | None, ...], call: dict | None = None
+             ) -> tuple[Shape | None, ...] | None:
     known = output_shapes(node.class_name, node.config, inputs)
     if known is not None:  # Keras's arithmetic for the common layers, without importing Keras and TensorFlow
         return known
@@ -73,10 +89,52 @@ def _compute(node: LayerNode, inputs: tuple[Shape | None, ...]) -> tuple[Shape |
             layer = keras.saving.deserialize_keras_object(
                 {"module": "keras.layers", "class_name": node.class_name, "config": _with_objects(node.config, ours)},
                 safe_mode=True)
-            result = layer.compute_output_shape(inputs[0] if len(inputs) == 1 else list(inputs))
+            result = _output_shape(layer, inputs, call)
     except Exception:  # noqa: BLE001 - a layer that cannot say its shape keeps it unknown
         return None
     return _as_shapes(result)
+
+
+def _output_shape(layer: Any, inputs: tuple[Shape | None, ...], call: dict | None) -> Any:
+    """``compute_output_shape`` of a layer's inputs; a recurrent layer's inputs after the first are its initial
+    states (Keras 3's ``initial_state``, which the normalised Keras 2 calls pass them as); an op layer is called
+    symbolically with its call's arguments."""
+    import inspect
+
+    if type(layer).__name__ in OP_LAYER_CLASSES and isinstance(call, dict):
+        args, kwargs = _symbolic_call(call, inputs)
+        return _spec_shapes(layer.compute_output_spec(*args, **kwargs))
+    if len(inputs) > 1 and "initial_state_shape" in inspect.signature(layer.compute_output_shape).parameters:
+        return layer.compute_output_shape(inputs[0], initial_state_shape=list(inputs[1:]))
+    return layer.compute_output_shape(inputs[0] if len(inputs) == 1 else list(inputs))
+
+
+def _symbolic_call(call: dict, inputs: tuple[Shape | None, ...]) -> tuple[list, dict]:
+    """A call's arguments with each tensor a symbolic one of its input's shape, in the order the graph's edges
+    number them (the positional arguments, then the keyword ones by name)."""
+    import keras
+
+    shapes = iter(inputs)
+
+    def symbolic(value: Any) -> Any:
+        if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+            return keras.KerasTensor(next(shapes))
+        if isinstance(value, list):
+            return [symbolic(v) for v in value]
+        if isinstance(value, dict):
+            return {k: symbolic(v) for k, v in value.items()}
+        return value
+
+    args = symbolic(call.get("args", []))
+    kwargs = call.get("kwargs", {})
+    return args, {key: symbolic(kwargs[key]) for key in sorted(kwargs)}
+
+
+def _spec_shapes(result: Any) -> Any:
+    """The shapes of a symbolic result (one tensor or a list of them)."""
+    if isinstance(result, (list, tuple)):
+        return [tuple(r.shape) for r in result]
+    return tuple(result.shape)
 
 
 def _with_objects(config: Any, objects: dict[str, Any]) -> Any:

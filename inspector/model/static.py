@@ -92,21 +92,21 @@ def static_graph(source: ModelSource | ModelFile | ModelFileReading, *, limits: 
     except (TypeError, AttributeError, KeyError, ValueError, IndexError, RecursionError):
         config = model_file.config  # graph_from_config has its own, stricter, error for this
     if isinstance(reading, ModelFile):
-        graph = graph_from_config(config, model_file.weights, code=code)
+        graph, ctx = _built(config, model_file.weights, code or {})
         warnings: list[str] = []
-        graph = _shaped(graph, config, limits, warnings)
+        graph = _whole(_shaped(graph, config, limits, warnings, ctx.calls), ctx)
         return _noted(replace(graph, warnings=graph.warnings + tuple(warnings)), model_file.notes)
     graph, ctx = _built(config, {}, code or {})  # while the child walks the weights
-    graph = _shaped(graph, config, limits, ctx.warnings)
+    graph = _shaped(graph, config, limits, ctx.warnings, ctx.calls)
     if predicted is not None and not reading.done():
         guess = predict_weights(graph)
         if guess is not None:
             predicted(_whole(_with_weights(graph, guess, ctx.whole), ctx))
-    model_file = reading.result()
-    return _noted(_whole(_with_weights(graph, model_file.weights, ctx.whole), ctx), model_file.notes)
+    return _noted(_whole(_with_weights(graph, reading.result().weights, ctx.whole), ctx), model_file.notes)
 
 
-def _shaped(graph: ModelGraph, config: dict, limits: Limits | None, warnings: list[str]) -> ModelGraph:
+def _shaped(graph: ModelGraph, config: dict, limits: Limits | None, warnings: list[str],
+            calls: Mapping[str, dict]) -> ModelGraph:
     """The graph with the shapes Keras's arithmetic infers, unless the arrays and strings its config holds pass
     ``max_weight_bytes``: inferring creates each layer from its config (a lookup layer allocates its vocabulary)."""
     from inspector.model.shape_inference import infer_shapes
@@ -120,7 +120,7 @@ def _shaped(graph: ModelGraph, config: dict, limits: Limits | None, warnings: li
     if why:
         warnings.append(f"Shapes were not inferred: {why}; only the shapes the config records are shown.")
         return graph
-    return infer_shapes(graph)
+    return infer_shapes(graph, calls=calls)
 
 
 def _noted(graph: ModelGraph, notes: tuple[str, ...]) -> ModelGraph:
@@ -143,6 +143,7 @@ class _Context:
     warnings: list[str] = field(default_factory=list)
     whole: set[str] = field(default_factory=set)  # ids of the nodes standing for a whole model's weights
     fold_calls: bool = False  # later calls of a nested model are one node each, not its whole graph again
+    calls: dict[str, dict] = field(default_factory=dict)  # node id -> its Keras 3 call, for shape inference
 
 
 def _weight_fields(cls: str, stored: Iterable[StoredWeight], *, trainable: bool, counted: bool,
@@ -272,7 +273,8 @@ class _Builder:
             if lc.get("class_name") == "InputLayer":
                 self.inputs.append(node_id)
             elif previous is not None:
-                self.edges.append(Edge(previous, node_id, shape=previous_shape, dst_index=0))
+                shape = previous_shape or _pick(_built_input_shapes(lc), 0)  # an unknown layer's, from the next one
+                self.edges.append(Edge(previous, node_id, shape=shape, dst_index=0))
             elif not self.inputs:
                 self.inputs.append(node_id)
             previous = node_id
@@ -311,17 +313,22 @@ class _Builder:
                 break
         for ref in _endpoints(inner.get("input_layers")):
             self.inputs.append(self._id(ref[0], ref[1]))
+        # Keras numbers a nested Functional model's calls from 1 in output_layers (as if it had a node of its own
+        # first) and subtracts the 1 when it reads them; its other references, and a Sequential's, count from 0
+        functional = {_layer_name(lc) for lc in layers if lc.get("class_name") in ("Functional", "Model")
+                      and _model_layers(lc.get("config") if isinstance(lc.get("config"), dict) else {})}
         for ref in _endpoints(inner.get("output_layers")):
-            self.outputs.append(self._id(ref[0], ref[1]))
+            self.outputs.append(self._id(ref[0], max(ref[1] - (ref[0] in functional), 0)))
         if not self.inputs:
             self.inputs = [n.id for n in self.nodes if n.kind == NodeKind.INPUT]
 
     def _place(self, call: tuple[dict, int, list[tuple[str, int, int, Shape | None]]]) -> None:
         lc, k, refs = call
         node_id = self._add_call(lc, k, [r[3] for r in refs])
+        built = _built_input_shapes(lc) if len(refs) == 1 or k == 0 else []  # recorded for its first call
         for position, (src, src_call, tensor, shape) in enumerate(refs):
-            self.edges.append(Edge(self._id(src, src_call), node_id, shape=shape, src_index=tensor,
-                                   dst_index=position))
+            self.edges.append(Edge(self._id(src, src_call), node_id, shape=shape or _pick(built, position),
+                                   src_index=tensor, dst_index=position))
 
     # ---------------------------------------------------------------- nodes
     def _id(self, name: str, call: int) -> str:
@@ -343,9 +350,11 @@ class _Builder:
             shape = _declared_input_shape(inner)
             self.nodes.append(self._input_node(node_id, name, shape, _dtype_name(inner.get("dtype"))))
             return node_id
-        if not input_shapes:
-            build_shape = _dig(lc, "build_config", "input_shape")
-            input_shapes = [_shape(build_shape)] if build_shape is not None else []
+        if not any(input_shapes):  # none known from the inputs: the shapes Keras recorded when it built the layer
+            input_shapes = _built_input_shapes(lc) or input_shapes
+        nodes = lc.get("inbound_nodes")
+        if isinstance(nodes, list) and call < len(nodes) and isinstance(nodes[call], dict):
+            self.ctx.calls[node_id] = nodes[call]
         first_call_id = self._id(name, 0)
         shared_with = (self.shared_prefix + name) if self.shared_prefix else (first_call_id if call else None)
         trainable = bool(inner.get("trainable", True)) and self.trainable
@@ -478,6 +487,20 @@ def _endpoints(spec: Any) -> list[tuple[str, int, int]]:
         elif isinstance(ref, list):
             out.extend(_endpoints(ref))
     return out
+
+
+def _built_input_shapes(lc: dict) -> list[Shape | None]:
+    """The input shapes a layer's ``build_config`` records (one per input), or ``[]``."""
+    recorded = _dig(lc, "build_config", "input_shape")
+    if _shape(recorded) is not None:
+        return [_shape(recorded)]
+    if isinstance(recorded, list) and recorded and all(isinstance(r, (list, dict)) for r in recorded):
+        return [_shape(r) for r in recorded]
+    return []
+
+
+def _pick(shapes: list[Shape | None], index: int) -> Shape | None:
+    return shapes[index] if index < len(shapes) else None
 
 
 def _declared_input_shape(inner: dict) -> Shape | None:
