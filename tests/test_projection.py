@@ -473,3 +473,89 @@ def test_duplicate_heavy_data_gets_valid_neighbours():
     assert found.shape == (9_500, 10)
     assert all(len(set(row)) == 10 for row in found[:: 97])  # distinct neighbours, never itself
     assert all(i not in found[i] for i in range(0, 9_500, 97))
+
+
+# =============================================================================== umap-learn (the optional extra)
+def _trustworthiness(X: np.ndarray, p: Projection) -> float:
+    from sklearn.manifold import trustworthiness
+
+    return float(trustworthiness(X, p.frame[["x", "y"]].to_numpy(), n_neighbors=10))
+
+
+def test_our_umap_is_at_least_0_95_times_as_trustworthy_as_umap_learn():
+    pytest.importorskip("umap")
+    rng = np.random.default_rng(5)
+    X, _ = clusters(n_per=150, k=6, dim=24, seed=5, scale=3.0)  # overlapping blobs: neighbourhoods to keep
+    X = X + rng.normal(scale=0.5, size=X.shape).astype(np.float32)
+    ours = project_matrix(X, method="umap", metric="euclidean", seed=0)
+    theirs = project_matrix(X, method="umap-learn", metric="euclidean", seed=0)
+    assert theirs.params["implementation"].startswith("umap-learn") and theirs.reducer is not None
+    assert _trustworthiness(X, ours) >= 0.95 * _trustworthiness(X, theirs) > 0.8
+
+
+def test_umap_learn_supervised_is_umap_learns_own_fit():
+    umap = pytest.importorskip("umap")
+    X, groups = clusters(n_per=60, k=3, dim=8, seed=2, scale=0.6)  # classes that overlap in the input
+    names = np.array(["red", "green", "blue"])[groups]
+    p = project_matrix(X, method="umap-learn", metric="euclidean", seed=0, y=names, labels=names)
+    reference = umap.UMAP(n_components=2, metric="euclidean", random_state=0, n_jobs=1, n_neighbors=15, min_dist=0.1,
+                          target_metric="categorical").fit_transform(X, y=pd.factorize(names)[0])
+    np.testing.assert_allclose(p.frame[["x", "y"]].to_numpy(), reference, rtol=1e-5, atol=1e-5)
+    assert p.params["supervised"] and p.params["target_metric"] == "categorical"
+    unsupervised = project_matrix(X, method="umap-learn", metric="euclidean", seed=0)
+    coords = p.frame[["x", "y"]].to_numpy()
+    assert knn_purity(coords, groups) > max(0.95, knn_purity(unsupervised.frame[["x", "y"]].to_numpy(), groups))
+
+
+def test_umap_learn_places_new_activations_onto_the_training_map():
+    pytest.importorskip("umap")
+    keras = pytest.importorskip("keras")
+    X, groups = clusters(n_per=80, k=3, dim=6, seed=4)
+    order = np.random.default_rng(0).permutation(len(X))
+    X, groups = X[order], groups[order]
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(10, activation="tanh", name="h"),
+                              keras.layers.Dense(3, activation="softmax")])
+    train = project_activations_of(model, X[:200], method="umap-learn", metric="euclidean")
+    placed = project_activations_of(model, X[200:], onto=train)
+    assert placed.method is Method.UMAP_LEARN and placed.params["placed_onto"] == train.source
+    hidden = keras.Model(model.inputs, model.get_layer("h").output).predict(X[200:], verbose=0)
+    np.testing.assert_allclose(placed.frame[["x", "y"]].to_numpy(), train.reducer.transform(hidden), atol=1e-4)
+    # each new sample lands among training samples of its own blob
+    map_ = train.frame[["x", "y"]].to_numpy()
+    nearest = ((placed.frame[["x", "y"]].to_numpy()[:, None] - map_[None]) ** 2).sum(-1).argmin(axis=1)
+    assert (groups[:200][nearest] == groups[200:]).mean() > 0.95
+
+
+def project_activations_of(model, X, **options):
+    from inspector.analysis.projection import project_activations
+
+    return project_activations(model, "h", X, **options)
+
+
+def test_embedding_table_with_umap_learn_and_its_sample_groups():
+    pytest.importorskip("umap")
+    import inspector
+
+    sample = inspector.get_sample("entity_embeddings")
+    model = inspector.load_model(sample.path)
+    groups = sample.embedding_groups("emb_group_1")
+    p = inspector.project_embedding(model, "emb_group_1", method="umap-learn", y=groups, seed=1)
+    assert len(p.frame) == len(groups) and p.params["supervised"] and p.params["layer"] == "emb_group_1"
+
+
+def test_umap_learn_refusals(monkeypatch):
+    from inspector.errors import MissingDependencyError
+
+    X, _ = clusters(n_per=10, k=2, dim=4)
+    with pytest.raises(InputDataError, match="needs method='umap-learn'"):
+        project_matrix(X, method="umap", y=[0, 1] * 10)
+    with pytest.raises(InputDataError, match="onto= must be a projection made with method='umap-learn'"):
+        project_matrix(X, onto=project_matrix(X, method="pca"))
+    monkeypatch.setitem(__import__("sys").modules, "umap", None)  # as if umap-learn were not installed
+    with pytest.raises(MissingDependencyError) as refused:
+        project_matrix(X, method="umap-learn")
+    assert 'pip install "keras-inspector[umap-learn]"' in refused.value.fix
+    keras = pytest.importorskip("keras")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="h")])
+    with pytest.raises(MissingDependencyError):  # before the model runs
+        project_activations_of(model, X, method="umap-learn")

@@ -31,6 +31,9 @@ UMAP
     and no numba compilation after the first run on a machine (see
     ``docs/performance.md``).  Call :func:`warm_up` when an app starts so the
     first projection does not wait for compiled code to load.
+    ``method="umap-learn"`` uses umap-learn (the optional extra) for what ours
+    does not do: supervised UMAP (``y=``) and placing new points into an
+    existing map (``onto=``); see :mod:`inspector.analysis.umap_learn`.
 
 Example:
     >>> import numpy as np
@@ -52,6 +55,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from inspector.analysis import umap_learn
 from inspector.analysis.embedding_tables import (
     _LOOKUP_CLASSES,
     _embedding_entries,
@@ -108,6 +112,8 @@ def project_matrix(
     padding_index: int | None = None,
     source: str = "",
     label_source: str | None = None,
+    y: Any = None,
+    onto: Projection | None = None,
 ) -> Projection:
     """Project the rows of a 2-D array with UMAP or PCA.
 
@@ -120,6 +126,9 @@ def project_matrix(
     from) are recorded for display.
     ``seed=None`` draws a seed and records it in ``params`` so the run can be
     repeated.  ``progress(fraction, message)`` is called as work proceeds.
+    ``y`` (one target per row, ``method="umap-learn"``) makes the UMAP supervised;
+    ``onto`` (an earlier umap-learn projection) places the rows into that map
+    instead of making a new one: method, metric and axes are the map's.
 
     Example:
         >>> import numpy as np
@@ -131,17 +140,22 @@ def project_matrix(
     Raises:
         InputDataError: not a 2-D numeric array, empty, NaN/Inf values, too few
             rows, unknown method/metric, ``n_components`` not 2 or 3, labels or
-            metadata of the wrong length.
+            metadata of the wrong length; ``y`` or ``onto`` without umap-learn.
+        MissingDependencyError: ``method="umap-learn"`` (or ``onto``) without umap-learn installed.
     """
     started = time.perf_counter()
-    method_ = _method(method)
-    metric_ = _metric(metric)
-    n_components = _n_components(n_components)
+    method_, metric_, n_components = _umap_learn_options(method, metric, n_components, y, onto)
     limit = _max_points(max_points)
     seed = _seed(seed)
     X = _matrix(matrix)
     n = len(X)
-    if method_ is Method.UMAP and n < _UMAP_MIN_POINTS:
+    target = None if y is None else umap_learn.targets(y, n)
+    if onto is not None and X.shape[1] != onto.vectors.shape[1]:
+        raise InputDataError("The points to place have another width than the map's.",
+                             received=f"{X.shape[1]:,} columns; the map of {onto.source or 'its points'} has "
+                                      f"{onto.vectors.shape[1]:,}",
+                             fix="Place vectors of the same layer (or table) the map was made from.")
+    if method_ in (Method.UMAP, Method.UMAP_LEARN) and onto is None and n < _UMAP_MIN_POINTS:
         raise InputDataError(f"UMAP needs at least {_UMAP_MIN_POINTS} points.", received=f"{n} row(s)",
                              fix="Use method='pca', or project more points.")
     index_ = np.arange(n) if index is None else np.asarray(index)
@@ -170,7 +184,16 @@ def project_matrix(
     if sampled:
         params["sampling"] = (f"uniform random sample of {limit:,} of {n:,} points without replacement, "
                               f"numpy default_rng({seed})")
-    if method_ is Method.PCA:
+    reducer = None
+    if onto is not None:
+        coords = umap_learn.transform(onto.reducer, vectors)
+        reducer = onto.reducer
+        params.update({"placed_onto": onto.source or "an earlier map", "map_seed": onto.params.get("seed")})
+    elif method_ is Method.UMAP_LEARN:
+        coords, used, reducer = umap_learn.fit(vectors, n_components=n_components, metric=metric_.value, seed=seed,
+                                               target=None if target is None else (target[0][keep], target[1]))
+        params.update(used)
+    elif method_ is Method.PCA:
         coords, ratios = _pca(vectors, n_components)
         params["explained_variance_ratio"] = ratios
         params["centered"] = True
@@ -195,7 +218,31 @@ def project_matrix(
     params["seconds"] = round(seconds, 4)
     report(1.0, "Done")
     return Projection(frame=frame, method=method_, metric=metric_, n_components=n_components, params=params,
-                      seconds=seconds, sampled=sampled, n_total=n, source=source, vectors=vectors)
+                      seconds=seconds, sampled=sampled, n_total=n, source=source, vectors=vectors, reducer=reducer)
+
+
+def _umap_learn_options(method: Method | str, metric: Metric | str, n_components: Any, y: Any,
+                        onto: Projection | None) -> tuple[Method, Metric, int]:
+    """Method, metric and axes, checked; with ``y`` or ``onto``, umap-learn is required (and imported) now."""
+    if onto is not None:
+        if not isinstance(onto, Projection) or onto.reducer is None:
+            raise InputDataError("onto= must be a projection made with method='umap-learn': only its map takes "
+                                 "new points.", received=repr(onto)[:120],
+                                 fix="Make the map with method='umap-learn' (same layer or table), then pass it.")
+        if y is not None:
+            raise InputDataError("y= fits a new map; onto= places points into an existing one: not both.",
+                                 received="y and onto", fix="Drop y= to place points, or onto= to fit a map.")
+        umap_learn.require()
+        return onto.method, onto.metric, onto.n_components
+    method_, metric_, axes = _method(method), _metric(metric), _n_components(n_components)
+    if y is not None and method_ is not Method.UMAP_LEARN:
+        raise InputDataError("Supervised projection (y=) needs method='umap-learn'.", received=f"method={method_.value!r}",
+                             fix=f"Pass method='umap-learn' ({umap_learn.INSTALL}), or drop y= (labels= only colours "
+                                 "the points).")
+    if method_ is Method.UMAP_LEARN:
+        umap_learn.require()
+    return method_, metric_, axes
+
 
 
 def _table_labels(table: pd.DataFrame) -> list[str] | None:
@@ -228,13 +275,15 @@ def project_embedding(
     metadata: Any = None,
     labels: Any = None,
     progress: ProgressCallback | None = None,
+    y: Any = None,
+    onto: Projection | None = None,
 ) -> Projection:
     """Project an Embedding layer's table: one point per vocabulary index.
 
     ``layer`` is the layer's path (``"generator/embedding"``), name, position in
     :func:`embedding_layers`, or the layer object.  Labels: see the module
     docstring; the index-0 row of a ``mask_zero=True`` Embedding is flagged
-    ``is_padding``.
+    ``is_padding``.  ``y`` and ``onto`` (umap-learn): see :func:`project_matrix`.
 
     Example:
         >>> import keras
@@ -272,7 +321,7 @@ def project_embedding(
     projection = project_matrix(
         table, method=method, n_components=n_components, metric=metric, seed=seed, max_points=max_points,
         labels=label_list, metadata=metadata_table, progress=progress, label_source=label_source,
-        padding_index=0 if entry.layer.mask_zero else None,
+        padding_index=0 if entry.layer.mask_zero else None, y=y, onto=onto,
         source=f"Embedding {entry.path} ({n:,} x {table.shape[1]})")
     projection.params.update({"layer": entry.path, "vocabulary_size": n, "dimension": int(table.shape[1]),
                               "mask_zero": bool(entry.layer.mask_zero)})
@@ -297,6 +346,8 @@ def project_activations(
     batch_size: int | None = None,
     training: bool = False,
     progress: ProgressCallback | None = None,
+    y: Any = None,
+    onto: Projection | None = None,
 ) -> Projection:
     """Project a layer's outputs for the samples of ``X``: one point per sample.
 
@@ -307,6 +358,9 @@ def project_activations(
     with given labels the predicted class is kept as a ``predicted`` column.  ``layer`` is
     anything :func:`inspector.inspect_layer` accepts.  Beyond ``max_points``
     samples, a seeded sample of X is run and projected (stated in the result).
+    With umap-learn (``method="umap-learn"``): ``y`` (one target per sample)
+    makes the map supervised, and ``onto=`` a map made from other samples (the
+    training set) places these samples into it; see :func:`project_matrix`.
 
     Example:
         >>> import keras, numpy as np
@@ -322,13 +376,16 @@ def project_activations(
     started = time.perf_counter()
     limit = _max_points(max_points)
     seed_ = _seed(seed)
-    _method(method), _metric(metric), _n_components(n_components)  # fail fast, before the forward pass
+    _umap_learn_options(method, metric, n_components, y, onto)  # fail fast, before the forward pass
     report = _reporter(progress)
     n = _sample_count(X)
+    if y is not None and n is not None:
+        umap_learn.targets(y, n)
     keep = None
     if n is not None and n > limit:
         keep = np.sort(np.random.default_rng(seed_).choice(n, size=limit, replace=False))
         X = _take(X, keep)
+        y = None if y is None else np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)[keep]
     if labels is not None and n is not None and not isinstance(labels, Mapping):
         label_array = np.asarray(labels.to_numpy() if hasattr(labels, "to_numpy") else labels, dtype=object)
         if label_array.ndim == 0 or len(label_array) != n:
@@ -364,7 +421,7 @@ def project_activations(
     chosen = labels if labels is not None else predicted
     projection = project_matrix(
         matrix, method=method, n_components=n_components, metric=metric, seed=seed_, max_points=limit,
-        labels=chosen, metadata=extra, index=keep, progress=lambda f, m: report(0.4 + 0.6 * f, m),
+        labels=chosen, metadata=extra, index=keep, progress=lambda f, m: report(0.4 + 0.6 * f, m), y=y, onto=onto,
         label_source="given labels" if labels is not None else "predicted class",
         source=f"activations of {layer_id} ({len(matrix):,} samples x {matrix.shape[1]:,})")
     frame = projection.frame
@@ -380,7 +437,7 @@ def project_activations(
     return Projection(frame=frame, method=projection.method, metric=projection.metric,
                       n_components=projection.n_components, params=params, seconds=seconds,
                       sampled=sampled or projection.sampled, n_total=n if n is not None else projection.n_total,
-                      source=projection.source, vectors=projection.vectors)
+                      source=projection.source, vectors=projection.vectors, reducer=projection.reducer)
 
 
 def _requested_id(values: dict[str, Any], layer: Any, outputs: list[str], model: Any, X: Any, training: bool,

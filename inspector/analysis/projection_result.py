@@ -27,6 +27,7 @@ class Method(str, Enum):
     """How points are projected."""
 
     UMAP = "umap"  # Uniform Manifold Approximation and Projection: keeps neighbourhoods
+    UMAP_LEARN = "umap-learn"  # the same with umap-learn (the optional extra): supervised (y=), new points (onto=)
     PCA = "pca"  # principal components: linear, exact, keeps the largest variances
 
 
@@ -55,6 +56,8 @@ class Projection:
         source: what was projected, in words.
         vectors: the original vectors of the projected points (same row order as
             ``frame``), used by :meth:`neighbours`.
+        reducer: the fitted ``umap.UMAP`` of a umap-learn projection, which places new points
+            into this map (``onto=`` of the projection functions); ``None`` otherwise.
     """
 
     frame: pd.DataFrame
@@ -67,6 +70,7 @@ class Projection:
     n_total: int
     source: str = ""
     vectors: np.ndarray = field(default_factory=lambda: np.empty((0, 0), np.float32), repr=False)
+    reducer: Any = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         """One short line (under 300 characters, however long the source's description).
