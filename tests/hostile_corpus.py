@@ -386,6 +386,8 @@ BOUNDED_FAMILIES = {
     "lone surrogate": ("ModelFormatError", "surrogate"),
     "combined": ("LimitExceededError", "max_"),
 }
+# families of files that open (load_model answers the model, or a static view): their drawings and text are tested
+DRAWING_FAMILIES = ("dense graph", "markup names")
 # names a hostile file may give its model and layers: Markdown and HTML that a browser would fetch or run
 MARKUP_NAMES = ("![x](http://127.0.0.1:9/pixel.png)", "<img src='http://127.0.0.1:9/tag.png'>", "**bold** `code`")
 
@@ -428,6 +430,17 @@ def bounded_file(family: str, clean: bytes, rng: random.Random) -> bytes:
         config = _nested_calls(levels=rng.choice([6, 7, 8]), calls=rng.choice([6, 8]), name=name)
     elif family == "lone surrogate":
         config = _functional([_input("x", [None, 4]), _layer("Dense", "d\ud800" + name, {"units": 2}, ["x"])], name)
+    elif family == "dense graph":  # each layer joined to every earlier one: hard for Graphviz to lay out
+        layers = [_input("x", [None, 4]), _layer("Dense", "d0", {"units": 2}, ["x"])]
+        for k in range(1, rng.choice([40, 60])):
+            earlier = ["x", *(f"d{j}" for j in range(k))]
+            layers.append({**_layer("Concatenate", f"c{k}", {"axis": -1}, []), "inbound_nodes": [
+                {"args": [[_tensor(e) for e in earlier]], "kwargs": {}}]})
+            layers.append(_layer("Dense", f"d{k}", {"units": 2}, [f"c{k}"]))
+        config = _functional(layers, name)
+    elif family == "markup names":  # a model that opens: its names are Markdown and HTML
+        config = _functional([_input(MARKUP_NAMES[2], [None, 4]),
+                              _layer("Dense", MARKUP_NAMES[1], {"units": 2}, [MARKUP_NAMES[2]])], MARKUP_NAMES[0])
     elif family == "combined":  # nested calls whose innermost level is the input-shape bomb, Markup names
         config = _nested_calls(levels=6, calls=6, name=name, inner_width=big)
     else:

@@ -155,7 +155,7 @@ def test_lands_on_the_graph_of_the_default_sample() -> None:
     at = new_app(page=None)
     assert_clean(at)
     graph = graph_of(inspector.list_samples()[0].slug)
-    assert at.title[0].value == f"Graph · {graph.name}"
+    assert at.title[0].value == f"Graph · {settings.literal(graph.name)}"
     shown = set(drawn_ids(at)) | set(viewer(at)[1]["payload"]["owners"])  # drawn, or folded into a drawn group
     assert shown >= {n.id for n in graph.nodes if n.parent is None}
 
@@ -165,7 +165,7 @@ def test_opens_on_the_default_sample() -> None:
     assert_clean(at)
     first = inspector.list_samples()[0]
     graph = graph_of(first.slug)
-    assert at.title[0].value == f"Overview · {graph.name}"
+    assert at.title[0].value == f"Overview · {settings.literal(graph.name)}"
     assert at.metric[0].label == "Parameters" and at.metric[0].value == f"{graph.total_params:,}"
     macs = next(m for m in at.metric if m.label == "MACs per sample")
     assert macs.value == format_macs(inspector.total_macs(graph)) != "unknown"
@@ -185,7 +185,7 @@ def test_every_page_for_every_sample(slug: str) -> None:
     static = sample.trusted_only
     at = open_sample(slug)
     assert_clean(at)
-    assert at.title[0].value == f"Overview · {graph.name}"
+    assert at.title[0].value == f"Overview · {settings.literal(graph.name)}"
     assert at.metric[0].value == f"{graph.total_params:,}"
     banner = [w for w in texts(at.warning) if w.startswith("**Static view")]
     assert bool(banner) == static
@@ -206,7 +206,7 @@ def test_every_page_for_every_sample(slug: str) -> None:
     assert_clean(at)
     picked = at.selectbox(key="layer_pick_widget").value
     assert picked == facts.node_choices(graph)[0]
-    assert at.header[0].value.startswith(graph.node(picked).name)
+    assert at.header[0].value.startswith(settings.literal(graph.node(picked).name))
 
     at.switch_page("views/activations.py").run()
     assert_clean(at)
@@ -276,7 +276,7 @@ def test_clicking_a_graph_node_opens_it_in_the_layer_page_after_an_upload() -> N
     at.switch_page("views/graph.py").run()
     assert_clean(at)
     assert drawn_ids(at) == ["x", "hidden", "score"]
-    assert at.title[0].value == "Graph · " + graph_of("tanh_hinge").name
+    assert at.title[0].value == "Graph · " + settings.literal(graph_of("tanh_hinge").name)
     at = send_event(at, {"type": "select", "id": "hidden"})
     assert_clean(at)
     assert at.title[0].value == "Layer" and at.selectbox(key="layer_pick_widget").value == "hidden"
@@ -363,7 +363,7 @@ def test_embedding_layer_has_a_project_button() -> None:
     assert_clean(at)
     assert at.title[0].value == "Embeddings"
     assert at.selectbox(key="embedding_pick_widget").value == "emb_group_1"
-    assert "emb_group_1 (80 x" in texts(at.caption)[0]
+    assert settings.literal("emb_group_1 (80 x") in texts(at.caption)[0]
 
 
 def test_embedding_projection_colours_searches_and_switches_to_pca_3d() -> None:
@@ -391,13 +391,13 @@ def test_upload_opens_the_file_and_a_broken_one_keeps_the_previous_model() -> No
     sample = inspector.get_sample("tanh_hinge")
     at = upload(at, "hinge.keras", sample.path.read_bytes())
     assert_clean(at)
-    assert at.title[0].value == f"Overview · {graph_of('tanh_hinge').name}"
+    assert at.title[0].value == f"Overview · {settings.literal(graph_of('tanh_hinge').name)}"
     assert "**hinge.keras**" in texts(at.sidebar.markdown)
 
     at = upload(at, "broken.keras", b"this is not a model")
     assert_clean(at)
     assert len(at.error) == 1 and "not a Keras model file" in at.error[0].value
-    assert at.title[0].value == f"Overview · {graph_of('tanh_hinge').name}"
+    assert at.title[0].value == f"Overview · {settings.literal(graph_of('tanh_hinge').name)}"
     assert any("Still showing the previous model" in c for c in texts(at.caption))
     at.switch_page("views/activations.py").run()  # the previous model still runs
     assert_clean(at)
@@ -408,11 +408,11 @@ def test_upload_opens_the_file_and_a_broken_one_keeps_the_previous_model() -> No
     at.switch_page("views/overview.py").run()
     data = sample.path.read_bytes()
     at = upload(at, "cut.keras", data[: len(data) // 2])
-    assert len(at.error) == 1 and at.title[0].value == f"Overview · {graph_of('tanh_hinge').name}"
+    assert len(at.error) == 1 and at.title[0].value == f"Overview · {settings.literal(graph_of('tanh_hinge').name)}"
 
     # choosing a sample afterwards clears the error
     settle(at.sidebar.selectbox(key="sample_widget").set_value("otto_mlp").run())
-    assert not at.error and at.title[0].value == f"Overview · {graph_of('otto_mlp').name}"
+    assert not at.error and at.title[0].value == f"Overview · {settings.literal(graph_of('otto_mlp').name)}"
 
 
 def test_real_convolutional_model_shows_feature_maps(real_models: Path) -> None:
@@ -483,7 +483,7 @@ def test_preload_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KERAS_INSPECTOR_PRELOAD", str(inspector.get_sample("nested_gan").path))
     at = new_app()
     assert_clean(at)
-    assert at.title[0].value == f"Overview · {graph_of('nested_gan').name}"
+    assert at.title[0].value == f"Overview · {settings.literal(graph_of('nested_gan').name)}"
     monkeypatch.setenv("KERAS_INSPECTOR_PRELOAD", "/no/such/model.keras")
     at = new_app()
     assert "No model file at this path" in at.error[0].value
@@ -611,7 +611,7 @@ def test_read_data_upload_refuses_pickles_and_unknown_types() -> None:
 def test_error_messages_keep_their_lines_in_markdown() -> None:
     error = ModelFormatError("Bad *file* a_b.", received="$1 and $2", fix="Re-save it.")
     text = settings.message_markdown(str(error))
-    assert text.split("  \n") == [r"Bad \*file\* a\_b.", r"  Received: \$1 and \$2", "  Fix: Re-save it."]
+    assert text.split("  \n") == [r"Bad \*file\* a\_b.", r"  Received\: \$1 and \$2", r"  Fix\: Re-save it."]
 
 
 def test_activation_figures() -> None:
@@ -640,7 +640,7 @@ def test_every_hostile_file_keeps_the_app_serving(corpus, name: str, monkeypatch
         at = new_app()
     else:
         at = upload(new_app(), "hinge.keras", inspector.get_sample("tanh_hinge").path.read_bytes())
-        assert at.title[0].value == f"Overview · {good.name}"
+        assert at.title[0].value == f"Overview · {settings.literal(good.name)}"
         at = upload(at, case.path.name, case.path.read_bytes())
     assert_clean(at)
     shown = texts(at.error) + texts(at.warning) + texts(at.markdown) + texts(at.caption)
@@ -666,7 +666,7 @@ def test_every_hostile_file_keeps_the_app_serving(corpus, name: str, monkeypatch
             assert_clean(at)
             assert any("Activations are unavailable" in w for w in texts(at.warning)) and not charts(at)
         elif not case.path.is_dir():
-            assert at.title[0].value == f"Overview · {good.name}", "the last good model is still shown"
+            assert at.title[0].value == f"Overview · {settings.literal(good.name)}", "the last good model is still shown"
             assert any("Still showing the previous model" in c for c in texts(at.caption))
             at.switch_page("views/activations.py").run()  # and it still runs
             assert_clean(at)

@@ -20,6 +20,7 @@ import pytest
 from test_app import TIMEOUT, assert_clean, charts, drawn_ids, new_app, texts
 
 import inspector
+from inspector.app import settings
 from inspector.errors import LimitExceededError, ModelFormatError
 from inspector.io import files, hdf5_child
 from inspector.io.files import read_model_file, vet_arrays
@@ -140,13 +141,13 @@ def test_the_graph_is_drawn_before_the_load_ends_and_pages_fill_in(monkeypatch: 
     graph = inspector.static_graph(inspector.get_sample("nested_gan").path)
     at = _upload_unsettled(at, "held_gan.keras", inspector.get_sample("nested_gan").path.read_bytes())
     assert_clean(at)
-    assert at.title[0].value == f"Overview · {graph.name}"
+    assert at.title[0].value == f"Overview · {settings.literal(graph.name)}"
     assert any("Loading the model" in c for c in texts(at.sidebar.caption))
     assert not any(w.startswith("**Static view") for w in texts(at.warning)), "loading is not a static view"
 
     at.switch_page("views/graph.py").run()
     assert_clean(at)
-    assert at.title[0].value == f"Graph · {graph.name}"
+    assert at.title[0].value == f"Graph · {settings.literal(graph.name)}"
     assert set(drawn_ids(at)) and set(drawn_ids(at)) <= {n.id for n, _ in graph.walk()} | set(
         graph.expanded().clusters)
 
@@ -181,7 +182,7 @@ def test_a_failed_background_load_keeps_the_static_view_with_its_message(monkeyp
     at.session_state["loaded_model"].result(timeout=TIMEOUT)
     at.run()
     assert_clean(at)
-    assert at.title[0].value == f"Graph · {graph.name}" and drawn_ids(at) == before
+    assert at.title[0].value == f"Graph · {settings.literal(graph.name)}" and drawn_ids(at) == before
     banner = next(w for w in texts(at.warning) if w.startswith("**Static view"))
     assert "ran out of memory" in banner
     at.switch_page("views/activations.py").run()

@@ -262,7 +262,7 @@ def sidebar() -> None:
     ss = st.session_state
     if read is not None and token != ss.get(state.LOADED_TOKEN) and token != ss.get(state.FAILED_TOKEN):
         try:
-            with st.spinner(f"Opening {source['label']}…"):
+            with st.spinner(f"Opening {settings.literal(source['label'])}…"):
                 name, data = read()
                 started = _open_model(opening.file_digest(data), trust, name, data)
         except InspectorError as e:
@@ -282,14 +282,15 @@ def sidebar() -> None:
     if token is not None and token == ss.get(state.FAILED_TOKEN):
         show_error(ss.get(state.FAILED_MESSAGE, "The model could not be opened."))
         if opened is not None:
-            st.caption(f"Still showing the previous model: {current_source().get('label', opened.name)}.")
+            shown_label = settings.literal(current_source().get("label", opened.name))
+            st.caption(f"Still showing the previous model: {shown_label}.")
 
     if opened is None:
         return
     side.divider()
     shown = facts.model_facts(opened.graph)
-    side.markdown(f"**{current_source().get('label', opened.name)}**")
-    side.markdown("\n".join(f"- {k}: `{v}`" for k, v in shown.items()))
+    side.markdown(f"**{settings.literal(current_source().get('label', opened.name))}**")
+    side.markdown("\n".join(f"- {k}: {settings.literal(v)}" for k, v in shown.items()))
     if opened.loading:
         side.caption(f":material/hourglass_top: Loading the model… (started {ss[state.LOADED].seconds():.0f} s ago). "
                      "The graph and summary come from the file; activations, embeddings and weight values wait for it.")

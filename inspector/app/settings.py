@@ -80,7 +80,20 @@ def graphviz_available() -> bool:
     return shutil.which("dot") is not None
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$!:])")  # ':' too: no bare link, no :material/icon:
+
+
+def literal(text: object) -> str:
+    r"""Text from a file (a model, layer or file name) as Streamlit markdown that shows it as itself, on one line.
+
+    Every character Markdown or HTML gives a meaning is escaped: ``![x](http://host/x.png)`` in a layer name would
+    otherwise be an image the browser fetches from that host when the page is shown.
+
+    Example:
+        >>> literal("![x](http://host/x.png) <img src=y> *b*")
+        '\\!\\[x\\](http\\://host/x.png) \\<img src=y\\> \\*b\\*'
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(without_terminal_codes(str(text)).splitlines()))
 
 
 def message_markdown(text: str) -> str:
@@ -91,9 +104,9 @@ def message_markdown(text: str) -> str:
 
     Example:
         >>> message_markdown("Bad layer 'a_b'.\n  Fix: pay $5").splitlines()
-        ["Bad layer 'a\\_b'.  ", '  Fix: pay \\$5']
+        ["Bad layer 'a\\_b'.  ", '  Fix\\: pay \\$5']
         >>> message_markdown("\x1b[1mred\x1b[0m")
         'red'
     """
     plain = without_terminal_codes(str(text))
-    return "  \n".join(_MARKDOWN_SPECIAL.sub(r"\\\1", line) for line in plain.splitlines())
+    return "  \n".join(literal(line) for line in plain.splitlines())

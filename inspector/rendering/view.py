@@ -68,12 +68,17 @@ class View:
         return self.owner.get(node_id)
 
     def ties(self) -> list[tuple[str, str]]:
-        """Pairs ``(first call, later call)`` of shared layers, both visible and distinct."""
+        """Pairs ``(first call, later call)`` of shared layers, both drawn as boxes and distinct.
+
+        A nested model's first call may be drawn open (a cluster, not a box) while a later call is one box: a call
+        folded by the static view (:mod:`inspector.model.static`), or closed by the reader.
+        """
         out = []
+        boxes = {n.id for n in self.graph.nodes}
         for n in self.graph.nodes:
             if n.shared_with:
                 first = self.locate(n.shared_with)
-                if first is not None and first != n.id:
+                if first in boxes and first != n.id:
                     out.append((first, n.id))
         return out
 

@@ -68,7 +68,7 @@ key = (*common.cache_key(opened), data_key)
 
 
 def run(layer: str, mode_value: str):
-    progress = common.progress_bar(f"Running {layer} ({mode_value})…")
+    progress = common.progress_bar(f"Running {settings.literal(layer)} ({mode_value})…")
     try:
         return inspect_layers(model, [layer], data, training=Mode(mode_value), progress=progress)[layer]
     finally:
@@ -83,7 +83,7 @@ except InspectorError as e:
 outputs = layers.activation_outputs(value)
 index = st.selectbox("Output", range(len(outputs)), key="activation_output") if len(outputs) > 1 else 0
 array = outputs[index]
-st.caption(f"{node_id}: output shape {array.shape}, dtype {array.dtype}, mode {mode}.")
+st.caption(f"{settings.literal(node_id)}: output shape {array.shape}, dtype {array.dtype}, mode {mode}.")
 
 if compare:
     other = "training" if mode == "inference" else "inference"
@@ -140,7 +140,7 @@ else:
     for message in stats.attrs.get("input_warnings", []):
         st.warning(settings.message_markdown(message))
     if problems:
-        st.warning(f"{len(problems)} layer(s) with dead units, NaN or Inf: {', '.join(problems)} "
+        st.warning(f"{len(problems)} layer(s) with dead units, NaN or Inf: {settings.literal(', '.join(problems))} "
                    "(highlighted below).")
         try:
             st.plotly_chart(graph_figure(graph, highlight=problems), key="activation_problem_graph")

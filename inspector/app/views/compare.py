@@ -11,7 +11,7 @@ from inspector.errors import InspectorError
 from inspector.model import opening
 
 opened = common.require_model()
-st.title(f"Compare · {opened.graph.name}")
+st.title(f"Compare · {settings.literal(opened.graph.name)}")
 st.caption("Upload a second model (a fine-tuned copy, another checkpoint): layers are matched by name, then by "
            "position, and compared with the open model (A) — no code from the file runs.")
 other = st.file_uploader("Model to compare (B)", type=["keras", "h5", "hdf5"], key=state.COMPARE_UPLOAD,
@@ -23,7 +23,7 @@ data = other.getvalue()
 key = (*common.cache_key(opened), opening.file_digest(data))
 reference = opened.model if opened.can_run else opened.graph
 try:
-    with st.spinner(f"Comparing with {other.name}…"):
+    with st.spinner(f"Comparing with {settings.literal(other.name)}…"):
         diff = common.remembered(state.COMPARISONS, key, lambda: inspector.compare(reference, data), keep=2)
 except InspectorError as e:
     common.show_error(e)

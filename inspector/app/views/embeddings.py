@@ -6,7 +6,7 @@ import streamlit as st
 
 from inspector import embedding_layers, project_activations, project_embedding
 from inspector.analysis import layers
-from inspector.app import common, state
+from inspector.app import common, settings, state
 from inspector.errors import InspectorError
 from inspector.rendering import facts
 
@@ -62,7 +62,7 @@ if source == "Embedding layer":
         metadata = layers.sample_embedding_metadata(sample.embedding_groups(name))
 
     def compute():
-        progress = common.progress_bar(f"Projecting {layer}…")
+        progress = common.progress_bar(f"Projecting {settings.literal(layer)}…")
         try:
             return project_embedding(model, layer, labels=labels, metadata=metadata, progress=progress, **options)
         finally:
@@ -91,12 +91,12 @@ else:
     key = (*key, "activations", layer, rows)
     if key not in st.session_state.get(state.PROJECTIONS, {}) and not st.button(
             "Run and project", type="primary", key="embedding_run_button"):
-        st.caption(f"Runs up to {rows} of {what} through the model to {layer}, then projects one point per "
-                   "sample.")
+        st.caption(f"Runs up to {rows} of {what} through the model to {settings.literal(layer)}, then projects one "
+                   "point per sample.")
         st.stop()
 
     def compute():
-        progress = common.progress_bar(f"Projecting the activations of {layer}…")
+        progress = common.progress_bar(f"Projecting the activations of {settings.literal(layer)}…")
         try:
             return project_activations(model, layer, data, labels=labels, metadata=metadata, progress=progress,
                                        **options)
@@ -109,7 +109,7 @@ except InspectorError as e:
     common.show_error(e)
     st.stop()
 
-st.caption(repr(projection))
+st.caption(settings.literal(repr(projection)))
 colour_choices = [None, *facts.projection_colour_columns(projection.frame)]
 if st.session_state.get(state.EMBEDDING_COLOUR, "unset") not in colour_choices:
     st.session_state[state.EMBEDDING_COLOUR] = "group" if "group" in colour_choices else None

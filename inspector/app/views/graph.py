@@ -19,7 +19,7 @@ HEALTH_COLUMNS = ("dead_fraction", "zero_fraction", "nan_count", "inf_count", "s
 
 opened = common.require_model()
 graph = opened.graph
-st.title(f"Graph · {graph.name}")
+st.title(f"Graph · {settings.literal(graph.name)}")
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -6,7 +6,7 @@ import streamlit as st
 
 import inspector
 from inspector.analysis import layers
-from inspector.app import common, state
+from inspector.app import common, settings, state
 from inspector.errors import InspectorError
 from inspector.rendering import facts, figures
 
@@ -47,7 +47,8 @@ def _embedding_explained(opened, node_id: str) -> None:
             common.show_error(e)
             return
         verdict = "equal, exactly" if look.equal else f"differ by up to {look.max_abs_diff:.3g}"
-        st.markdown(f"Index **{look.index}** (label `{look.label}`, from {look.label_source}) of a "
+        st.markdown(f"Index **{look.index}** (label {settings.literal(look.label)}, from "
+                    f"{settings.literal(look.label_source)}) of a "
                     f"{look.shape[0]:,} × {look.shape[1]:,} table: `W[{look.index}]` and "
                     f"`one_hot({look.index}) @ W` **{verdict}**.")
         st.dataframe({"W[i]": look.row, "one_hot(i) @ W": look.product, "layer(i)": look.layer_output},
@@ -57,7 +58,7 @@ def _embedding_explained(opened, node_id: str) -> None:
 node_id = st.selectbox("Layer", choices, key=state.LAYER_PICK, on_change=_picked,
                        help="Filtered by the sidebar search; click a layer in the Graph page to open it here.")
 node = graph.node(node_id)
-st.header(f"{node.name} · {node.class_name}")
+st.header(f"{settings.literal(node.name)} · {settings.literal(node.class_name)}")
 
 facts = facts.node_facts(graph, node_id)
 st.dataframe([{"fact": k, "value": v} for k, v in facts.items()], hide_index=True)

@@ -10,7 +10,7 @@ from inspector.rendering import facts
 
 opened = common.require_model()
 graph = opened.graph
-st.title(f"Overview · {graph.name}")
+st.title(f"Overview · {settings.literal(graph.name)}")
 
 frame = common.summary(*common.cache_key(opened), graph)
 columns = st.columns(6)
@@ -32,7 +32,7 @@ st.dataframe(facts.io_specs_frame(graph), hide_index=True)
 st.subheader("Layers")
 shown = facts.filter_summary(frame, common.search_text())
 if common.search_text():
-    st.caption(f"{len(shown)} of {len(frame)} rows match “{common.search_text()}”.")
+    st.caption(f"{len(shown)} of {len(frame)} rows match “{settings.literal(common.search_text())}”.")
 event = st.dataframe(shown, hide_index=True, key=state.SUMMARY_TABLE, on_select="rerun",
                      selection_mode="single-row")
 st.caption("Select a row to open the layer.")

@@ -47,6 +47,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from inspector.errors import LimitExceededError
 from inspector.graph import ModelGraph, NodeKind
 from inspector.rendering.colour import ColourScale, colour_scale, format_value
 from inspector.rendering.dot import dot_binary, run_dot, view_to_dot
@@ -208,7 +209,7 @@ def view_payload(view: View, *, rankdir: str = "TB", options: LabelOptions | Non
     ``colours`` (:func:`inspector.rendering.colour.colour_scale`) fills the nodes by a number and adds each
     node's value to its details.
     """
-    from inspector.rendering.html import LayoutEngine, builtin_svg
+    from inspector.rendering.html import LayoutEngine, builtin_svg, check_engine
 
     options = options or LabelOptions()
     chosen = _engine(engine)
@@ -247,7 +248,14 @@ def view_payload(view: View, *, rankdir: str = "TB", options: LabelOptions | Non
     owners = {node_id: names[shown] for node_id, shown in view.owner.items()
               if shown != node_id and shown in names}
     if laid_out is not None:
-        svg = laid_out.result()
+        try:
+            svg = laid_out.result()
+        except LimitExceededError:  # a drawing too dense for Graphviz, or too slow: "auto" draws it itself
+            if check_engine(engine) != LayoutEngine.AUTO:
+                raise
+            chosen = LayoutEngine.BUILTIN
+            svg = builtin_svg(view, rankdir=rankdir, options=options, marks=marks, show_masks=show_masks,
+                              colours=colours)
     key = hashlib.sha256(f"{chosen.value}\n{dot}".encode()).hexdigest()[:20]
     # drawn already: the DOT would only add to what goes to the browser (a fifth of the SVG's size)
     return {"key": key, "dot": dot if svg is None else None, "svg": svg, "layout": chosen.value, "rankdir": rankdir, "nodes": nodes,

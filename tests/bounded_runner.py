@@ -1,0 +1,110 @@
+"""One bounded-family case (issue 25) in a child process: its peak memory and time, measured from outside.
+
+``run_case(family, seed, entry)`` starts ``python tests/bounded_runner.py FAMILY SEED ENTRY FOLDER``; the child
+writes the family's file (``hostile_corpus.bounded_file``) and opens it through ``entry``: ``library``
+(``load_model``, then ``build_graph``, the summary, JSON, DOT, HTML and an SVG drawing) or ``cli`` (``summary``
+and ``graph -o g.svg``), and prints what each step answered.  The parent reads the child's peak resident memory
+from ``os.wait4`` (``ru_maxrss``, the child's own, not the test process's) and its wall time.  Used by
+tests/test_bounded.py (which asserts the promises) and bench/bounded.py (which prints them).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ENTRIES = ("library", "cli")
+
+
+@dataclass(frozen=True)
+class Measured:
+    family: str
+    entry: str
+    peak_bytes: int  # the child's peak resident memory (ru_maxrss)
+    seconds: float
+    outcomes: dict  # step -> "ok" or the InspectorError subclass it raised; "ESCAPED ..." for anything else
+
+
+def run_case(family: str, seed: int, entry: str, folder: Path, timeout: float = 300) -> Measured:
+    """Run one case in a fresh Python process; its memory and time are the child's alone."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    name = f"{family.replace(' ', '_')}_{seed}_{entry}"
+    out, err = folder / f"{name}.out", folder / f"{name}.err"
+    start = time.perf_counter()
+    with out.open("w") as stdout, err.open("w") as stderr:
+        child = subprocess.Popen([sys.executable, __file__, family, str(seed), entry, str(folder)], stdout=stdout,
+                                 stderr=stderr, env=env)
+    timer = threading.Timer(timeout, child.kill)
+    timer.start()
+    _, status, usage = os.wait4(child.pid, 0)  # the child's own peak memory, which Popen.wait would not give
+    timer.cancel()
+    seconds = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    lines = [line for line in out.read_text().splitlines() if line.startswith("{")]
+    outcomes = json.loads(lines[-1]) if lines else {
+        "child": f"ESCAPED exit {child.returncode}: {err.read_text()[-800:]}"}
+    return Measured(family, entry, usage.ru_maxrss * 1024, seconds, outcomes)
+
+
+def _clean_metadata() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "3.15.1", "date_saved": "2026-12-07@00:00:00"}))
+    return out.getvalue()
+
+
+def _child(family: str, seed: int, entry: str, folder: Path) -> dict:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from hostile_corpus import bounded_file
+
+    import inspector
+
+    path = folder / f"{family.replace(' ', '_')}_{seed}_{entry}.keras"
+    path.write_bytes(bounded_file(family, _clean_metadata(), random.Random(seed)))
+    outcomes: dict[str, str] = {}
+
+    def step(name: str, call) -> object:
+        try:
+            result = call()
+        except inspector.InspectorError as e:
+            outcomes[name] = type(e).__name__
+            return None
+        except BaseException as e:  # noqa: BLE001 - the point is to report anything else
+            outcomes[name] = f"ESCAPED {type(e).__name__}: {str(e)[:300]}"
+            return None
+        outcomes[name] = "ok"
+        return result
+
+    if entry == "cli":
+        from inspector.cli import main
+
+        step("cli summary", lambda: _exit_code(main(["summary", str(path), "--format", "csv"])))
+        step("cli graph", lambda: _exit_code(main(["graph", str(path), "-o", str(folder / f"{path.stem}.svg")])))
+        return outcomes
+    step("load_model", lambda: inspector.load_model(path))
+    graph = step("build_graph", lambda: inspector.build_graph(path))
+    if graph is not None:
+        step("summary csv", lambda: inspector.summary_frame(graph).to_csv().encode())
+        step("json", lambda: json.dumps(inspector.to_json(graph), ensure_ascii=False).encode())
+        step("html", lambda: inspector.to_html(graph).encode())
+        step("svg", lambda: inspector.render(graph, "svg"))
+    return outcomes
+
+
+def _exit_code(code: int) -> None:
+    if code not in (0, 3):  # 3: a typed refusal, printed
+        raise RuntimeError(f"exit code {code}")
+
+
+if __name__ == "__main__":
+    family, seed, entry, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
+    print(json.dumps(_child(family, seed, entry, folder)), flush=True)
