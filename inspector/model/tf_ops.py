@@ -34,6 +34,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from inspector.model.legacy_nodes import keras_tensor, tensor_marker
+
 __all__ = ["OPERATIONS", "OP_LAYER_CLASSES", "convert_op_layers", "op_layer_reason", "op_layer_classes"]
 
 OP_LAYER_CLASSES = frozenset({"TFOpLambda", "SlicingOpLambda"})
@@ -64,7 +66,7 @@ def convert_op_layers(layers: list, notes: list[str]) -> None:
     config (``arguments``, shown with the layer) and its tensors stay in its node, in Keras 3's
     ``{"args": [first argument], "kwargs": {...}}`` form with each tensor marked.
     """
-    names = {layer.get("name") for layer in layers if isinstance(layer, dict)}
+    mark = tensor_marker(layers)
     for layer in layers:
         if not isinstance(layer, dict) or layer.get("class_name") not in OP_LAYER_CLASSES:
             continue
@@ -72,7 +74,7 @@ def convert_op_layers(layers: list, notes: list[str]) -> None:
         nodes = layer.get("inbound_nodes")
         if cfg.get("function") not in OPERATIONS or not isinstance(nodes, list):
             continue
-        converted = [_node(node, names) for node in nodes]
+        converted = [_node(node, mark) for node in nodes]
         if not converted or any(c is None or c[1] != converted[0][1] for c in converted):  # type: ignore[index]
             continue  # not as tf.keras 2 writes it: left for the scan to refuse, with the operation named
         layer.pop("module", None)
@@ -105,7 +107,7 @@ def op_layer_reason(layer: dict) -> str:
             "operations computed with Keras ops (see docs/legacy.md), so it runs only in trusted mode")
 
 
-def _node(node: Any, names: set) -> tuple[dict, dict] | None:
+def _node(node: Any, mark: Callable[[Any], Any]) -> tuple[dict, dict] | None:
     """One tf.keras 2 op-layer node as Keras 3's node (its tensors) and the op's constant arguments.
 
     ``None`` when the node is not one tf.keras 2 writes, an argument mixes tensors and constants (Keras 3
@@ -120,22 +122,10 @@ def _node(node: Any, names: set) -> tuple[dict, dict] | None:
 
     def first(value: Any) -> Any:
         if _is_leaf(value):
-            return value[2] if value[0] == _CONSTANT else _tensor(value[:3])
+            return value[2] if value[0] == _CONSTANT else keras_tensor(value[:3])
         return [first(v) for v in value]
 
-    def mark(value: Any) -> Any:
-        if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) and value[0] in names and all(
-                isinstance(v, int) and not isinstance(v, bool) for v in value[1:]):
-            return _tensor(value)
-        if isinstance(value, list):
-            return [mark(v) for v in value]
-        if value == {"class_name": "__ellipsis__"}:
-            return _ELLIPSIS  # Keras 3 cannot deserialize tf.keras 2's marker
-        if isinstance(value, dict):
-            return {k: mark(v) for k, v in value.items()}
-        return value
-
-    values = {k: mark(v) for k, v in kwargs.items() if k != "name"}
+    values = {k: mark(_without_ellipsis(v)) for k, v in kwargs.items() if k != "name"}
     values["inputs"] = first(node)
     tensors, constants = {}, {}
     for key, value in values.items():
@@ -176,10 +166,13 @@ def _is_leaf(value: Any) -> bool:
             and isinstance(value[3], dict))
 
 
-def _tensor(reference: list) -> dict:
-    # the shape and dtype are placeholders: Keras 3 replaces the tensor by the one keras_history names
-    return {"class_name": "__keras_tensor__", "config": {"shape": [], "dtype": "float32",
-                                                         "keras_history": list(reference)}}
+def _without_ellipsis(value: Any) -> Any:
+    """tf.keras 2's ``{"class_name": "__ellipsis__"}`` (in a slice_spec) as ours: Keras 3 cannot deserialize it."""
+    if value == {"class_name": "__ellipsis__"}:
+        return _ELLIPSIS
+    if isinstance(value, list):
+        return [_without_ellipsis(v) for v in value]
+    return value
 
 
 def _is_data(value: Any) -> bool:
