@@ -88,6 +88,9 @@ def test_gradients_equal_finite_differences_for_shared_calls_nested_layers_and_i
     np.testing.assert_allclose(g.inputs["x"], expected, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(g.score, _by_hand(parts, X, {})[:, unit])
     assert not np.allclose(g.layers["d"], g.layers["d@1"])  # one gradient per call, not the first call's twice
+    only_layers = inspector.layer_gradients(model, X, target=unit, layers=["d@1"], inputs=False)
+    assert only_layers.inputs == {}
+    np.testing.assert_array_equal(only_layers.layers["d@1"], g.layers["d@1"])
 
 
 def test_callable_and_loss_targets_match_gradient_tape():

@@ -49,7 +49,7 @@ from inspector.errors import InputDataError, LayerNotFoundError
 from inspector.io.inputs import input_specs, prepare_arrays
 
 __all__ = ["Saliency", "GradCam", "IntegratedGradients", "saliency", "grad_cam", "integrated_gradients",
-           "feature_map_layer"]
+           "feature_map_layer", "select_sample"]
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def grad_cam(model: Any, X: Any, *, target: Any, layer: Any = None, output: int 
             f"{node_id!r} outputs {[s for s, _ in entry.outputs]}.",
             received=f"layer={node_id!r}", fix="Pick a convolutional layer, or leave layer out to use the last one.")
     gradients = layer_gradients(model, X, target=target, layers=[node_id], output=output, training=training,
-                                batch_size=batch_size, keep_outputs=True)
+                                batch_size=batch_size, keep_outputs=True, inputs=False)
     if node_id in gradients.disconnected:
         raise _not_differentiable(gradients, f"layer {node_id!r}")
     maps = gradients.outputs[node_id].astype(np.float64)
@@ -299,6 +299,27 @@ def _scaled_embedding_gradients(model: Any, arrays: list[np.ndarray], embedding:
 
 
 # =============================================================================== shared
+def select_sample(model: Any, X: Any, index: int) -> tuple[list[np.ndarray], int]:
+    """Sample ``index`` of ``X`` as a batch of one per model input, and how many samples ``X`` holds.
+
+    Example:
+        >>> import keras
+        >>> m = keras.Sequential([keras.Input((2,), name="x"), keras.layers.Dense(1)])
+        >>> arrays, count = select_sample(m, np.arange(6.0).reshape(3, 2), 2)
+        >>> arrays[0].tolist(), count
+        ([[4.0, 5.0]], 3)
+
+    Raises:
+        InputDataError: ``X`` does not match the inputs, or ``index`` is out of range.
+    """
+    arrays = prepare_arrays(X, input_specs(model))
+    count = len(arrays[0]) if arrays else 0
+    if not 0 <= index < count:
+        raise InputDataError(f"Sample {index} is out of range.", received=f"{count} samples",
+                             fix=f"Pick a sample between 0 and {count - 1}." if count else "Pass some samples.")
+    return [a[index:index + 1] for a in arrays], count
+
+
 def _chosen_input(model: Any, X: Any, input: int | str) -> tuple[list[np.ndarray], int, str]:
     specs = input_specs(model)
     arrays = prepare_arrays(X, specs)

@@ -90,7 +90,8 @@ class LayerGradients:
 
 def layer_gradients(model: Any, X: Any, *, target: Any, layers: Any = (), output: int | str = 0, labels: Any = None,
                     loss: Any = None, training: bool | Mode = False, batch_size: int | None = None,
-                    keep_outputs: bool = False, progress: ProgressCallback | bool | None = None) -> LayerGradients:
+                    keep_outputs: bool = False, inputs: bool = True,
+                    progress: ProgressCallback | bool | None = None) -> LayerGradients:
     """Gradients of a score per sample with respect to the inputs and to the outputs of chosen layer calls.
 
     ``target`` is an output unit/class index, a callable on the model's outputs
@@ -98,6 +99,8 @@ def layer_gradients(model: Any, X: Any, *, target: Any, layers: Any = (), output
     Keras loss name or function).  ``output`` picks the model output an index
     refers to.  ``layers`` names layer calls as in :func:`~inspector.inspect_layers`
     (``"all"`` for every call).  The model never changes, in training mode too.
+    ``inputs=False`` leaves the inputs' gradients out (``LayerGradients.inputs`` is
+    empty), so the backward pass stops at the earliest requested layer.
 
     Example:
         >>> import keras, numpy as np
@@ -114,7 +117,7 @@ def layer_gradients(model: Any, X: Any, *, target: Any, layers: Any = (), output
     """
     request = _GradientRequest(model, layers, X, target=target, output=output, labels=labels, loss=loss,
                                mode=_mode(training), batch_size=batch_size, progress=progress,
-                               keep_outputs=keep_outputs, reduce=False)
+                               keep_outputs=keep_outputs, reduce=False, inputs=inputs)
     return request.gradients()
 
 
@@ -250,8 +253,9 @@ class _GradientRequest(_Request):
 
     def __init__(self, model: Any, layers: Any, X: Any, *, target: Any, output: int | str, labels: Any, loss: Any,
                  mode: Mode, batch_size: int | None, progress: ProgressCallback | bool | None, keep_outputs: bool,
-                 reduce: bool) -> None:
+                 reduce: bool, inputs: bool = True) -> None:
         self.keep_outputs = keep_outputs
+        self.with_inputs = inputs
         self.reduce = reduce
         self.tap: Callable[[str, list[Any]], list[Any]] | None = None
         self.target = _target(model, target, output, loss)
@@ -275,7 +279,7 @@ class _GradientRequest(_Request):
     def _per_sample_bytes(self) -> int:
         outputs = sum(_output_bytes(shape, dtype) for e in self.entries for shape, dtype in e.outputs)
         inputs = sum(_output_bytes(s.shape, s.dtype) for s in self.specs)
-        return inputs * 2 + outputs * (2 if self.keep_outputs else 1)
+        return inputs * (2 if self.with_inputs else 1) + outputs * (2 if self.keep_outputs else 1)
 
     def _make_runner(self, compiled: bool | None) -> Any:
         return _GradientRunner(self)
@@ -289,7 +293,8 @@ class _GradientRequest(_Request):
             raise InputDataError("The data holds no samples.", received="0 samples", fix="Pass at least one sample.")
         score = np.concatenate([p[0] for p in parts])
         inputs = {spec.name: None if parts[0][1][i] is None else
-                  _concatenate(spec.name, [p[1][i] for p in parts]) for i, spec in enumerate(self.specs)}
+                  _concatenate(spec.name, [p[1][i] for p in parts]) for i, spec in enumerate(self.specs)
+                  if self.with_inputs}
         layers: dict[str, Any] = {}
         outputs: dict[str, Any] = {}
         for j, node_id in enumerate(self.ids):
@@ -440,7 +445,8 @@ class _GradientRunner:
             labels = ops.convert_to_tensor(self.request.labels[self.offset:self.offset + n])
         self.offset += n
         tensors = [a if a.dtype.kind in "USO" else ops.convert_to_tensor(a) for a in batch]
-        differentiable = [i for i, t in enumerate(tensors) if not isinstance(t, np.ndarray) and _is_float(t)]
+        differentiable = [i for i, t in enumerate(tensors) if not isinstance(t, np.ndarray) and _is_float(t)
+                          and self.request.with_inputs]
         gradient = self._tensorflow if self.backend == "tensorflow" else self._jax
         score, input_grads, layer_grads, outputs, new_state = gradient(tensors, differentiable, state, labels)
         # gradient_stats reduces each gradient where it is (the backend), so only a few numbers per sample
