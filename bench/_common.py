@@ -20,6 +20,20 @@ def best_of(fn: Callable[[], object], repeat: int) -> float:
     return min(times)
 
 
+def table(rows: list[tuple[str, float, str]]) -> str:
+    """A Markdown table of (what, seconds, comparison) rows.
+
+    Example:
+        >>> print(table([("plain", 1.0, "reference")]))
+        | What | Seconds | Compared |
+        |---|---:|---|
+        | plain | 1.000 | reference |
+    """
+    lines = ["| What | Seconds | Compared |", "|---|---:|---|"]
+    lines += [f"| {what} | {seconds:.3f} | {note} |" for what, seconds, note in rows]
+    return "\n".join(lines)
+
+
 def write_section(heading: str, text: str, doc: Path = DOC) -> None:
     """Replace the ``heading`` section of ``doc`` with ``text`` (appended when the section is new); say where.
 

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-from _common import best_of, write_section
+from _common import best_of, table, write_section
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -185,12 +185,6 @@ def resnet_part(samples: int, batch: int) -> list[tuple[str, float, str]]:
                            f"(trace) {stats['first_batch']:.1f} s; after it "
                            f"{after_first(stats) / after_first(plain):.2f}x the plain loop"),
     ]
-
-
-def table(rows: list[tuple[str, float, str]]) -> str:
-    lines = ["| What | Seconds | Compared |", "|---|---:|---|"]
-    lines += [f"| {what} | {seconds:.3f} | {note} |" for what, seconds, note in rows]
-    return "\n".join(lines)
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ import os
 import platform
 import time
 
-from _common import best_of, write_section
+from _common import best_of, table, write_section
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -95,12 +95,6 @@ def measure(repeat: int, batch: int, size: int) -> list[tuple[str, float, str]]:
          f"**{times['ours_health'] / times['plain_saliency']:.2f}x** one backward pass (goal <= 2x); "
          f"{batches} batch(es) under max_batch_bytes"),
     ]
-
-
-def table(rows: list[tuple[str, float, str]]) -> str:
-    lines = ["| What | Seconds | Compared |", "|---|---:|---|"]
-    lines += [f"| {what} | {seconds:.3f} | {note} |" for what, seconds, note in rows]
-    return "\n".join(lines)
 
 
 def main() -> None:
