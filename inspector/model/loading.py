@@ -352,9 +352,10 @@ def _explain_keras_failure(error: Exception, model_file: ModelFile, trust: bool)
             fix=f"Load it in the code base that defines the class, or re-save it with a current Keras. {static_hint}")
     if structure := _input_structure_mismatch(text):
         return ModelLoadError(
-            f"Keras 3 rebuilt this model's layers but could not connect them: {structure} A nested model "
-            "written by another Keras version returns its outputs in a structure (a list, a dict) that the next "
-            "layer does not accept. This is not a problem with the weights.", received=f"{received} ({short})",
+            f"Keras 3 rebuilt this model's layers but could not connect them: {structure} Another Keras version "
+            "wrote this call in a form Keras 3 reads differently (a nested model's outputs in a list or dict the next "
+            "layer does not accept; a Keras 2 recurrent layer's constants passed as extra inputs). This is not a "
+            "problem with the weights.", received=f"{received} ({short})",
             fix=f"Load the model in the Keras version that wrote it and re-save it as .keras. {static_hint}")
     if any(k in text.lower() for k in ("shape", "weight", "expected", "layer count", "mismatch")):
         return ModelLoadError(
