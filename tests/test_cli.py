@@ -313,7 +313,7 @@ def test_summary_in_a_terminal_is_a_rich_table(models):
 def test_summary_json_parses_and_adds_up(models, capsys):
     import keras
 
-    code, out, err = run_main(capsys, "summary", models["nested_3_levels"], "--format", "json")
+    code, out, err = run_main(capsys, "summary", models["nested_3_levels"], "--format", "json", "--load")
     assert code == 0, err
     document = json.loads(out)
     model = keras.saving.load_model(models["nested_3_levels"])

@@ -25,7 +25,7 @@ from inspector.errors import InputDataError, InspectorError, UnsafeModelError
 from inspector.progress import ProgressCallback
 
 __all__ = ["note", "progress_option", "fraction_bar", "import_keras", "check_output", "write", "read_model_file",
-           "load_model", "build_graph", "refuse_untrusted_module", "custom_objects", "load_data"]
+           "load_model", "build_graph", "drawn_graph", "import_in_background", "refuse_untrusted_module", "custom_objects", "load_data"]
 
 
 def note(args: argparse.Namespace, text: str) -> None:
@@ -116,11 +116,14 @@ def write(path: Path, content: bytes | str) -> None:
                              fix="Check the folder exists and is writable, and that the disk is not full.") from e
 
 
-def read_model_file(args: argparse.Namespace) -> Any:
-    """The validated model file (fast, no TensorFlow): a missing or broken file fails before the slow import."""
+def read_model_file(args: argparse.Namespace, *, vet_arrays: bool = True) -> Any:
+    """The validated model file (fast, no TensorFlow): a missing or broken file fails before the slow import.
+
+    ``vet_arrays=False`` reads the weights' shapes only (enough for the static view; a load vets them first).
+    """
     from inspector.io import files
 
-    return files.read_model_file(args.model)
+    return files.read_model_file(args.model, vet_arrays=vet_arrays)
 
 
 def load_model(args: argparse.Namespace, model_file: Any = None) -> Any:
@@ -131,12 +134,55 @@ def load_model(args: argparse.Namespace, model_file: Any = None) -> Any:
     return library_load_model(model_file, trust=args.trust, custom_objects=custom_objects(args))
 
 
-def build_graph(args: argparse.Namespace) -> Any:
+def import_in_background(*modules: str) -> None:
+    """Import ``modules`` in a daemon thread: this process waits on the HDF5 child meanwhile (``summary`` spent a
+    third of its time importing pandas after the graph was built)."""
+    import importlib
+    import threading
+
+    def run() -> None:
+        for module in modules:
+            with contextlib.suppress(ImportError):  # the import where the module is used says what is missing
+                importlib.import_module(module)
+
+    threading.Thread(target=run, name="keras-inspector-imports", daemon=True).start()
+
+
+def build_graph(args: argparse.Namespace, model_file: Any = None) -> Any:
     """The graph of ``args.model`` (the loaded model's, or the static view's), its warnings shown as notes."""
-    model_file = read_model_file(args)
+    model_file = model_file if model_file is not None else read_model_file(args)
     library_build_graph = inspector.build_graph
     import_keras(args)
     graph = library_build_graph(model_file, trust=args.trust, custom_objects=custom_objects(args))
+    for warning in graph.warnings:
+        note(args, f"note: {warning}")
+    return graph
+
+
+def drawn_graph(args: argparse.Namespace) -> Any:
+    """The graph ``summary`` and ``graph`` show: the static view, unless Keras must build the model.
+
+    The static view reads the file's config and weight shapes (no TensorFlow, no code from the
+    file): the same layers, ids, parameter counts and edges as the loaded model's graph (tested).
+    Keras builds the model with ``--trust`` (the file's code may run) or ``--load``.  A layer whose
+    output shape only Keras's own arithmetic knows imports Keras (and TensorFlow): a note says so.
+    """
+    if args.trust or args.load:
+        return build_graph(args)
+    from inspector.io import files
+    from inspector.model.static import static_graph
+
+    had_keras = "keras" in sys.modules
+    reading = files.start_reading(args.model, vet_arrays=False)
+    graph = static_graph(reading)  # built from the config while the HDF5 child walks the weights
+    if not had_keras and "keras" in sys.modules:
+        note(args, "note: some output shapes needed Keras's own arithmetic: Keras and TensorFlow were imported "
+                   "(slower); the graph is still read from the file, no code from it ran")
+    opaque = graph.opaque_nodes
+    if opaque:
+        names = ", ".join(n.id for n in opaque[:3]) + (f" and {len(opaque) - 3} more" if len(opaque) > 3 else "")
+        note(args, f"note: Static view (no code run, some shapes unknown): {names} hold code that runs only with "
+                   f"--trust ({opaque[0].opaque_reason})")
     for warning in graph.warnings:
         note(args, f"note: {warning}")
     return graph

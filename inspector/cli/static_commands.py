@@ -30,7 +30,8 @@ __all__ = ["run_summary", "run_graph", "run_diff"]
 # =============================================================================== summary
 def run_summary(args: argparse.Namespace) -> None:
     fmt = TableFormat(args.format)
-    graph = common.build_graph(args)
+    common.import_in_background("pandas")  # the table's; the graph is read meanwhile
+    graph = common.drawn_graph(args)
     frame = inspector.summary_frame(graph)
     totals = _totals(frame.attrs)
     if fmt is TableFormat.JSON:
@@ -46,8 +47,8 @@ def run_summary(args: argparse.Namespace) -> None:
     view = frame[["id", "class_name", "output_shape", "params", "connected_to"]].rename(columns={
         "id": "Layer", "class_name": "Type", "output_shape": "Output shape", "params": "Params",
         "connected_to": "Connected to"})
-    title = f"Model: {frame.attrs.get('name', '')}" + (" (static view)" if frame.attrs.get("source") == "static"
-                                                      else "")
+    # every file is read statically unless --load or --trust: the title marks the views that lack something
+    title = f"Model: {frame.attrs.get('name', '')}" + (" (static view)" if graph.opaque_nodes else "")
     tables.print_table(view, fmt, title=title, footer=totals)
 
 
@@ -77,7 +78,7 @@ def run_graph(args: argparse.Namespace) -> None:
     if values is not None and args.color_by is None:
         raise InputDataError("--values colours the graph only together with --color-by.",
                              received=f"--values {args.values}", fix="Add --color-by COLUMN (a column of the CSV).")
-    graph = common.build_graph(args)
+    graph = common.drawn_graph(args)
     drawing: dict[str, Any] = {"rankdir": args.rankdir, "expand_depth": args.expand_depth, "fold": args.fold,
                                "expand_models": args.expand_models, "collapse_models": args.collapse_models}
     if args.color_by is not None:

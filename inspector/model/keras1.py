@@ -29,12 +29,13 @@ from __future__ import annotations
 import copy
 import io
 import re
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from inspector.errors import ModelLoadError
 from inspector.model.old_semantics import BATCH_NORMALIZATION_KERAS1
+
+if TYPE_CHECKING:  # numpy is imported by the weight conversions only: the static view reads no arrays
+    import numpy as np
 
 __all__ = ["convert_config", "convert_weights", "is_keras1", "merge_runs_code"]
 
@@ -284,6 +285,7 @@ def convert_weights(data: bytes, config: dict) -> bytes:
     if not any(cls.rsplit(":", 1)[-1] in ("LSTM", "GRU", *_CLASSES) for cls in classes.values()):
         return data
     import h5py
+    import numpy as np
 
     buffer = io.BytesIO(data)
     with h5py.File(buffer, "r+") as f:
@@ -323,6 +325,8 @@ def convert_weights(data: bytes, config: dict) -> bytes:
 
 def _pack_gates(cls: str, names: list[str], arrays: list[np.ndarray]) -> list[np.ndarray]:
     """Keras 1's per-gate W_g, U_g, b_g (stored gate by gate) -> Keras 3's [kernel, recurrent_kernel, bias]."""
+    import numpy as np
+
     by_gate: dict[tuple[str, str], np.ndarray] = {}
     for position, (name, array) in enumerate(zip(names, arrays, strict=True)):
         match = re.search(r"_([WUb])_([a-z])(?::\d+)?$", name)
