@@ -25,7 +25,8 @@ from inspector.errors import InputDataError, InspectorError, UnsafeModelError
 from inspector.progress import ProgressCallback
 
 __all__ = ["note", "progress_option", "fraction_bar", "import_keras", "check_output", "write", "read_model_file",
-           "load_model", "build_graph", "drawn_graph", "import_in_background", "refuse_untrusted_module", "custom_objects", "load_data"]
+           "load_model", "build_graph", "drawn_graph", "import_in_background", "refuse_untrusted_module",
+           "custom_objects", "load_data"]
 
 
 def note(args: argparse.Namespace, text: str) -> None:
@@ -116,14 +117,11 @@ def write(path: Path, content: bytes | str) -> None:
                              fix="Check the folder exists and is writable, and that the disk is not full.") from e
 
 
-def read_model_file(args: argparse.Namespace, *, vet_arrays: bool = True) -> Any:
-    """The validated model file (fast, no TensorFlow): a missing or broken file fails before the slow import.
-
-    ``vet_arrays=False`` reads the weights' shapes only (enough for the static view; a load vets them first).
-    """
+def read_model_file(args: argparse.Namespace) -> Any:
+    """The validated model file (fast, no TensorFlow): a missing or broken file fails before the slow import."""
     from inspector.io import files
 
-    return files.read_model_file(args.model, vet_arrays=vet_arrays)
+    return files.read_model_file(args.model)
 
 
 def load_model(args: argparse.Namespace, model_file: Any = None) -> Any:
