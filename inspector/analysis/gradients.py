@@ -286,9 +286,7 @@ class _GradientRequest(_Request):
 
     # ------------------------------------------------------------------ results
     def gradients(self) -> LayerGradients:
-        parts: list[Any] = []
-        for result in self._batches():
-            parts.append(result)
+        parts = list(self._batches())
         if not parts:
             raise InputDataError("The data holds no samples.", received="0 samples", fix="Pass at least one sample.")
         score = np.concatenate([p[0] for p in parts])
