@@ -244,10 +244,21 @@ _HDF5 = _HDF5Child()
 _HDF5_CHILDREN = _HDF5Children(_HDF5)
 
 
+def _stop_children() -> None:
+    """Kill every HDF5 child at once, busy ones too, without waiting for their callers (the process is exiting)."""
+    for child in list(_HDF5_CHILDREN._children):
+        process = child._process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(OSError):
+                process.kill()
+                process.wait(2)
+
+
 def _hdf5_child(fd: int) -> None:
     """The child's loop: run each ``(function, args)`` received, send back ``(ok, result or InspectorError)``."""
     from multiprocessing.connection import Connection
 
+    _die_with_parent()
     connection = Connection(fd)
     while True:
         try:
@@ -259,3 +270,22 @@ def _hdf5_child(fd: int) -> None:
         except InspectorError as e:
             result = (False, e)
         connection.send(result)
+
+
+def _die_with_parent() -> None:
+    """In the child: exit as soon as the server is gone, even killed by SIGKILL in the middle of a long read.
+
+    A thread watches the parent's pid (the process is re-parented when the server dies).  Not Linux's
+    ``PR_SET_PDEATHSIG``: that fires when the *thread* that started the child ends, and the server starts its
+    children from threads that end.  (A server that died before this call closed the pipe: the next read ends it.)
+    """
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

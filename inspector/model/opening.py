@@ -16,9 +16,13 @@ Example:
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import functools
 import hashlib
 import io
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -132,6 +136,8 @@ class ModelOpening:
     def begin(self) -> None:
         """Start the background load if it has not started yet (a deferred opening waits for this call)."""
         if self._load is not None and self._begun.acquire(blocking=False):
+            _exit_promptly_while_loading()
+            _IN_FLIGHT.add(self._load)
             self._load.start()
 
     def done(self) -> bool:
@@ -212,8 +218,48 @@ def start_opening(data: bytes, *, name: str = "", trust: bool = False, defer: bo
                                       static_reason=str(why) if why else "",
                                       needs_trust=isinstance(why, UnsafeModelError) and not trust))
 
-    opened = ModelOpening(static, future, threading.Thread(target=load, name=f"open-{model_file.sha256[:12]}",
+    opened = ModelOpening(static, future, threading.Thread(target=_tracked(load), name=f"open-{model_file.sha256[:12]}",
                                                             daemon=True))
     if not defer:
         opened.begin()
     return opened
+
+
+# the background loads running now: at exit, the process ends at once while one still runs (_exit_if_loading)
+_IN_FLIGHT: set[threading.Thread] = set()
+
+
+def _tracked(load: Callable[[], None]) -> Callable[[], None]:
+    """``load``, counted in ``_IN_FLIGHT`` until it returns."""
+    def run() -> None:
+        try:
+            load()
+        finally:
+            _IN_FLIGHT.discard(threading.current_thread())
+    return run
+
+
+@functools.cache
+def _exit_promptly_while_loading() -> None:
+    atexit.register(_exit_if_loading)  # registered late, so it runs before the atexit handlers of the imports
+
+
+def _exit_if_loading() -> None:
+    """At interpreter exit, with a background load still running: end the process now.
+
+    Python would stop the load's daemon thread wherever it is and then finalize the interpreter: a thread stopped
+    while it held h5py's lock left a deallocation waiting for that lock forever (a server stopped mid-load hung in
+    "Stopping..." for minutes, its HDF5 child alive), and finalizing a TensorFlow caught mid-load takes seconds.
+    Nothing is left to save: the HDF5 children are killed and their copies removed, the standard streams flushed,
+    and the process exits with ``os._exit`` (status 1 after an uncaught exception, else 0).
+    """
+    if not any(thread.is_alive() for thread in list(_IN_FLIGHT)):
+        return
+    from inspector.io.hdf5_child import _remove_live_copies, _stop_children
+
+    _stop_children()
+    _remove_live_copies()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(1 if hasattr(sys, "last_value") else 0)
