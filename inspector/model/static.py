@@ -325,7 +325,7 @@ class _Builder:
     def _place(self, call: tuple[dict, int, list[tuple[str, int, int, Shape | None]]]) -> None:
         lc, k, refs = call
         node_id = self._add_call(lc, k, [r[3] for r in refs])
-        built = _built_input_shapes(lc) if len(refs) == 1 or k == 0 else []  # recorded for its first call
+        built = _built_input_shapes(lc) if k == 0 else []  # recorded for its first call: another may differ
         for position, (src, src_call, tensor, shape) in enumerate(refs):
             self.edges.append(Edge(self._id(src, src_call), node_id, shape=shape or _pick(built, position),
                                    src_index=tensor, dst_index=position))
@@ -350,7 +350,7 @@ class _Builder:
             shape = _declared_input_shape(inner)
             self.nodes.append(self._input_node(node_id, name, shape, _dtype_name(inner.get("dtype"))))
             return node_id
-        if not any(input_shapes):  # none known from the inputs: the shapes Keras recorded when it built the layer
+        if not any(input_shapes) and not call:  # none known from the inputs: the shapes Keras built the layer with
             input_shapes = _built_input_shapes(lc) or input_shapes
         nodes = lc.get("inbound_nodes")
         if isinstance(nodes, list) and call < len(nodes) and isinstance(nodes[call], dict):
