@@ -123,3 +123,28 @@ def test_a_windows_file_loads_and_computes_what_the_original_computes(tmp_path):
     graph = inspector.build_graph(windows)
     assert any("Windows" in w for w in graph.warnings) and graph.total_params == model.count_params()
     assert any("Windows" in w for w in inspector.static_graph(windows).warnings)
+
+
+def test_weights_no_layer_owns_are_a_warning_never_a_quiet_zero(tmp_path):
+    """A file whose weight group names no layer of its config (here renamed by hand): the graph counts 0 for that
+    layer, and says how many stored values it could not place — in the graph's warnings, the CLI's notes and the
+    app's Overview (both show the graph's warnings)."""
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, name="d")])
+    path = tmp_path / "model.keras"
+    model.save(path)
+    source = zipfile.ZipFile(path)
+    weights = io.BytesIO()
+    with h5py.File(io.BytesIO(source.read("model.weights.h5")), "r") as old, h5py.File(weights, "w") as new:
+        def copy(name: str, item: object) -> None:  # visititems stops at the first callback returning a value
+            if isinstance(item, h5py.Dataset):
+                new.create_dataset(name.replace("layers/dense", "layers/mystery"), data=item[()])
+        old.visititems(copy)
+    renamed = io.BytesIO()
+    with zipfile.ZipFile(renamed, "w") as archive:
+        for member in source.namelist():
+            archive.writestr(member, weights.getvalue() if member == "model.weights.h5" else source.read(member))
+    graph = inspector.static_graph(renamed.getvalue())
+    assert graph.total_params == 0
+    assert any("stores 16 weight values" in w and "16 are stored under names no layer" in w for w in graph.warnings), \
+        graph.warnings
+    assert not any("weight values" in w for w in inspector.static_graph(path).warnings)
