@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "InputDataError": "inspector.errors",
     "LayerNotFoundError": "inspector.errors",
     "MissingDependencyError": "inspector.errors",
+    "ClusterError": "inspector.errors",
     # data model
     "ModelGraph": "inspector.graph",
     "LayerNode": "inspector.graph",
@@ -80,6 +81,10 @@ _EXPORTS: dict[str, str] = {
     "inspect_layers": "inspector.analysis.activations",
     "activation_stats": "inspector.analysis.activations",
     "compare_modes": "inspector.analysis.activations",
+    # the same statistics and a uniform sample of activations, here or on a Ray cluster
+    "Engine": "inspector.analysis.distributed",
+    "ActivationSample": "inspector.analysis.activations",
+    "sample_activations": "inspector.analysis.activations",
     # per-layer wall time
     "profile_layers": "inspector.analysis.profile",
     # gradients and attribution maps
@@ -107,6 +112,9 @@ __all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover - every public name, for type checkers and IDEs (tests/test_api.py)
     from inspector.analysis.activations import (
+        ActivationSample as ActivationSample,
+    )
+    from inspector.analysis.activations import (
         Mode as Mode,
     )
     from inspector.analysis.activations import (
@@ -121,12 +129,16 @@ if TYPE_CHECKING:  # pragma: no cover - every public name, for type checkers and
     from inspector.analysis.activations import (
         inspect_layers as inspect_layers,
     )
+    from inspector.analysis.activations import (
+        sample_activations as sample_activations,
+    )
     from inspector.analysis.attribution import GradCam as GradCam
     from inspector.analysis.attribution import IntegratedGradients as IntegratedGradients
     from inspector.analysis.attribution import Saliency as Saliency
     from inspector.analysis.attribution import grad_cam as grad_cam
     from inspector.analysis.attribution import integrated_gradients as integrated_gradients
     from inspector.analysis.attribution import saliency as saliency
+    from inspector.analysis.distributed import Engine as Engine
     from inspector.analysis.embedding_rows import (
         EmbeddingLookup as EmbeddingLookup,
     )
@@ -163,6 +175,7 @@ if TYPE_CHECKING:  # pragma: no cover - every public name, for type checkers and
     from inspector.cost import (
         total_output_bytes as total_output_bytes,
     )
+    from inspector.errors import ClusterError as ClusterError
     from inspector.errors import (
         InputDataError as InputDataError,
     )

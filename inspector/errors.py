@@ -29,6 +29,7 @@ __all__ = [
     "InputDataError",
     "LayerNotFoundError",
     "MissingDependencyError",
+    "ClusterError",
     "without_terminal_codes",
 ]
 
@@ -110,3 +111,7 @@ class LayerNotFoundError(InspectorError):
 
 class MissingDependencyError(InspectorError):
     """An optional tool (such as the Graphviz `dot` binary) is not installed."""
+
+
+class ClusterError(InspectorError):
+    """A Ray cluster could not be reached, or lost the work beyond its retries (``engine="ray"``)."""

@@ -10,6 +10,7 @@ import inspector
 PUBLIC = {
     "InspectorError", "ModelFormatError", "WeightsOnlyError", "SavedModelError", "UnsafeModelError",
     "ModelLoadError", "LimitExceededError", "InputDataError", "LayerNotFoundError", "MissingDependencyError",
+    "ClusterError",
     "ModelGraph", "LayerNode", "Edge", "NodeKind", "WeightInfo", "Source",
     "Limits", "get_limits", "set_limits", "ProgressCallback",
     "load_model", "compute_channels_last", "build_graph", "static_graph", "summary_frame", "summary_text", "print_summary",
@@ -18,6 +19,7 @@ PUBLIC = {
     "to_dot", "render", "to_json", "to_html", "graph_figure", "fold_repeats", "nested_model_ids", "viewer_payload",
     "viewer_folder",
     "Mode", "inspect_layer", "inspect_layers", "activation_stats", "compare_modes", "profile_layers",
+    "Engine", "ActivationSample", "sample_activations",
     "LayerGradients", "layer_gradients", "gradient_stats", "Saliency", "GradCam", "IntegratedGradients", "saliency",
     "grad_cam", "integrated_gradients",
     "Projection", "embedding_layers", "project_embedding", "project_activations",

@@ -99,7 +99,8 @@ def test_every_import_in_the_wheel_is_a_declared_dependency(wheel: tuple[Path, s
             for module in imports_of(z.read(name).decode(), name):
                 if module not in sys.stdlib_module_names and module not in first_party:
                     imported.setdefault(module, set()).add(name)
-    optional = optional_requirements(metadata, "umap-learn")  # imported only when method="umap-learn" asks
+    # imported only when method="umap-learn" or engine="ray" asks
+    optional = optional_requirements(metadata, "umap-learn") | optional_requirements(metadata, "ray")
     undeclared = {module: sorted(files) for module, files in imported.items()
                   if not distributions_of(module, installed) & (declared | optional)}
     assert not undeclared, f"imported but not in the wheel's dependencies: {undeclared}"
@@ -108,7 +109,8 @@ def test_every_import_in_the_wheel_is_a_declared_dependency(wheel: tuple[Path, s
     assert not unused, f"declared but never imported by the wheel: {sorted(unused)}"
     # the ones issue 16 found undeclared are found by the scan (so it reads lazy imports too)
     assert {"numba", "scipy", "threadpoolctl", "tensorflow"} <= set(imported)
-    assert optional == {"umap-learn"} and set(imported["umap"]) == {"inspector/analysis/umap_learn.py"}
+    assert optional == {"umap-learn", "ray"} and set(imported["umap"]) == {"inspector/analysis/umap_learn.py"}
+    assert set(imported["ray"]) == {"inspector/analysis/distributed.py"}
 
 
 def test_wheel_holds_the_app_the_samples_and_the_viewer(wheel: tuple[Path, str]) -> None:

@@ -50,14 +50,23 @@ Example:
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from inspector.analysis.distributed import Engine, _engine
 from inspector.analysis.forward import Mode, _mode
 from inspector.analysis.layer_calls import _catalog, _resolve
-from inspector.analysis.requests import _Request
+from inspector.analysis.requests import _Request, stats_frame
+from inspector.analysis.reservoir import _Reservoir
+from inspector.errors import InputDataError
+from inspector.io.inputs import warn_nonfinite
 from inspector.progress import ProgressCallback
 
-__all__ = ["Mode", "inspect_layer", "inspect_layers", "compare_modes", "activation_stats"]
+__all__ = ["Mode", "Engine", "ActivationSample", "inspect_layer", "inspect_layers", "compare_modes",
+           "activation_stats", "sample_activations"]
 
 
 def inspect_layer(model: Any, layer: Any, X: Any, *, training: bool | Mode = False, batch_size: int | None = None,
@@ -135,7 +144,8 @@ def compare_modes(model: Any, layers: Any, X: Any, *, batch_size: int | None = N
 
 def activation_stats(model: Any, layers: Any, X: Any, *, batch_size: int | None = None, per_channel: bool = False,
                      training: bool | Mode = False, progress: ProgressCallback | bool | None = None,
-                     compiled: bool | None = None) -> Any:
+                     compiled: bool | None = None, engine: Engine | str = Engine.LOCAL, address: str | None = None,
+                     workers: int | None = None, cpus_per_worker: float = 1.0, trust: bool = False) -> Any:
     """Streaming statistics of layer outputs over any number of samples, in bounded memory.
 
     Returns a pandas DataFrame with one row per layer output (and per channel —
@@ -151,12 +161,115 @@ def activation_stats(model: Any, layers: Any, X: Any, *, batch_size: int | None 
     rounding.  ``df.attrs`` holds ``samples``, ``mode``, ``input_warnings``
     (NaN/Inf found in ``X``) and ``skipped_non_numeric`` (string outputs).
 
+    ``model`` is a keras.Model or a model file (path or bytes, opened with
+    :func:`~inspector.load_model` and ``trust``).  ``engine="ray"`` computes on a
+    Ray cluster (``address``, ``RAY_ADDRESS``, or a local one; ``workers`` actors
+    of ``cpus_per_worker`` CPUs): ``X`` may then also be a ``ray.data.Dataset`` or a path ray.data
+    reads, and the result is the same as ``engine="local"``'s up to float rounding
+    (:mod:`inspector.analysis.distributed`, docs/distributed.md).
+
     Example:
         >>> import keras, numpy as np
         >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu", name="h")])
         >>> activation_stats(m, "all", np.random.rand(1000, 4), batch_size=100).columns[:4].tolist()
         ['layer', 'output', 'class_name', 'shape']
     """
-    run = _Request(model, layers, X, mode=_mode(training), kind="stats", batch_size=batch_size, progress=progress,
-                   compiled=compiled, keep_in_memory=False, per_channel=per_channel)
+    mode = _mode(training)
+    if _engine(engine) is Engine.RAY:
+        from inspector.analysis import distributed
+
+        merged = distributed.run(model, layers, X, kind="stats", mode=mode, per_channel=per_channel,
+                                 batch_size=batch_size, trust=trust, address=address, workers=workers,
+                                 cpus_per_worker=cpus_per_worker, progress=progress)
+        warn_nonfinite(merged.warnings)
+        assert merged.layout is not None
+        return stats_frame(merged.layout, merged.totals, per_channel=per_channel, samples=merged.samples, mode=mode,
+                           input_warnings=merged.warnings)
+    run = _Request(_opened(model, trust), layers, X, mode=mode, kind="stats", batch_size=batch_size,
+                   progress=progress, compiled=compiled, keep_in_memory=False, per_channel=per_channel)
     return run.stats()
+
+
+@dataclass(frozen=True)
+class ActivationSample:
+    """A uniform random sample of the samples' layer outputs (:func:`sample_activations`).
+
+    ``values`` maps each requested node id to its sampled outputs (one row per
+    sampled sample, the same samples for every layer; a list for a layer with
+    several outputs), read-only.  ``positions`` holds each row's index in the data
+    (``None`` when not known: a Ray dataset read from files), ``seen`` how many
+    samples the sample was drawn from.
+    """
+
+    values: dict[str, Any]
+    positions: np.ndarray | None
+    seen: int
+
+
+def sample_activations(model: Any, layers: Any, X: Any, *, n: int = 100_000, seed: int = 0,
+                       batch_size: int | None = None, training: bool | Mode = False,
+                       progress: ProgressCallback | bool | None = None, compiled: bool | None = None,
+                       engine: Engine | str = Engine.LOCAL, address: str | None = None, workers: int | None = None,
+                       cpus_per_worker: float = 1.0, trust: bool = False) -> ActivationSample:
+    """Layer outputs of ``n`` samples drawn uniformly, without replacement, from data of any size.
+
+    The data is streamed once; only the sample is kept (``n`` rows of the
+    requested outputs, checked against ``max_result_bytes``), so a projection
+    (:func:`~inspector.project_activations` on ``values``) can be drawn from a
+    dataset of any size.  With ``engine="ray"`` every block of the data is sampled
+    where it is read and the samples are merged, weighted by the rows each saw;
+    ``model``, ``X`` and the Ray options are those of :func:`activation_stats`.
+
+    Example:
+        >>> import keras, numpy as np
+        >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="h")])
+        >>> s = sample_activations(m, "h", np.random.rand(1000, 4), n=50)
+        >>> s.values["h"].shape, s.seen, len(set(s.positions))
+        ((50, 3), 1000, 50)
+    """
+    count = _sample_size(n)
+    mode = _mode(training)
+    if _engine(engine) is Engine.RAY:
+        from inspector.analysis import distributed
+
+        merged = distributed.run(model, layers, X, kind="sample", mode=mode, batch_size=batch_size, n=count,
+                                 seed=seed, trust=trust, address=address, workers=workers,
+                                 cpus_per_worker=cpus_per_worker, progress=progress)
+        warn_nonfinite(merged.warnings)
+        assert merged.layout is not None and merged.sample is not None
+        return _sample_result(merged.layout, merged.sample)
+    run = _Request(_opened(model, trust), layers, X, mode=mode, kind="values", batch_size=batch_size,
+                   progress=progress, compiled=compiled, keep_in_memory=False)
+    reservoir = _Reservoir(count, np.random.default_rng(seed))
+    run.sample(reservoir)
+    if reservoir.seen == 0:
+        raise InputDataError("The data holds no samples.", received="0 samples", fix="Pass at least one sample.")
+    return _sample_result(run.layout(), reservoir)
+
+
+def _sample_result(layout: list[tuple[str, str, list[str]]], reservoir: _Reservoir) -> ActivationSample:
+    positions, *columns = reservoir.columns
+    values: dict[str, Any] = {}
+    for layer_id, _, shapes in layout:
+        outputs, columns = columns[:len(shapes)], columns[len(shapes):]
+        for a in outputs:
+            a.flags.writeable = False
+        values[layer_id] = outputs[0] if len(outputs) == 1 else list(outputs)
+    known = bool(len(positions)) and bool(np.all(positions >= 0))
+    return ActivationSample(values, positions if known else None, reservoir.seen)
+
+
+def _sample_size(n: Any) -> int:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise InputDataError("n must be a positive integer.", received=f"n={n!r}",
+                             fix="Pass the number of samples to keep, e.g. n=10_000.")
+    return int(n)
+
+
+def _opened(model: Any, trust: bool) -> Any:
+    """A keras.Model as it is; a model file (path, bytes, file object) opened under the safety rules."""
+    if isinstance(model, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(model, "read"):
+        from inspector.model.loading import load_model
+
+        return load_model(bytes(model) if isinstance(model, (bytearray, memoryview)) else model, trust=trust)
+    return model

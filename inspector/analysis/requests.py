@@ -23,6 +23,7 @@ import numpy as np
 from inspector.analysis.forward import Mode, _runner
 from inspector.analysis.layer_calls import _catalog, _resolve_many
 from inspector.analysis.reductions import _exact_batch_stats, _numpy_stats, _Running, _to_numpy
+from inspector.analysis.reservoir import _Reservoir
 from inspector.errors import InputDataError, InspectorError, LimitExceededError, ModelLoadError
 from inspector.graph import Shape, format_shape
 from inspector.io.inputs import (
@@ -260,6 +261,26 @@ class _Request:
                         acc.add(np.broadcast_to(count, mean.shape), mean, m2, low, high, zeros, nothing, nothing,
                                 alive)
         return totals
+
+    def sample(self, reservoir: _Reservoir, positions: np.ndarray | None = None) -> None:
+        """Offer every sample's requested outputs to ``reservoir``, a row per sample: its position first (its
+        index in the data, or ``positions[index]``), then each output of each requested layer in order."""
+        size = min(reservoir.n, self.stream.n_samples or reservoir.n) * self.per_sample
+        if size > self.limits.max_result_bytes:
+            raise LimitExceededError(
+                f"A sample of {reservoir.n:,} samples' requested activations would need {format_bytes(size)}, "
+                f"above the limit max_result_bytes = {format_bytes(self.limits.max_result_bytes)}.",
+                received=f"n={reservoir.n} x {format_bytes(self.per_sample)} per sample for {len(self.ids)} "
+                         f"layer(s): {_short_list(self.ids)}",
+                fix=f"Ask for n={max(1, self.limits.max_result_bytes // max(self.per_sample, 1))} or fewer, or fewer "
+                    "layers, or raise the limit with inspector.set_limits(max_result_bytes=...).")
+        done = 0
+        for result in self._batches():
+            arrays = [_to_numpy(t) for outputs in result for t in outputs]
+            rows = len(arrays[0]) if arrays else 0
+            index = np.arange(done, done + rows)
+            reservoir.add([index if positions is None else positions[index], *arrays])
+            done += rows
 
     def _exact_where_nonfinite(self, numbers: list[list[list[np.ndarray]]]) -> dict[tuple[int, int], tuple]:
         """Exact float64 statistics for the outputs whose batch held NaN/Inf (the lean sums cannot tell)."""

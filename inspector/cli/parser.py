@@ -51,6 +51,11 @@ class _ProjectionFormat(str, Enum):
     HTML = "html"
 
 
+class _StatsFormat(str, Enum):
+    CSV = "csv"
+    JSON = "json"
+
+
 class _ExplainFormat(str, Enum):
     PNG = "png"
     HTML = "html"
@@ -93,6 +98,18 @@ examples:
 (generator/dense_2), a node id (dense@1 for the second call of a shared layer),
 or `all`; repeat it for several layers.  .npy holds one layer's output, .npz one
 array per node id.""",
+    "stats": """\
+examples:
+  keras-inspector stats model.keras --input X.npy -o stats.csv
+  keras-inspector stats model.keras --input s3://bucket/val/ --engine ray -o stats.csv
+  keras-inspector stats model.keras --input val.parquet --engine ray --address ray://head:10001 --layer conv1
+
+Statistics of every requested layer's output (default: all) over the whole
+data, streamed: count, mean, std, min, max, zero and dead fractions, NaN/Inf.
+--engine ray reads DATA where the Ray cluster runs (Parquet, .npy, .csv,
+images, or a folder of them; local or object storage) and opens the model
+file on every worker under the same rules (--trust); --address, or
+RAY_ADDRESS, names the cluster (default: a local one).  See docs/distributed.md.""",
     "profile": """\
 examples:
   keras-inspector profile model.keras --input X.npy
@@ -306,6 +323,30 @@ def build_parser() -> argparse.ArgumentParser:
                              help="samples per forward pass (default: the largest up to 32 that fits the "
                                   "memory limit)")
     _custom_objects_option(activations)
+
+    stats = command("stats", "Activation statistics of layers over a dataset of any size, here or on a Ray cluster.")
+    stats.add_argument("model", metavar="MODEL", help=model_help)
+    stats.add_argument("--input", required=True, metavar="DATA",
+                       help=".npy/.npz/.csv; with --engine ray, anything ray.data reads (file, folder, URI)")
+    stats.add_argument("--layer", type=_layer_spec, action="append", default=None, metavar="LAYER",
+                       help="index, name, nested path, node id, or `all` (the default); repeatable")
+    stats.add_argument("--engine", choices=["local", "ray"], default="local",
+                       help="local: this process (default); ray: the workers of a Ray cluster")
+    stats.add_argument("--address", default=None, metavar="ADDR",
+                       help="with --engine ray: the cluster (ray://HEAD:10001, auto); default RAY_ADDRESS, else "
+                            "a local cluster")
+    stats.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                       help="with --engine ray: workers holding the model (default: one per CPU of the cluster)")
+    stats.add_argument("-o", "--output", type=_suffix_type(_StatsFormat, "output file"), metavar="FILE",
+                       help="write the table to .csv or .json instead of printing it")
+    stats.add_argument("--format", type=str.lower, choices=[f.value for f in TableFormat], default="table",
+                       help="format of the printed table (default: table)")
+    stats.add_argument("--per-channel", action="store_true", help="one row per channel (last axis)")
+    stats.add_argument("--training", action="store_true",
+                       help="run Dropout, BatchNormalization, … as in training (the model is not changed)")
+    stats.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+                       help="samples per forward pass (default: the largest up to 32 that fits the memory limit)")
+    _custom_objects_option(stats)
 
     profile = command("profile", "Time every layer call of a forward pass on your data.")
     profile.add_argument("model", metavar="MODEL", help=model_help)

@@ -1,4 +1,5 @@
-"""The command line: ``keras-inspector summary | graph | activations | profile | project | explain | diff | app``.
+"""The command line: ``keras-inspector summary | graph | activations | stats | profile | project | explain | diff |
+app``.
 
 Every sub-command is a thin shell around the library: parse the arguments, call
 one or two public functions of :mod:`inspector`, write the result.  Importing
@@ -6,7 +7,8 @@ this package is cheap (no TensorFlow): the heavy imports happen inside the
 command that needs them, so ``--help`` and ``--version`` answer at once.  The
 parser is :mod:`inspector.cli.parser`; the commands live by what they need:
 :mod:`~inspector.cli.static_commands` (a model's file only),
-:mod:`~inspector.cli.compute` (the model run on data), :mod:`~inspector.cli.explain` (attribution maps),
+:mod:`~inspector.cli.compute` (the model run on data), :mod:`~inspector.cli.stats_command` (statistics,
+here or on a Ray cluster), :mod:`~inspector.cli.explain` (attribution maps),
 :mod:`~inspector.cli.app_command`.
 
 Exit codes (:class:`ExitCode`): 0 success, 1 an unexpected error (a bug: one
@@ -42,6 +44,7 @@ from inspector.cli.compute import run_activations, run_profile, run_project
 from inspector.cli.explain import run_explain
 from inspector.cli.parser import build_parser
 from inspector.cli.static_commands import run_diff, run_graph, run_summary
+from inspector.cli.stats_command import run_stats
 from inspector.errors import InspectorError
 
 __all__ = ["ExitCode", "main"]
@@ -61,6 +64,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {
     "summary": run_summary,
     "graph": run_graph,
     "activations": run_activations,
+    "stats": run_stats,
     "profile": run_profile,
     "project": run_project,
     "explain": run_explain,
