@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -95,14 +96,15 @@ def static_graph(source: ModelSource | ModelFile | ModelFileReading, *, limits: 
         graph, ctx = _built(config, model_file.weights, code or {})
         warnings: list[str] = []
         graph = _whole(_shaped(graph, config, limits, warnings, ctx.calls), ctx)
-        return _noted(replace(graph, warnings=graph.warnings + tuple(warnings)), model_file.notes)
+        return _noted(replace(graph, warnings=graph.warnings + tuple(warnings)), model_file)
     graph, ctx = _built(config, {}, code or {})  # while the child walks the weights
     graph = _shaped(graph, config, limits, ctx.warnings, ctx.calls)
     if predicted is not None and not reading.done():
         guess = predict_weights(graph)
         if guess is not None:
             predicted(_whole(_with_weights(graph, guess, ctx.whole), ctx))
-    return _noted(_whole(_with_weights(graph, reading.result().weights, ctx.whole), ctx), model_file.notes)
+    model_file = reading.result()
+    return _noted(_whole(_with_weights(graph, model_file.weights, ctx.whole), ctx), model_file)
 
 
 def _shaped(graph: ModelGraph, config: dict, limits: Limits | None, warnings: list[str],
@@ -123,8 +125,14 @@ def _shaped(graph: ModelGraph, config: dict, limits: Limits | None, warnings: li
     return infer_shapes(graph, calls=calls)
 
 
-def _noted(graph: ModelGraph, notes: tuple[str, ...]) -> ModelGraph:
-    """The graph with what reading the file found (values no layer owns, a model without wiring) among its warnings."""
+def _noted(graph: ModelGraph, model_file: ModelFile) -> ModelGraph:
+    """The graph with what reading the file found among its warnings (a SavedModel's optimizer state, a model without
+    wiring), and the stored weight values its layers were not given: a count is never quietly short."""
+    stored = sum(math.prod(w.shape) for w in model_file.weights.get(ALL_WEIGHTS, ()))
+    unplaced = () if stored <= graph.total_params else (
+        f"The file stores {stored:,} weight values, of which the graph's layers hold {graph.total_params:,}: "
+        f"{stored - graph.total_params:,} are stored under names no layer of the config has, and are not counted.",)
+    notes = model_file.notes + unplaced
     return replace(graph, warnings=tuple(dict.fromkeys(graph.warnings + notes))) if notes else graph
 
 
