@@ -61,7 +61,7 @@ DEFAULT_TIMEOUT = 30.0
 # layout's time grows steeply with the edges that cross many ranks (25 boxes each joined to all earlier: 1.7 s, 40: 54 s)
 _DENSE_EDGES_PER_NODE, _DENSE_EDGES_SLACK = 4, 150
 _LARGE_DRAWING = 500  # drawn boxes from which dot's x-coordinate polish is cut short (view_to_dot)
-_LARGE_DRAWING = 500  # drawn boxes from which dot's x-coordinate polish is cut short (view_to_dot)
+_LINE_GAP = '<BR/><FONT POINT-SIZE="2"> </FONT><BR/>'  # a blank line between the lines of a label in PNG/PDF
 
 
 class OutputFormat(str, Enum):
@@ -98,7 +98,7 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
            fold: bool = True, unfold: Iterable[str] = (), collapse_blocks: bool | None = None,
            marks: Mapping[str, str] | None = None, show_masks: bool = True, color_by: str | None = None,
            values: object = None, color_scale: str | None = None, expand_models: str | Iterable[str] | None = None,
-           collapse_models: str | Iterable[str] | None = None) -> str:
+           collapse_models: str | Iterable[str] | None = None, for_file: str | OutputFormat | None = None) -> str:
     """The graph as Graphviz DOT text.
 
     Args:
@@ -121,6 +121,8 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
             See :mod:`inspector.rendering.colour`.
         values: ``{node_id: number}`` or a DataFrame with an ``id`` (or ``layer``) column, for ``color_by``.
         color_scale: "log" or "linear"; default log for counts, sizes and time.
+        for_file: "svg", "png" or "pdf": the DOT :func:`render` draws that file from (see :func:`view_to_dot`);
+            ``None``: the DOT of the interactive viewer.
 
     Raises:
         LayerNotFoundError: a highlighted id is not in the graph.
@@ -138,18 +140,28 @@ def to_dot(graph: ModelGraph, *, rankdir: str = "TB", show_shapes: bool = True, 
                    highlight=highlight, expand_models=expand_models, collapse_models=collapse_models)
     colours = colour_scale(graph, color_by, values, scale=color_scale) if color_by is not None else None
     return view_to_dot(view, rankdir=rankdir, options=LabelOptions(show_shapes, show_params, show_dtypes),
-                       marks=marks, show_masks=show_masks, colours=colours)
+                       marks=marks, show_masks=show_masks, colours=colours,
+                       for_file=None if for_file is None else _check_format(for_file))
 
 
 def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None = None,
                 marks: Mapping[str, str] | None = None, show_masks: bool = True,
-                colours: ColourScale | None = None, tooltips: bool = True) -> str:
+                colours: ColourScale | None = None, tooltips: bool = True,
+                for_file: OutputFormat | None = None) -> str:
     """DOT text of an already prepared :class:`~inspector.rendering.view.View`.
 
     ``tooltips=False`` leaves out Graphviz's tooltips: the viewer shows its own, and each tooltip
     wraps its node in two more SVG elements.
+
+    ``for_file`` draws a file rather than the viewer's picture. A nested model's title is then a box of its
+    own above the model's first layers, which edges go around: as a cluster's label (what the viewer clicks to
+    close the model) an edge coming in from above could run through the text. For PNG and PDF a 2-point blank line
+    separates the lines of a layer's label: with cairo a line is as high as its font size, closer than a browser
+    sets it, and the underscores of a bold name touched the italic class line under it, descenders the brackets
+    of a shape.
     """
     options = options or LabelOptions()
+    line_gap = for_file in (OutputFormat.PNG, OutputFormat.PDF)
     colours = colours.for_view(view) if colours is not None else None
     marks = view_marks(view, marks)
     masked = masked_edges(view) if show_masks else set()
@@ -180,19 +192,26 @@ def view_to_dot(view: View, *, rankdir: str = "TB", options: LabelOptions | None
     def emit(parent: str | None, indent: str) -> None:
         for n in children.get(parent, []):
             lines.append(indent + _node_line(n, names[n.id], view, options, n.id in outputs, marks.get(n.id),
-                                             colours, tooltips))
+                                             colours, tooltips, line_gap))
         for cid in sub_clusters.get(parent, []):
             cnode = g.clusters[cid]
             fam = FAMILIES["model"]
             lines.append(f"{indent}subgraph cluster_{cluster_index[cid]} {{")
-            lines.append(f'{indent}  graph [id="cluster_{cluster_index[cid]}", label=<{_cluster_label(cnode)}>, '
+            title = '""' if for_file else f"<{_cluster_label(cnode)}>"  # a file draws it as a box (_title_box)
+            lines.append(f'{indent}  graph [id="cluster_{cluster_index[cid]}", label={title}, '
                          f'style="rounded,filled", fillcolor="{_CLUSTER_FILLS[min(cnode.depth, 2)]}", '
                          + ('color="#dc2626", penwidth=3.5, ' if cid in view.highlighted else f'color="{fam.border}", ')
                          + "labeljust=l, fontsize=10];")
+            if for_file:
+                lines.append(indent + "  " + _title_box(cluster_index[cid], cnode))
+                # declared after every node, so that no node is first named in the wrong cluster
+                ties.extend(f"  c{cluster_index[cid]}_title -> {names[m]} [style=invis];" for m in _first_layers(g, cid))
             emit(cid, indent + "  ")
             lines.append(f"{indent}}}")
 
+    ties: list[str] = []
     emit(None, "  ")
+    lines += ties
     groups = _branch_groups(g)
     for e in g.edges:
         if e.src not in names or e.dst not in names:
@@ -220,14 +239,15 @@ def _edge_attributes(src: LayerNode | None, dst: LayerNode | None) -> str:
 
 
 def _node_line(node: LayerNode, name: str, view: View, options: LabelOptions, is_output: bool,
-               mark: str | None = None, colours: ColourScale | None = None, tooltips: bool = True) -> str:
+               mark: str | None = None, colours: ColourScale | None = None, tooltips: bool = True,
+               line_gap: bool = False) -> str:
     fam = FAMILIES[family(node)]
     fill, border = MARK_COLOURS.get(mark or "", (fam.fill, fam.border))
     tooltip = f"{mark}: {node.id}" if mark else node.id
     if colours is not None:  # the number decides the fill; the border keeps the family (or diff mark)
         fill = colours.colour(node.id)
         tooltip += f" · {colours.column}: {format_value(colours.column, colours.value(node.id))}"
-    parts = [f'id="{name}"', f"label=<{html_label(node, options, view.collapsed.get(node.id, 0))}>",
+    parts = [f'id="{name}"', f"label=<{html_label(node, options, view.collapsed.get(node.id, 0), line_gap=line_gap)}>",
              f'fillcolor="{fill}"', f'color="{border}"']
     if tooltips:
         parts.append(f"tooltip={_quote(abbreviate(tooltip, 200))}")
@@ -286,8 +306,11 @@ def masked_edges(view: View) -> set[Edge]:
     return out
 
 
-def html_label(node: LayerNode, options: LabelOptions | None = None, collapsed_layers: int = 0) -> str:
+def html_label(node: LayerNode, options: LabelOptions | None = None, collapsed_layers: int = 0, *,
+               line_gap: bool = False) -> str:
     """The inside of a Graphviz HTML-like label ``<…>`` for a node, every piece of text escaped.
+
+    ``line_gap`` puts a 2-point blank line between the lines (for cairo's PNG and PDF, see :func:`view_to_dot`).
 
     Example:
         >>> from inspector.graph import LayerNode
@@ -306,7 +329,28 @@ def html_label(node: LayerNode, options: LabelOptions | None = None, collapsed_l
             pieces.append(f'<FONT POINT-SIZE="8" COLOR="{colour}">{text}</FONT>')
         else:
             pieces.append(text)
-    return "<BR/>".join(pieces)
+    return (_LINE_GAP if line_gap else "<BR/>").join(pieces)
+
+
+def _first_layers(g: ModelGraph, cluster_id: str) -> list[str]:
+    """Ids of the layers inside a nested model (at any depth) that no layer inside it feeds."""
+    def inside(node_id: str) -> bool:
+        parent = g.node(node_id).parent
+        while parent in g.clusters:
+            if parent == cluster_id:
+                return True
+            parent = g.clusters[parent].parent
+        return False
+
+    members = [n.id for n in g.nodes if inside(n.id)]
+    fed = {e.dst for e in g.edges if e.dst in members and inside(e.src)}
+    return [m for m in members if m not in fed]
+
+
+def _title_box(index: int, cluster: LayerNode) -> str:
+    """A nested model's title as a borderless box (a file's drawing; invisible edges tie it above the model)."""
+    return (f'c{index}_title [id="cluster_{index}_title", label=<{_cluster_label(cluster)}>, shape=plaintext, '
+            'style="", margin="0.04,0.02"];')
 
 
 def _cluster_label(node: LayerNode) -> str:
@@ -532,4 +576,4 @@ def render(graph: ModelGraph, format: str = "svg", *, timeout: float | None = DE
         b'<?xml'
     """
     fmt = _check_format(format)
-    return run_dot(to_dot(graph, **dot_options), fmt, timeout=timeout)  # type: ignore[arg-type]
+    return run_dot(to_dot(graph, for_file=fmt, **dot_options), fmt, timeout=timeout)  # type: ignore[arg-type]
