@@ -12,10 +12,15 @@ How it works
 
 Compiled or eager
     With the TensorFlow backend the pass can be traced once into a
-    ``tf.function`` (one trace for every batch size) and reused; tracing costs
-    seconds on a large model, so by default (``compiled=None``) the first call
-    of a given request runs eagerly and a repeated request — or one with many
-    batches, or a stream — is compiled.  Pass ``compiled=True/False`` to choose.
+    ``tf.function`` (one trace for every batch size) and reused.  By default
+    (``compiled=None``) a request is traced on its first call when the trace
+    pays at once: it passes through at least ``_COMPILE_MIN_CALLS`` layer calls
+    (tracing then costs about what one eager pass does, and every later call is
+    a compiled one: MobileNetV2's 155 calls, docs/performance.md "Repeated
+    calls"), or it has many batches, or it is a stream.  A smaller request runs
+    eagerly every time, so no call of a request is slower than its first (a trace
+    on the second call cost twice the eager first).  Pass ``compiled=True/False``
+    to choose.
     Both give the same numbers up to float rounding, except that TensorFlow's
     fused compiled kernels (e.g. conv + relu) may turn a NaN into 0 where the
     eager pass keeps it, as ``model.predict`` and ``model(x)`` also differ.
@@ -56,7 +61,8 @@ from inspector.analysis.reductions import _batch_stats, _mode_difference, _numer
 from inspector.errors import InputDataError
 from inspector.io.inputs import InputSpec
 
-_COMPILE_MIN_BATCHES = 8  # below this a first request runs eagerly: tracing would cost more than it saves
+_COMPILE_MIN_BATCHES = 8  # below this (and _COMPILE_MIN_CALLS) a request runs eagerly: a trace would not pay
+_COMPILE_MIN_CALLS = 64  # from this many layer calls a trace costs about one eager pass: traced on the first call
 _CACHE_SIZE = 8
 
 
@@ -193,7 +199,6 @@ class _Runner:
         self.compiled = compiled
         self.traced = False
         self.trace_failed = False
-        self.calls = 0
         self._function: Any = None
 
     def initial_state(self) -> list[Any]:
@@ -286,8 +291,8 @@ def _runner(model: Any, catalog: _Catalog, ids: list[str], kind: str, mode: Mode
         _RUNNERS.move_to_end(key)
         while len(_RUNNERS) > _CACHE_SIZE:
             _RUNNERS.popitem(last=False)
-        runner.calls += 1
         if compiled is None:
-            compiled = runner.traced or runner.calls >= 2 or n_batches is None or n_batches >= _COMPILE_MIN_BATCHES
+            compiled = (runner.traced or n_batches is None or n_batches >= _COMPILE_MIN_BATCHES
+                        or len(runner.plan.steps) >= _COMPILE_MIN_CALLS)
         runner.compiled = bool(compiled) and keras.backend.backend() == "tensorflow"
     return runner
