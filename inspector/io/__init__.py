@@ -1,8 +1,10 @@
 """Input and output at the edge: everything that reads bytes from outside, checked once, on the way in.
 
 ``files`` reads a model file into a validated :class:`~inspector.io.files.ModelFile` (format from content,
-size and zip-bomb limits, the config parsed as Keras parses it, stored weight shapes); ``hdf5`` runs every
-HDF5 parse in a child process bounded in time; ``inputs`` turns user data (arrays, frames, ``.npy``/``.npz``/
+size limits, stored weight shapes), through one reader per format: ``keras_zip`` (the ``.keras`` zip and its
+zip-bomb limits), ``hdf5`` (legacy ``.h5``), ``savedmodel`` (tf.keras 2 SavedModel folders, with ``tf_checkpoint``
+and ``protobuf_wire``, no TensorFlow); ``config_json`` parses the config as Keras parses it, ``hdf5_child`` runs
+every HDF5 parse in a child process bounded in time; ``inputs`` turns user data (arrays, frames, ``.npy``/``.npz``/
 ``.csv``) into model inputs; ``samples`` lists the bundled sample models.  Nothing here imports Keras or
 runs code from a file.
 
