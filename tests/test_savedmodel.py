@@ -187,3 +187,26 @@ def test_real_savedmodels_read_with_tf_keras_counts():
     vae = inspector.static_graph(REAL / "betavae_subclassed")
     assert vae.total_params == 169_241 and {"encoder", "decoder", "sampling"} <= {n.id for n in vae.nodes}
     assert not vae.edges and any("subclassed" in w and "call" in w for w in vae.warnings), vae.warnings
+
+
+@needs_tf_keras
+def test_damaged_savedmodel_files_are_typed_errors(written):
+    """Every prefix and a flipped byte of keras_metadata.pb and of the checkpoint's index: a SavedModelError (or the
+    config's own ModelFormatError), never a traceback."""
+    folder, _, _ = written
+    with zipfile.ZipFile(io.BytesIO(_zip(folder / "functional"))) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    for damaged in ("keras_metadata.pb", "variables/variables.index"):
+        original = members[damaged]
+        cuts = [original[:n] for n in range(0, len(original), max(1, len(original) // 40))]
+        flips = [original[:n] + bytes([original[n] ^ 0xFF]) + original[n + 1:]
+                 for n in range(0, len(original), max(1, len(original) // 40))]
+        for content in cuts + flips:
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w") as archive:
+                for name, data in members.items():
+                    archive.writestr(name, content if name == damaged else data)
+            try:
+                read_model_file(buffer.getvalue(), limits=inspector.Limits(max_parse_seconds=20))
+            except inspector.InspectorError:
+                pass

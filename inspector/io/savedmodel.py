@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import struct
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -145,6 +146,16 @@ def savedmodel_members(members: dict[str, bytes], received: str) -> dict[str, by
 
 def convert_savedmodel(members: dict[str, bytes], received: str, limits: Limits) -> ConvertedSavedModel:
     """The legacy ``.h5`` for a SavedModel's ``keras_metadata.pb`` and checkpoint (``members`` by relative path)."""
+    try:
+        return _convert(members, received, limits)
+    except (IndexError, KeyError, TypeError, OverflowError, struct.error) as e:  # a crafted file's inconsistency
+        raise SavedModelError("The SavedModel's files contradict each other (an object, variable or offset they "
+                              "name is not there).", received=f"{received}: {type(e).__name__}: {str(e)[:200]}",
+                              fix="Copy the SavedModel directory again, or re-save the model with "
+                                  "model.save('model.keras').") from e
+
+
+def _convert(members: dict[str, bytes], received: str, limits: Limits) -> ConvertedSavedModel:
     savedmodel_members(members, received)
     nodes = _metadata_nodes(members[METADATA], received, limits)
     root = nodes.get("root")
@@ -170,7 +181,7 @@ def convert_savedmodel(members: dict[str, bytes], received: str, limits: Limits)
     stored: list[tuple[str, list[tuple[str, CheckpointEntry]]]] = []
     for local_name in layers:
         node_id = dict(graph[0].children).get(local_name)
-        if node_id is None:
+        if node_id is None or node_id >= len(graph):
             continue
         name = layer_names.get(node_id, local_name)
         variables = _layer_variables(graph, node_id, layer_names)
