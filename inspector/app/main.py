@@ -33,10 +33,12 @@ navigation = st.navigation([
     st.Page(common.PAGES["attribution"], title="Attribution", icon=":material/target:"),
     st.Page(common.PAGES["compare"], title="Compare", icon=":material/compare_arrows:"),
 ])
-common.freeze_imports()
-common.warm_up_projector()
 common.sidebar()
 try:
     navigation.run()
 finally:  # also after st.stop() and st.rerun(), which end the run by raising
     common.begin_loading()
+    # TensorFlow's import and the UMAP kernels' compilation begin in the background once the page is sent:
+    # begun before it, their threads took Python's lock from the landing graph (painted 15 s after the start)
+    common.freeze_imports()
+    common.warm_up_projector()
