@@ -2,8 +2,9 @@
 
 ``run_case(family, seed, entry)`` starts ``python tests/bounded_runner.py FAMILY SEED ENTRY FOLDER``; the child
 writes the family's file (``hostile_corpus.bounded_file``) and opens it through ``entry``: ``library``
-(``load_model``, then ``build_graph``, the summary, JSON, DOT, HTML and an SVG drawing) or ``cli`` (``summary``
-and ``graph -o g.svg``), and prints what each step answered.  The parent reads the child's peak resident memory
+(``load_model``, then ``build_graph``, the summary, JSON, DOT, HTML and an SVG drawing), ``cli`` (``summary``
+and ``graph -o g.svg``) or ``keras`` (``keras.saving.load_model``, what a user would call instead, its address
+space capped), and prints what each step answered.  The parent reads the child's peak resident memory
 from ``os.wait4`` (``ru_maxrss``, the child's own, not the test process's) and its wall time.  Used by
 tests/test_bounded.py (which asserts the promises) and bench/bounded.py (which prints them).
 """
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ENTRIES = ("library", "cli")
+KERAS_ADDRESS_SPACE = 6 * 2**30  # the "keras" entry (bench/bounded.py): TensorFlow alone reserves 2.5 GiB of it
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,11 @@ class Measured:
     peak_bytes: int  # the child's peak resident memory (ru_maxrss)
     seconds: float
     outcomes: dict  # step -> "ok" or the InspectorError subclass it raised; "ESCAPED ..." for anything else
+
+    @property
+    def open_seconds(self) -> float:
+        """The steps' time, without the process's start (Python, TensorFlow); the wall time when it never ended."""
+        return float(self.outcomes.get("seconds", self.seconds)) if "end" in self.outcomes else self.seconds
 
 
 def run_case(family: str, seed: int, entry: str, folder: Path, timeout: float = 300) -> Measured:
@@ -71,8 +78,12 @@ def _child(family: str, seed: int, entry: str, folder: Path) -> dict:
     path = folder / f"{family.replace(' ', '_')}_{seed}_{entry}.keras"
     path.write_bytes(bounded_file(family, _clean_metadata(), random.Random(seed)))
     outcomes: dict[str, str] = {}
+    import keras  # noqa: F401 - started before the steps are timed: once per process, 5-15 s on a shared machine
+
+    started = time.perf_counter()
 
     def step(name: str, call) -> object:
+        outcomes["seconds"] = f"{time.perf_counter() - started:.2f}"  # the steps' time so far, start excluded
         try:
             result = call()
         except inspector.InspectorError as e:
@@ -84,19 +95,28 @@ def _child(family: str, seed: int, entry: str, folder: Path) -> dict:
         outcomes[name] = "ok"
         return result
 
+    if entry == "keras":  # what a user would do instead: Keras's own safe load, capped so that it cannot take the machine
+        import resource
+
+        import keras
+
+        resource.setrlimit(resource.RLIMIT_AS, (KERAS_ADDRESS_SPACE, KERAS_ADDRESS_SPACE))
+        step("keras load_model", lambda: keras.saving.load_model(path, compile=False, safe_mode=True))
+        return outcomes
     if entry == "cli":
         from inspector.cli import main
 
         step("cli summary", lambda: _exit_code(main(["summary", str(path), "--format", "csv"])))
         step("cli graph", lambda: _exit_code(main(["graph", str(path), "-o", str(folder / f"{path.stem}.svg")])))
-        return outcomes
-    step("load_model", lambda: inspector.load_model(path))
-    graph = step("build_graph", lambda: inspector.build_graph(path))
-    if graph is not None:
-        step("summary csv", lambda: inspector.summary_frame(graph).to_csv().encode())
-        step("json", lambda: json.dumps(inspector.to_json(graph), ensure_ascii=False).encode())
-        step("html", lambda: inspector.to_html(graph).encode())
-        step("svg", lambda: inspector.render(graph, "svg"))
+    else:
+        step("load_model", lambda: inspector.load_model(path))
+        graph = step("build_graph", lambda: inspector.build_graph(path))
+        if graph is not None:
+            step("summary csv", lambda: inspector.summary_frame(graph).to_csv().encode())
+            step("json", lambda: json.dumps(inspector.to_json(graph), ensure_ascii=False).encode())
+            step("html", lambda: inspector.to_html(graph).encode())
+            step("svg", lambda: inspector.render(graph, "svg"))
+    step("end", lambda: None)
     return outcomes
 
 

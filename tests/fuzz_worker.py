@@ -19,6 +19,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from hostile_corpus import BOUNDED_FAMILIES, bounded_file  # noqa: E402
+
 import inspector  # noqa: E402
 
 _VALUES = [None, -1, 0, 2**40, 1.5, "", "x" * 300, [], {}, [None], {"class_name": "Dense"}, True, "keras.layers"]
@@ -49,7 +51,10 @@ FAMILIES = {"nonfinite": {"ModelFormatError"}, "encoding": {"ModelFormatError"},
             # code may also break the config's shape first: refused before Keras sees it all the same
             "decoy": {"UnsafeModelError", "ModelFormatError"}, "hidden": {"UnsafeModelError", "ModelFormatError"},
             "code": {"UnsafeModelError", "ModelFormatError"},
-            "npz": {"ModelLoadError"}}
+            "npz": {"ModelLoadError"},
+            # sizes and structures that cost memory or time (issue 25): each refused before anything is built
+            **{f"bounded {family}": set(error.split("|")) for family, (error, _) in BOUNDED_FAMILIES.items()}}
+_METADATA_ONLY = b""  # a .keras holding only metadata.json, for the bounded families of an .h5 original (main)
 
 
 def mutate(data: bytes, rng: random.Random, others: list[bytes]) -> tuple[str, bytes]:
@@ -95,6 +100,8 @@ def _zip(members: dict[str, bytes]) -> bytes:
 
 def _family(family: str, data: bytes, rng: random.Random) -> bytes:
     """One structured mutation of a family in FAMILIES."""
+    if family.startswith("bounded "):
+        return bounded_file(family.removeprefix("bounded "), data if data[:2] == b"PK" else _METADATA_ONLY, rng)
     if family == "npz":
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             members = {n: z.read(n) for n in z.namelist() if n != "model.weights.h5"}
@@ -198,6 +205,12 @@ def _mutate_json(text, rng: random.Random) -> bytes:
 def main() -> None:
     seed, count, timeout = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     originals = [open(p, "rb").read() for p in sys.argv[4:]]
+    global _METADATA_ONLY
+    with zipfile.ZipFile(io.BytesIO(next(o for o in originals if o[:2] == b"PK"))) as z:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as metadata:
+            metadata.writestr("metadata.json", z.read("metadata.json"))
+    _METADATA_ONLY = out.getvalue()
     rng = random.Random(seed)
     # a hang inside HDF5 must surface as the library's own time limit, well inside the per-case alarm
     inspector.set_limits(max_parse_seconds=max(1, timeout // 3))

@@ -123,6 +123,34 @@ def test_a_vocabulary_asset_is_refused_before_keras_reads_it(tmp_path):
         inspector.load_model(data)
 
 
+# ------------------------------------------------------------------ what cannot be predicted: built first in a child
+@pytest.fixture(scope="module")
+def attention_file(tmp_path_factory) -> Path:
+    """A layer without a weight rule (MultiHeadAttention: 2 x 8 heads x 256 over 1,024 features, 67 MiB of weights)."""
+    x = keras.Input((4, 1024), name="x")
+    y = keras.layers.MultiHeadAttention(num_heads=8, key_dim=256, name="attention")(x, x)
+    path = tmp_path_factory.mktemp("attention") / "attention.keras"
+    keras.Model(x, y, name="attention_model").save(path)
+    return path
+
+
+def test_unpredicted_layers_are_built_first_in_a_bounded_child(attention_file):
+    cost = build_cost(_config(attention_file))
+    assert cost.unknown == ("attention",)
+    model = inspector.load_model(attention_file)  # within the limits: built in the child, then here
+    assert model.get_layer("attention").count_params() == 8 * 256 * 1024 * 4 + 8 * 256 * 3 + 1024
+    with zipfile.ZipFile(attention_file) as z:  # no stored weights: only the build knows what it takes
+        members = {n: z.read(n) for n in z.namelist() if n != "model.weights.h5"}
+    weightless = _zipped(members)
+    with pytest.raises(inspector.LimitExceededError, match="max_weight_bytes") as refused:
+        inspector.load_model(weightless, limits=inspector.Limits(max_weight_bytes=16 * 2**20))
+    assert "child process" in refused.value.what
+    with pytest.raises(inspector.LimitExceededError, match="max_build_seconds"):
+        inspector.load_model(attention_file, limits=inspector.Limits(max_build_seconds=1))
+    trusted = inspector.load_model(attention_file, trust=True, limits=inspector.Limits(max_build_seconds=1))
+    assert trusted.count_params() == model.count_params()  # a trusted file is the user's own: no child
+
+
 # ------------------------------------------------------------------ time: count before expanding
 @pytest.mark.parametrize(("levels", "calls"), [(1, 3), (2, 2), (3, 3)])
 def test_expanded_calls_count_the_unfolded_static_graph(levels, calls):
@@ -147,10 +175,15 @@ def test_nested_calls_fold_past_the_limit_and_the_static_view_is_quick():
 
 
 def _keras_file(config: dict) -> bytes:
+    return _zipped({"metadata.json": json.dumps({"keras_version": keras.__version__}).encode(),
+                    "config.json": json.dumps(config).encode()})
+
+
+def _zipped(members: dict[str, bytes]) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
-        z.writestr("metadata.json", json.dumps({"keras_version": keras.__version__}))
-        z.writestr("config.json", json.dumps(config))
+        for name, payload in members.items():
+            z.writestr(name, payload)
     return out.getvalue()
 
 
@@ -197,13 +230,15 @@ def test_dot_dies_with_its_caller(tmp_path):
     (tmp_path / "slow.dot").write_text(_complete_dag(35, isolated=400))
     caller = subprocess.Popen([sys.executable, "-c", "import sys; from inspector.rendering.dot import run_dot; "
                                f"run_dot(open({str(tmp_path / 'slow.dot')!r}).read(), 'svg', timeout=300)"])
-    deadline = time.monotonic() + 60
-    while not _dot_children(caller.pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    children = _dot_children(caller.pid)
-    assert children, "dot never started"
-    caller.send_signal(signal.SIGKILL)
-    caller.wait()
+    try:
+        deadline = time.monotonic() + 180  # the caller imports the library first: slow on a busy machine
+        while not _dot_children(caller.pid) and time.monotonic() < deadline and caller.poll() is None:
+            time.sleep(0.1)
+        children = _dot_children(caller.pid)
+        assert children, "dot never started"
+    finally:
+        caller.send_signal(signal.SIGKILL)
+        caller.wait()
     deadline = time.monotonic() + 5
     while any(Path(f"/proc/{pid}").exists() and "(dot)" in Path(f"/proc/{pid}/stat").read_text()
               for pid in children) and time.monotonic() < deadline:
@@ -270,9 +305,10 @@ def test_the_app_shows_names_as_text_never_as_markdown():
 def test_each_family_opens_within_the_memory_and_time_promised(family, entry, tmp_path):
     measured = run_case(family, seed=1, entry=entry, folder=tmp_path)
     escaped = {step: outcome for step, outcome in measured.outcomes.items() if outcome.startswith("ESCAPED")}
+    assert "end" in measured.outcomes, measured
     assert not escaped, escaped
     assert measured.peak_bytes < PEAK_BYTES, measured
-    assert measured.seconds < SECONDS, measured
+    assert measured.open_seconds < SECONDS, measured  # the process's start (TensorFlow's import) is not the open's
     if entry == "library" and family in BOUNDED_FAMILIES:
         assert measured.outcomes["load_model"] in BOUNDED_FAMILIES[family][0].split("|"), measured.outcomes
 

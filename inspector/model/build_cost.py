@@ -48,6 +48,10 @@ __all__ = ["BuildCost", "build_cost", "value_cost", "expanded_calls", "asset_cos
 STRING_LINE_BYTES = 160  # per word of a vocabulary: a Python string, its list slot, a TensorFlow string and table entry
 _ARRAY_MARKERS = frozenset({"__numpy__", "__tensor__"})
 _MODEL_CLASSES = frozenset({"Sequential", "Functional", "Model"})
+# preprocessing layers without weights: what they hold (a vocabulary, bin boundaries) is costed with the config's
+# values and the assets
+_COSTED_BY_VALUES = frozenset({"StringLookup", "IntegerLookup", "TextVectorization", "Hashing", "HashedCrossing",
+                               "CategoryEncoding", "Discretization"})
 _WIDE = {"float64": 8, "int64": 8, "uint64": 8, "complex64": 8, "complex128": 16}
 
 
@@ -193,6 +197,8 @@ def _layer_cost(cls: str, config: dict, dtype: str | None,
     """Bytes and description of the weights a layer builds: the larger of its call's and its build_config's."""
     from inspector.model.weight_shapes import layer_weights
 
+    if cls in _COSTED_BY_VALUES:
+        return 0, ""
     call_shapes, build_shape = shapes
     candidates = [layer_weights(cls, config, call_shapes)]
     if build_shape is not None:
@@ -203,7 +209,9 @@ def _layer_cost(cls: str, config: dict, dtype: str | None,
     width = 2 if dtype in ("float16", "bfloat16") else 8 if dtype == "float64" else 4
     weights = max(known, key=lambda ws: sum(_count(shape) for _, shape in ws))
     described = ", ".join(f"{name} {shape}" for name, shape in weights)
-    return sum(_count(shape) for _, shape in weights) * width, described
+    # Normalization counts the samples it adapted to in an int64, whatever the layer's dtype
+    counters = 8 if cls == "Normalization" else width
+    return sum(_count(shape) * (counters if name == "count" else width) for name, shape in weights), described
 
 
 def _build_shapes(config: dict) -> dict[str, Shape]:

@@ -53,8 +53,9 @@ from inspector.io.files import (
 )
 from inspector.limits import Limits, format_bytes, get_limits
 from inspector.model import keras1, old_semantics
-from inspector.model.build_cost import asset_costs, build_cost, expanded_calls
+from inspector.model.build_cost import BuildCost, asset_costs, build_cost, expanded_calls
 from inspector.model.channels_first import compute_channels_last
+from inspector.model.first_build import build_in_child
 from inspector.model.keras_internals import quiet_warnings
 from inspector.model.legacy import normalize_config
 from inspector.model.load_causes import failure_cause
@@ -111,7 +112,7 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
     if not trust:
         _refuse_code(model_file, config)
     _check_declared_sizes(model_file, config, limits)
-    _check_build_cost(model_file, config, limits)
+    cost = _check_build_cost(model_file, config, limits)
     if model_file.weights_format == "npz":
         raise ModelLoadError(
             f"The model's weights are stored as {NPZ_WEIGHTS}, which Keras writes as pickled arrays and cannot read "
@@ -126,6 +127,8 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
         data = portable_weights(data, _received(model_file), limits)
     if model_file.format == "h5" and keras1.is_keras1(model_file.config, model_file.keras_version):
         data = keras1.convert_weights(data, model_file.config)  # per-gate RNN weights, Theano kernels
+    if cost.unknown and not trust:  # what cannot be predicted is built first where it is bounded, never trusted
+        build_in_child(data, model_file.suffix, _received(model_file), limits)
     model = _keras_load(data, model_file, trust, custom_objects)
     compute_channels_last(model)  # TensorFlow's CPU convolutions refuse NCHW without oneDNN
     notes += _check_input_shapes(model, config)
@@ -249,7 +252,7 @@ def _check_custom_objects(custom_objects: dict[str, Any] | None, trust: bool) ->
             fix="Pass trust=True as well, for a file you wrote yourself (CLI: --trust).")
 
 
-def _check_build_cost(model_file: ModelFile, config: dict, limits: Limits) -> None:
+def _check_build_cost(model_file: ModelFile, config: dict, limits: Limits) -> BuildCost:
     """Refuse a model whose build would pass the limits, known from its config before Keras builds anything."""
     calls = expanded_calls(config, stop_after=limits.max_graph_nodes)
     if calls > limits.max_graph_nodes:
@@ -270,6 +273,7 @@ def _check_build_cost(model_file: ModelFile, config: dict, limits: Limits) -> No
             fix="Its graph is still shown from the file's config (static view). If the model is genuine and fits in "
                 "memory, raise max_weight_bytes with inspector.set_limits (CLI and app: the environment variable "
                 "KERAS_INSPECTOR_MAX_WEIGHT_BYTES).")
+    return cost
 
 
 def _check_declared_sizes(model_file: ModelFile, config: dict, limits: Limits) -> None:

@@ -26,22 +26,19 @@ Example:
 from __future__ import annotations
 
 import atexit
-import contextlib
-import ctypes
 import functools
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from pathlib import Path
 
 from inspector.errors import InputDataError, InspectorError, LimitExceededError, MissingDependencyError
 from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind
+from inspector.processes import owned, stop
 from inspector.rendering.colour import MISSING_FILL, ColourScale, colour_scale, format_value
 from inspector.rendering.style import FAMILIES, LabelOptions, abbreviate, family, format_count, label_lines
 from inspector.rendering.view import View, check_rankdir, prepare
@@ -490,8 +487,7 @@ def run_dot(source: str, format: str | OutputFormat = "svg", *, timeout: float |
     try:
         # its own process group (killed whole on a timeout), and killed by the kernel if this process dies first
         process = subprocess.Popen([binary, f"-T{fmt.value}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, env=env, start_new_session=True,
-                                   preexec_fn=_die_with_parent())
+                                   stderr=subprocess.PIPE, env=env, **owned())
     except OSError as e:
         raise MissingDependencyError("The Graphviz `dot` program could not be started.", received=str(e),
                                      fix=INSTALL_HINT) from e
@@ -503,7 +499,7 @@ def run_dot(source: str, format: str | OutputFormat = "svg", *, timeout: float |
                                  fix="Keep fold=True, pass collapse_blocks=True or a smaller expand_depth, "
                                      "or a larger timeout=.") from e
     finally:
-        _stop(process)
+        stop(process)
     if process.returncode != 0 or not stdout:
         message = stderr.decode("utf-8", "replace").strip()
         raise InspectorError("Graphviz failed to render the graph.",
@@ -533,30 +529,6 @@ def _refuse_dense(source: str) -> None:
             "time.", received=f"DOT text of {len(source):,} characters",
             fix="Draw it with to_html() or graph_figure() (no Graphviz), or fold it (fold=True, collapse_blocks=True, "
                 "a smaller expand_depth).")
-
-
-@functools.cache
-def _die_with_parent() -> Callable[[], object] | None:
-    """What a child runs before ``exec`` to be killed when this process dies (Linux's ``PR_SET_PDEATHSIG``).
-
-    Made once, ahead of time: between fork and exec, a child may only call what needs no lock.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    kill = int(signal.SIGKILL)
-    return functools.partial(prctl, 1, kill, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Kill a child's whole process group, if it is still running, and reap it."""
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 def _check_format(format: str | OutputFormat) -> OutputFormat:
