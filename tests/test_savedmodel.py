@@ -210,3 +210,21 @@ def test_damaged_savedmodel_files_are_typed_errors(written):
                 read_model_file(buffer.getvalue(), limits=inspector.Limits(max_parse_seconds=20))
             except inspector.InspectorError:
                 pass
+
+
+@needs_real
+@needs_tf_keras
+def test_a_real_savedmodel_computes_what_tf_keras_computes(tmp_path):
+    """The real Sequential CNN (TF 2.10): loaded untrusted, its outputs equal tf_keras's own load of the folder."""
+    script = ("import os, sys\nos.environ['TF_USE_LEGACY_KERAS'] = '1'\nimport numpy as np\nimport tf_keras as k\n"
+              "x = np.random.default_rng(0).random((4, 28, 28, 1)).astype('float32')\n"
+              "model = k.models.load_model(sys.argv[1], compile=False)\n"
+              "np.savez(sys.argv[2], x=x, y=model.predict(x, verbose=0), params=model.count_params())\n")
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", script, str(REAL / "mnist_cnn_bn"), str(tmp_path / "ref.npz")],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reference = np.load(tmp_path / "ref.npz")
+    model = inspector.load_model(REAL / "mnist_cnn_bn")
+    assert model.count_params() == int(reference["params"]) == 131_530
+    np.testing.assert_allclose(model.predict(reference["x"], verbose=0), reference["y"], rtol=1e-5, atol=1e-6)

@@ -133,7 +133,8 @@ def read_savedmodel_zip(archive: zipfile.ZipFile, received: str, limits: Limits)
 
 
 def savedmodel_members(members: dict[str, bytes], received: str) -> dict[str, bytes]:
-    """Check that the files a conversion needs are there: ``keras_metadata.pb``, the index, every data shard."""
+    """Check that the files a conversion needs are there: ``keras_metadata.pb`` and the checkpoint's index (the
+    data shards the index names are checked when it is read)."""
     if METADATA not in members:
         _raise_without_metadata(received, sorted(members)[:8])
     if _INDEX not in members:
