@@ -267,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
         _global_options(sub, on_subcommand=True)
         return sub
 
-    model_help = "model file: .keras or legacy .h5"
+    model_help = "model file: .keras, legacy .h5, or a tf.keras 2 SavedModel folder (or a .zip of one)"
 
     summary = command("summary", "Print the layer table of a model, with parameter totals.")
     summary.add_argument("model", metavar="MODEL", help=model_help)
