@@ -319,6 +319,8 @@ def test_integer_inputs_are_attributed_to_the_embedding_output():
     assert "Embedding 'emb'" in result.attributed_to and result.map.shape == (2, 6)
     np.testing.assert_allclose(result.map, np.linalg.norm(g.layers["emb"], axis=-1), rtol=1e-6)
     assert np.all(result.map[0, 3:] == 0)  # masked positions do not reach the score
+    with pytest.raises(InputDataError, match="token ids cannot take noise"):
+        inspector.saliency(model, X, target=1, smoothgrad=4)
     ig = inspector.integrated_gradients(model, X, target=1, steps=64)
     assert ig.attributions.shape == (2, 6) and "Embedding" in ig.attributed_to
     assert ig.complete, ig.completeness_error

@@ -115,23 +115,21 @@ def saliency(model: Any, X: Any, *, target: Any, input: int | str = 0, smoothgra
     """
     arrays, index, name = _chosen_input(model, X, input)
     embedding = _embedding_for(model, arrays[index], index, name)
-    layers = [embedding] if embedding else []
-    if smoothgrad:
-        count = _positive_int(smoothgrad, "smoothgrad")
-        rng = np.random.default_rng(seed)
+    count = _positive_int(smoothgrad, "smoothgrad") if smoothgrad else 1
+    if smoothgrad and embedding is not None:
+        raise InputDataError("SmoothGrad adds noise to the input values, and token ids cannot take noise.",
+                             received=f"smoothgrad={smoothgrad} for input {name!r} of dtype {arrays[index].dtype}",
+                             fix="Leave smoothgrad out: the saliency of the embedding's output is computed instead.")
+    batch = arrays
+    if smoothgrad:  # count noisy copies of each sample, next to each other
         x = arrays[index]
-        spread = (x.reshape(len(x), -1).max(axis=1) - x.reshape(len(x), -1).min(axis=1)) * float(noise)
-        repeated = [np.repeat(a, count, axis=0) for a in arrays]
-        if embedding is None:
-            shape = (len(x) * count, *x.shape[1:])
-            sigma = np.repeat(spread, count).reshape(-1, *([1] * (x.ndim - 1)))
-            repeated[index] = (repeated[index] + rng.normal(size=shape) * sigma).astype(x.dtype)
-        gradients = layer_gradients(model, repeated, target=target, layers=layers, output=output,
-                                    training=training, batch_size=batch_size)
-    else:
-        count = 1
-        gradients = layer_gradients(model, arrays, target=target, layers=layers, output=output, training=training,
-                                    batch_size=batch_size)
+        rows = x.reshape(len(x), -1)
+        sigma = np.repeat((rows.max(axis=1) - rows.min(axis=1)) * float(noise), count)
+        batch = [np.repeat(a, count, axis=0) for a in arrays]
+        noisy = np.random.default_rng(seed).normal(size=batch[index].shape) * sigma.reshape(-1, *[1] * (x.ndim - 1))
+        batch[index] = (batch[index] + noisy).astype(x.dtype)
+    gradients = layer_gradients(model, batch, target=target, layers=[embedding] if embedding else [], output=output,
+                                training=training, batch_size=batch_size, inputs=embedding is None)
     grad, attributed_to = _attributed(gradients, name, embedding)
     values = np.abs(grad.astype(np.float64))
     if embedding is not None:
