@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import io
 from pathlib import Path
 from typing import Any
 
@@ -60,34 +59,19 @@ def _sample(args: argparse.Namespace, count: int) -> int:
 
 
 def _write(args: argparse.Namespace, output: Path, maps: Any, data: Any, model: Any, signed: bool) -> None:
-    import numpy as np
-
-    from inspector.io.inputs import input_specs, prepare_arrays
-    from inspector.rendering.attribution import (
-        attribution_figure,
-        is_image,
-        overlay_rgb,
-        pixel_map,
-        png_bytes,
-    )
+    from inspector.analysis.attribution import select_sample
+    from inspector.rendering.attribution import attribution_figure, attribution_png
+    from inspector.rendering.figures import npy_bytes
 
     suffix = output.suffix.lower()
     if suffix == ".npy":
-        buffer = io.BytesIO()
-        np.save(buffer, np.asarray(maps), allow_pickle=False)
-        common.write(output, buffer.getvalue())
-        common.note(args, f"wrote {output}: {tuple(np.shape(maps))} {np.asarray(maps).dtype}")
+        common.write(output, npy_bytes(maps))
+        common.note(args, f"wrote {output}: {tuple(maps.shape)} {maps.dtype}")
         return
     index = _sample(args, len(maps))
-    arrays = prepare_arrays(data, input_specs(model))
-    image = arrays[0][index]
+    image = select_sample(model, data, index)[0][0][0]
     if suffix == ".png":
-        if not is_image(image) or pixel_map(maps[index]).shape != np.shape(image)[:2]:
-            raise InputDataError("A .png shows the map over an image, and this input is not one.",
-                                 received=f"a sample of shape {np.shape(image)}, a map of shape {np.shape(maps[index])}",
-                                 fix=f"Write {output.with_suffix('.html')} (bars per feature) or "
-                                     f"{output.with_suffix('.npy')} (the arrays) instead.")
-        common.write(output, png_bytes(overlay_rgb(image, np.abs(pixel_map(maps[index], signed=signed)))))
+        common.write(output, attribution_png(maps[index], image, signed=signed))
     else:
         figure = attribution_figure(maps[index], image=image, signed=signed,
                                     title=f"{args.method}: target {args.target}, sample {index}")

@@ -26,7 +26,8 @@ import numpy as np
 
 from inspector.errors import InputDataError
 
-__all__ = ["attribution_figure", "overlay_rgb", "pixel_map", "png_bytes", "is_image"]
+__all__ = ["attribution_figure", "attribution_png", "overlay_rgb", "pixel_map", "png_bytes", "is_image",
+           "drawn_over_image"]
 
 # pale yellow to dark red, as the graph's colour scale (rendering/colour.py)
 _RAMP = np.array([[255, 255, 204], [255, 237, 160], [254, 217, 118], [254, 178, 76], [253, 141, 60],
@@ -102,6 +103,29 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def drawn_over_image(values: Any, image: Any) -> bool:
+    """Whether one sample's map can be drawn over the sample: the sample is an image of the map's size.
+
+    Example:
+        >>> drawn_over_image(np.zeros((8, 8, 3)), np.zeros((8, 8, 3))), drawn_over_image(np.zeros(5), np.zeros(5))
+        (True, False)
+    """
+    return is_image(image) and pixel_map(values).shape == np.shape(image)[:2]
+
+
+def attribution_png(values: Any, image: Any, *, signed: bool = False) -> bytes:
+    """One sample's map over its image as PNG bytes (a signed map by magnitude).
+
+    Raises:
+        InputDataError: the sample is not an image of the map's size.
+    """
+    if not drawn_over_image(values, image):
+        raise InputDataError("A PNG shows the map over an image, and this input is not one.",
+                             received=f"a sample of shape {np.shape(image)}, a map of shape {np.shape(values)}",
+                             fix="Save the map as .html (bars per feature) or .npy (the arrays) instead.")
+    return png_bytes(overlay_rgb(image, np.abs(pixel_map(values, signed=signed))))
+
+
 def attribution_figure(values: Any, *, image: Any = None, signed: bool = False, labels: Any = None,
                        title: str = "", opacity: float = 0.5) -> Any:
     """A plotly figure of one sample's attribution: over ``image`` when it is one, else bars per feature/position.
@@ -117,7 +141,7 @@ def attribution_figure(values: Any, *, image: Any = None, signed: bool = False, 
 
     array = np.asarray(values)
     layout: dict[str, Any] = dict(title=title or None, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
-    if image is not None and is_image(image) and pixel_map(array).shape == np.shape(image)[:2]:
+    if image is not None and drawn_over_image(array, image):
         heat = np.abs(pixel_map(array, signed=signed))
         fig = go.Figure(go.Image(z=overlay_rgb(image, heat, opacity=opacity)))
         fig.update_layout(height=420, **layout)
