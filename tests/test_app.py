@@ -457,6 +457,24 @@ def test_legacy_h5_upload() -> None:
     assert not at.error
 
 
+def test_savedmodel_zip_upload(real_models: Path) -> None:
+    """A tf.keras 2 SavedModel folder, zipped as a user would, opens with tf_keras's parameter count (MANIFEST.md)
+    and says what it did not count."""
+    import zipfile
+
+    folder = real_models / "savedmodel" / "mnist_cnn_bn"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            archive.write(path, f"mnist_cnn_bn/{path.relative_to(folder).as_posix()}")
+    at = upload(new_app(), "mnist_cnn_bn.zip", buffer.getvalue())
+    assert_clean(at)
+    assert not at.error
+    assert at.metric[0].value == "131,530"
+    overview = settle(at.switch_page("views/overview.py").run())
+    assert any("optimizer" in w and "not counted" in w for w in texts(overview.warning)), texts(overview.warning)
+
+
 def test_untrusted_lambda_upload_is_a_static_view_and_trust_is_off() -> None:
     at = upload(new_app(), "lambda.keras", inspector.get_sample("lambda_merge").path.read_bytes())
     assert_clean(at)
