@@ -228,3 +228,17 @@ def test_a_real_savedmodel_computes_what_tf_keras_computes(tmp_path):
     model = inspector.load_model(REAL / "mnist_cnn_bn")
     assert model.count_params() == int(reference["params"]) == 131_530
     np.testing.assert_allclose(model.predict(reference["x"], verbose=0), reference["y"], rtol=1e-5, atol=1e-6)
+
+
+@needs_tf_keras
+def test_the_cli_takes_a_savedmodel_folder_and_its_zip(written, tmp_path):
+    folder, reference, _ = written
+    archive = tmp_path / "cnn.zip"
+    archive.write_bytes(_zip(folder / "cnn", "cnn/"))
+    for source in (folder / "cnn", archive):
+        done = subprocess.run([sys.executable, "-m", "inspector", "summary", str(source), "--format", "json"],
+                              capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[1])
+        assert done.returncode == 0, done.stderr[-2000:]
+        summary = json.loads(done.stdout)
+        assert summary["total_params"] == reference["cnn"]["params"]
+        assert any("optimizer" in w for w in summary["warnings"])
