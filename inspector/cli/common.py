@@ -176,6 +176,11 @@ def drawn_graph(args: argparse.Namespace) -> Any:
     if not had_keras and "keras" in sys.modules:
         note(args, "note: some output shapes needed Keras's own arithmetic: Keras and TensorFlow were imported "
                    "(slower); the graph is still read from the file, no code from it ran")
+    from inspector.model.loading import limit_refusal
+
+    refusal = limit_refusal(reading.result())
+    if refusal is not None:  # nothing is built here, but the user should know a load would be refused
+        note(args, f"note: Static view (nothing built): loading this model would be refused: {refusal.what}")
     opaque = graph.opaque_nodes
     if opaque:
         names = ", ".join(n.id for n in opaque[:3]) + (f" and {len(opaque) - 3} more" if len(opaque) > 3 else "")

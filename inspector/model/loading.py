@@ -61,7 +61,7 @@ from inspector.model.legacy import normalize_config
 from inspector.model.load_causes import failure_cause
 from inspector.model.scan import config_objects
 
-__all__ = ["LoadInfo", "load_model", "build_graph", "load_or_view", "load_info", "needs_trust"]
+__all__ = ["LoadInfo", "load_model", "build_graph", "load_or_view", "load_info", "needs_trust", "limit_refusal"]
 
 # config keys that declare a dimension; a hostile file can make Keras allocate terabytes with them
 _SIZE_KEYS = ("units", "filters", "input_dim", "output_dim", "num_heads", "key_dim", "value_dim", "max_tokens",
@@ -250,6 +250,29 @@ def _check_custom_objects(custom_objects: dict[str, Any] | None, trust: bool) ->
             "custom_objects were given without trust=True: with them, the file chooses which of your classes and "
             "functions run, and with which arguments.", received=f"custom_objects with {sorted(custom_objects)[:5]}",
             fix="Pass trust=True as well, for a file you wrote yourself (CLI: --trust).")
+
+
+def limit_refusal(model_file: ModelFile, *, limits: Limits | None = None) -> LimitExceededError | None:
+    """The limit :func:`load_model` would refuse this file on before Keras builds anything (declared sizes, build
+    cost), or ``None``: the static view builds nothing and is never refused, so a front end can say it.
+
+    Example:
+        >>> import inspector
+        >>> from inspector.io.files import read_model_file
+        >>> print(limit_refusal(read_model_file(inspector.get_sample("otto_mlp").path)))
+        None
+    """
+    limits = limits or get_limits()
+    try:
+        config = _normalized(model_file)[0]
+    except ModelFormatError:  # a load would fail on the config itself, not on a limit
+        return None
+    try:
+        _check_declared_sizes(model_file, config, limits)
+        _check_build_cost(model_file, config, limits)
+    except LimitExceededError as e:
+        return e
+    return None
 
 
 def _check_build_cost(model_file: ModelFile, config: dict, limits: Limits) -> BuildCost:
