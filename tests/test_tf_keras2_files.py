@@ -33,7 +33,20 @@ def initial_states():
     b = keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True), name="bi")(g, initial_state=[h, c, h2, c2])
     model = keras.Model([x, y], [keras.layers.Dense(2, name="head")(b), h2, c2])
     save(model, "initial_states", [rng.normal(size=(2, 6, 5)).astype("float32"),
-                                   rng.normal(size=(2, 7, 3)).astype("float32")])
+                                   rng.normal(size=(2, 7, 3)).astype("float32")], ("h5", "keras"))
+
+def more_layers():
+    # arguments tf.keras 2 wrote that Keras 3 rejects or reads otherwise
+    q = keras.Input((5, 8), name="q")
+    v = keras.Input((6, 8), name="v")
+    attended = keras.layers.MultiHeadAttention(2, 4, name="mha")(q, v)
+    frames = keras.Input((3, 4, 4, 2), name="frames")
+    convolved = keras.layers.ConvLSTM2D(3, 3, padding="same", recurrent_activation="hard_sigmoid",
+                                        name="convlstm")(frames)
+    recurrent = keras.layers.RNN(keras.layers.LSTMCell(4), name="rnn")(q)
+    model = keras.Model([q, v, frames], [attended, convolved, recurrent])
+    save(model, "more_layers", [rng.normal(size=(2, 5, 8)).astype("float32"), rng.normal(size=(2, 6, 8)).astype("float32"),
+                                rng.normal(size=(2, 3, 4, 4, 2)).astype("float32")], ("h5", "keras"))
 
 def ops(formats, ellipsis):
     a = keras.Input((4, 6), name="a")
@@ -74,6 +87,7 @@ def nested_twice():
     save(model, "nested_twice", [rng.normal(size=(2, 4)).astype("float32"), rng.normal(size=(2, 4)).astype("float32")])
 
 initial_states()
+more_layers()
 ops(("h5",), True)
 ops(("keras",), False)  # tf.keras 2's .keras format cannot store an Ellipsis
 other_op()
@@ -144,6 +158,23 @@ def test_initial_state_calls_of_lstm_gru_and_bidirectional(tf_keras2):
     model, static = _agrees_with_tf_keras(tf_keras2, "initial_states")
     assert static.node("bi").input_shapes == ((None, None, 4),) + ((None, 4),) * 4
     assert static.node("decoder").output_shapes == ((None, None, 4), (None, 4), (None, 4))
+
+
+def test_tf_keras_2_keras_files_with_initial_states_and_build_shapes_load(tf_keras2):
+    """tf.keras 2's .keras format recorded an RNN's build_config on all its inputs, and MultiHeadAttention's build
+    shapes in its config.  (The static parameters of tf.keras 2 .keras files are the file readers' part.)"""
+    for name in ("initial_states", "more_layers"):
+        inputs, expected = reference_outputs(tf_keras2, name)
+        model = inspector.load_model(tf_keras2 / f"{name}.keras")  # untrusted
+        for ours, theirs in zip(model.predict(inputs, verbose=0), expected, strict=True):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_multi_head_attention_conv_lstm_and_rnn_of_a_cell(tf_keras2):
+    """MultiHeadAttention's build shapes and softmax_robust_masking, time_major on ConvLSTM2D and RNN, and the old
+    hard_sigmoid of a ConvLSTM2D."""
+    _, static = _agrees_with_tf_keras(tf_keras2, "more_layers")
+    assert static.node("mha").output_shapes == ((None, 5, 8),)
 
 
 def test_tf_op_layers_load_untrusted_and_compute_as_tf_keras(tf_keras2):

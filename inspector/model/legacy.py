@@ -27,15 +27,15 @@ _DROP_KEYS = {
     # Keras 3 rejects these arguments, which tf.keras 2 wrote with their default values
     **dict.fromkeys(("DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "Conv1DTranspose",
                      "Conv2DTranspose", "Conv3DTranspose"), ("groups",)),
-    "LSTM": ("time_major",),
-    "GRU": ("time_major",),
-    "SimpleRNN": ("time_major",),
+    **dict.fromkeys(("LSTM", "GRU", "SimpleRNN", "RNN", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"), ("time_major",)),
+    "MultiHeadAttention": ("softmax_robust_masking",),
 }
-_DEFAULTS = {"groups": 1, "time_major": False}
+_DEFAULTS = {"groups": 1, "time_major": False, "softmax_robust_masking": False}
 # arguments tf.keras 2 wrote for a layer that never used them (its SeparableConv inherited Conv's kernel_*, while
 # its weights are depthwise_kernel and pointwise_kernel); Keras 3 rejects them whatever their value
-_UNUSED_KEYS = dict.fromkeys(("SeparableConv1D", "SeparableConv2D"),
-                             ("kernel_initializer", "kernel_regularizer", "kernel_constraint"))
+_UNUSED_KEYS = {**dict.fromkeys(("SeparableConv1D", "SeparableConv2D"),
+                                ("kernel_initializer", "kernel_regularizer", "kernel_constraint")),
+                "MultiHeadAttention": ("query_shape", "key_shape", "value_shape")}  # its build shapes
 
 
 def normalize_config(config: dict, *, keras_version: str | None = None) -> tuple[dict, list[str]]:
@@ -79,9 +79,9 @@ _INNER_LAYER_KEYS = ("layer", "backward_layer", "cell", "cells")
 def _keep_old_semantics(node: Any, notes: list[str], inner: bool = False) -> None:
     """Rewrite, anywhere in the config (nested models, RNN cells, wrapped layers), what Keras 3 computes differently.
 
-    ``inner``: inside a wrapped layer or cell.  Keras 3 builds those with its new deserializer, where an
-    activation given by name is looked up among Keras's own only; a serialized function is looked up among the
-    custom objects too (loading passes ours).
+    ``inner``: inside a wrapped layer or cell.  Keras 3 builds those, and every layer whose config names its
+    module (a tf.keras 2 ``.keras`` file), with its new deserializer, where an activation given by name is looked
+    up among Keras's own only; a serialized function is looked up among the custom objects too (loading passes ours).
     """
     if isinstance(node, list):
         for item in node:
@@ -93,7 +93,7 @@ def _keep_old_semantics(node: Any, notes: list[str], inner: bool = False) -> Non
     if isinstance(cfg, dict):
         for key in _ACTIVATION_KEYS:
             if cfg.get(key) == "hard_sigmoid":
-                cfg[key] = HARD_SIGMOID_KERAS2 if not inner else {
+                cfg[key] = HARD_SIGMOID_KERAS2 if not inner and "module" not in node else {
                     "module": "keras.activations", "class_name": "function", "config": HARD_SIGMOID_KERAS2,
                     "registered_name": HARD_SIGMOID_KERAS2}
                 notes.append(f"{node.get('class_name')} {cfg.get('name')!r}: {key}='hard_sigmoid' computes Keras 1/2's "
@@ -181,6 +181,12 @@ def _drop_rejected_arguments(layer: dict, cfg: dict, notes: list[str]) -> None:
             del cfg[key]
             notes.append(f"Dropped {key}={_DEFAULTS[key]!r} from {cls} {cfg.get('name')!r} (tf.keras 2 wrote it; "
                          "Keras 3 rejects it).")
+    if cls == "MultiHeadAttention" and isinstance(layer.get("build_config"), dict) and cfg.get("query_shape"):
+        # tf.keras 2 recorded the build shapes in the config, and the query's alone in its build_config; Keras 3
+        # builds the layer from the three
+        value = cfg.get("value_shape") or cfg["query_shape"]
+        layer["build_config"] = {"shapes_dict": {"query_shape": cfg["query_shape"], "value_shape": value,
+                                                 "key_shape": cfg.get("key_shape") or value}}
     unused = [key for key in _UNUSED_KEYS.get(cls, ()) if key in cfg and cfg.pop(key) is not None]
     if unused:
         notes.append(f"Dropped {', '.join(unused)} from {cls} {cfg.get('name')!r} (tf.keras 2 wrote them, unused; "

@@ -63,7 +63,9 @@ def initial_states(layers: list, notes: list[str]) -> None:
     Keras 2 (and tf.keras 2) called ``LSTM(...)(x, initial_state=[h, c])`` as the layer on ``[x, h, c]`` and
     wrote one node of three tensors; its RNN split the list again.  Keras 3's RNN takes one input
     ("expects 1 input(s), but it received 3"): the states go to ``initial_state``.  A layer with
-    ``num_constants`` (constants after the states) has no Keras 3 form and is left for Keras to refuse.
+    ``num_constants`` (constants after the states) has no Keras 3 form and is left for Keras to refuse.  A
+    tf.keras 2 ``.keras`` file's ``build_config`` recorded the shapes of all the tensors; Keras 3 builds on the
+    sequence's.
     """
     for layer in layers:
         if not isinstance(layer, dict) or layer.get("class_name") not in _RNN_CLASSES:
@@ -84,6 +86,10 @@ def initial_states(layers: list, notes: list[str]) -> None:
                         "kwargs": {**kwargs, "initial_state": [keras_tensor(e[:3]) for e in node[1:]]}}
             notes.append(f"{layer.get('class_name')} {layer.get('name')!r}: its {len(node) - 1} initial states, "
                          "stored by Keras 2 as extra inputs, are passed as initial_state (Keras 3's form).")
+            built = layer.get("build_config")
+            shapes = built.get("input_shape") if isinstance(built, dict) else None
+            if i == 0 and isinstance(shapes, list) and shapes and isinstance(shapes[0], list):
+                built["input_shape"] = shapes[0]  # the sequence's: Keras 3 builds an RNN on it alone
 
 
 def is_legacy_node(node: Any) -> bool:

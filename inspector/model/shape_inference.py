@@ -96,38 +96,53 @@ def _compute(node: LayerNode, inputs: tuple[Shape | None, ...], call: dict | Non
 
 
 def _output_shape(layer: Any, inputs: tuple[Shape | None, ...], call: dict | None) -> Any:
-    """``compute_output_shape`` of a layer's inputs; a recurrent layer's inputs after the first are its initial
-    states (Keras 3's ``initial_state``, which the normalised Keras 2 calls pass them as); an op layer is called
-    symbolically with its call's arguments."""
+    """``compute_output_shape`` of a layer's inputs, each where its ``call`` passed it; an op layer is called
+    symbolically with its call's arguments.  Without the call, a recurrent layer's inputs after the first are its
+    initial states (Keras 3's ``initial_state``, which the normalised Keras 2 calls pass them as)."""
     import inspect
 
     if type(layer).__name__ in OP_LAYER_CLASSES and isinstance(call, dict):
-        args, kwargs = _symbolic_call(call, inputs)
+        args, kwargs = _placed(call, inputs, symbolic=True)
         return _spec_shapes(layer.compute_output_spec(*args, **kwargs))
+    if isinstance(call, dict) and call.get("kwargs") and len(inputs) > 1:
+        # tensors passed by keyword (MultiHeadAttention's value, an RNN's initial_state): Keras names their shapes
+        # <keyword>_shape in compute_output_shape
+        args, kwargs = _placed(call, inputs, symbolic=False)
+        parameters = inspect.signature(layer.compute_output_shape).parameters
+        shapes = {f"{key}_shape": value for key, value in kwargs.items() if f"{key}_shape" in parameters}
+        if len(args) == 1 and len(shapes) == sum(1 for v in kwargs.values() if _has_shape(v)):
+            return layer.compute_output_shape(args[0], **shapes)
     if len(inputs) > 1 and "initial_state_shape" in inspect.signature(layer.compute_output_shape).parameters:
         return layer.compute_output_shape(inputs[0], initial_state_shape=list(inputs[1:]))
     return layer.compute_output_shape(inputs[0] if len(inputs) == 1 else list(inputs))
 
 
-def _symbolic_call(call: dict, inputs: tuple[Shape | None, ...]) -> tuple[list, dict]:
-    """A call's arguments with each tensor a symbolic one of its input's shape, in the order the graph's edges
-    number them (the positional arguments, then the keyword ones by name)."""
+def _placed(call: dict, inputs: tuple[Shape | None, ...], *, symbolic: bool) -> tuple[list, dict]:
+    """A call's arguments with each tensor its input's shape (``symbolic``: a symbolic tensor of that shape), in
+    the order the graph's edges number them (the positional arguments, then the keyword ones by name)."""
     import keras
 
     shapes = iter(inputs)
 
-    def symbolic(value: Any) -> Any:
+    def place(value: Any) -> Any:
         if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
-            return keras.KerasTensor(next(shapes))
+            shape = next(shapes)
+            return keras.KerasTensor(shape) if symbolic else shape
         if isinstance(value, list):
-            return [symbolic(v) for v in value]
+            return [place(v) for v in value]
         if isinstance(value, dict):
-            return {k: symbolic(v) for k, v in value.items()}
+            return {k: place(v) for k, v in value.items()}
         return value
 
-    args = symbolic(call.get("args", []))
+    args = place(call.get("args", []))
     kwargs = call.get("kwargs", {})
-    return args, {key: symbolic(kwargs[key]) for key in sorted(kwargs)}
+    return args, {key: place(kwargs[key]) for key in sorted(kwargs)}
+
+
+def _has_shape(value: Any) -> bool:
+    """Whether a placed argument holds a tensor's shape (a tuple, or a list of them)."""
+    return isinstance(value, tuple) or (isinstance(value, list) and bool(value) and all(
+        isinstance(v, tuple) for v in value))
 
 
 def _spec_shapes(result: Any) -> Any:
