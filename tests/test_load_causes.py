@@ -188,3 +188,13 @@ def test_tf_keras2_keyword_tensor_reaches_the_user_class(tmp_path):
     a, b = np.arange(6, dtype="float32").reshape(2, 3), np.full((2, 3), 2.0, "float32")
     np.testing.assert_allclose(model.predict([a, b], verbose=0), np.abs(a - b))
     assert any("passed by keyword (other)" in note for note in inspector.model.loading.load_info(model).notes)
+
+
+def test_a_layer_keras3_removed_is_named_as_such_not_as_a_package(tmp_path):
+    """LocallyConnected2D was a tf.keras 2 layer; Keras 3 removed it (found by the conformance corpus)."""
+    path = keras2_h5_with_layer(tmp_path / "local.h5", {"class_name": "LocallyConnected2D", "config": {
+        "name": "local", "filters": 2, "kernel_size": [1, 1]}}, input_shape=(2, 2, 1), units=1)
+    with pytest.raises(inspector.ModelLoadError) as info:
+        inspector.load_model(path)
+    assert "'LocallyConnected2D', a layer of Keras 2 that Keras 3 removed" in info.value.what
+    assert "package" not in info.value.fix and "tf_keras" in info.value.fix

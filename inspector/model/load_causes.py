@@ -36,6 +36,8 @@ _PACKAGES = {  # name: (pip name, *classes)
     "TensorFlow Addons": ("tensorflow-addons", "WeightNormalization", "GroupNormalization", "InstanceNormalization",
                           "SpectralNormalization"),
 }
+# layers of Keras 2 (and tf.keras 2) that Keras 3 removed: no package brings them back
+_REMOVED_IN_KERAS3 = ("LocallyConnected1D", "LocallyConnected2D", "CuDNNLSTM", "CuDNNGRU", "DenseFeatures")
 _BYTECODE_ERRORS = ("bad marshal data", "unknown opcode", "code() argument", "code expected", "code() takes",
                     "unmarshallable object", "EOF read where object expected", "marshal data too short")
 
@@ -73,6 +75,13 @@ def failure_cause(error: BaseException, config: Any = None) -> tuple[str, str] |
     # .keras files: "Could not locate class 'QDense'"; legacy .h5: "Unknown layer: 'QDense'"
     missing = re.search(r"(?:Could not locate (?:class|function)|Unknown (?:layer|object)(?: type)?:) '([\w.>]+)'",
                         text)
+    removed = re.search(r"(?:Could not locate (?:class|function)|Unknown (?:layer|object)(?: type)?:|Could not "
+                        r"deserialize) '(?:keras\.layers\.)?(" + "|".join(_REMOVED_IN_KERAS3) + ")'", text)
+    if removed:
+        return (f"The model uses {removed.group(1)!r}, a layer of Keras 2 that Keras 3 removed: this Keras cannot "
+                "rebuild it, and no package brings it back.",
+                "The graph and parameter counts are still shown from the file's config (static view). To compute "
+                "with the model, load it with tf.keras 2 (pip install tf_keras).")
     if missing:
         name = missing.group(1)
         if _is_subclassed_model(config, name):
