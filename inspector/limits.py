@@ -36,8 +36,9 @@ class Limits:
     max_upload_bytes: int = 500 * 2**20  # a model file
     max_uncompressed_bytes: int = 2 * 2**30  # sum of a .keras zip's members once unpacked
     # memory a model's build takes: its weights, serialized arrays and vocabularies, predicted from the config (and
-    # the stored weights); with TensorFlow's own ~0.9 GiB it keeps an open within 2 GiB (docs/performance.md)
-    max_weight_bytes: int = 2**30
+    # the stored weights). Keras takes about 7 bytes per byte of weights to load them, TensorFlow 0.85 GiB of its own:
+    # 128 MiB keeps an open within 2 GiB (bench/bounded.py, docs/performance.md)
+    max_weight_bytes: int = 128 * 2**20
     max_declared_dim: int = 2**24  # any size a layer config declares (units, filters, input_dim, ...)
     max_parse_seconds: int = 60  # time to parse a file's HDF5 (a legacy .h5, a .keras's weights) in a child process
     max_config_depth: int = 64  # nesting of the JSON config

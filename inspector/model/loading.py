@@ -43,9 +43,11 @@ from inspector.errors import (
 )
 from inspector.graph import ModelGraph
 from inspector.io.files import (
+    ALL_WEIGHTS,
     NPZ_WEIGHTS,
     ModelFile,
     ModelSource,
+    StoredWeight,
     iter_layer_configs,
     portable_weights,
     read_model_file,
@@ -286,7 +288,7 @@ def _check_build_cost(model_file: ModelFile, config: dict, limits: Limits) -> Bu
                 "view). If the model is genuine, raise max_graph_nodes with inspector.set_limits.")
     assets = asset_costs(model_file.data, limits.max_uncompressed_bytes) if model_file.format == "keras" else {}
     cost = build_cost(config, assets=assets, budget=limits.max_weight_bytes)
-    stored = sum(_count(w.shape) * 4 for ws in model_file.weights.values() for w in ws)
+    stored = _stored_bytes(model_file.weights)
     if max(cost.total, stored) > limits.max_weight_bytes:
         what = f"largest: {'; '.join(cost.largest)}" if cost.total >= stored else "as stored in the file"
         raise LimitExceededError(
@@ -297,6 +299,32 @@ def _check_build_cost(model_file: ModelFile, config: dict, limits: Limits) -> Bu
                 "memory, raise max_weight_bytes with inspector.set_limits (CLI and app: the environment variable "
                 "KERAS_INSPECTOR_MAX_WEIGHT_BYTES).")
     return cost
+
+
+def _stored_bytes(weights: dict[str, tuple[StoredWeight, ...]]) -> int:
+    """The bytes of the stored weights, each once: a .keras lists them by layer and all together (``ALL_WEIGHTS``),
+    a legacy .h5 a nested model's under the model and under each of its layers.
+
+    Example:
+        >>> w = StoredWeight("kernel", (2, 3), "float64")
+        >>> _stored_bytes({"m": (w,), "m/d": (w,)}), _stored_bytes({"d": (w,), ALL_WEIGHTS: (w,)})
+        (48, 48)
+    """
+    if ALL_WEIGHTS in weights:
+        chosen = [weights[ALL_WEIGHTS]]
+    else:
+        parents = {path.rsplit("/", depth)[0] for path in weights for depth in range(1, path.count("/") + 1)}
+        chosen = [ws for path, ws in weights.items() if path not in parents]
+    return sum(_count(w.shape) * _itemsize(w.dtype) for ws in chosen for w in ws)
+
+
+def _itemsize(dtype: str) -> int:
+    import numpy as np
+
+    try:
+        return np.dtype(dtype).itemsize
+    except TypeError:
+        return 2 if "16" in dtype else 8 if "64" in dtype else 4  # bfloat16 and other names NumPy lacks
 
 
 def _check_declared_sizes(model_file: ModelFile, config: dict, limits: Limits) -> None:
