@@ -26,8 +26,9 @@ needs_tf_keras = pytest.mark.skipif(importlib.util.find_spec("tf_keras") is None
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real_models/savedmodel is absent")
 
 # Written by tf.keras 2 in a child process: a Sequential CNN with BatchNormalization trained one step (so the
-# checkpoint holds Adam's slots), a Functional model with a nested Sequential, an LSTM and a frozen layer, and a
-# model carrying a tf.function that writes a file when TensorFlow runs the SavedModel's graphs.
+# checkpoint holds Adam's slots), a Functional model with a nested Sequential, an LSTM and a frozen layer, two
+# stacked Bidirectional RNNs (whose cells share names: also saved as tf.keras 2's .keras), and a model carrying a
+# tf.function that writes a file when TensorFlow runs the SavedModel's graphs.
 _WRITE = r"""
 import json, os, sys
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
@@ -60,6 +61,11 @@ for layer in functional.layers + inner.layers:  # moving statistics away from 0/
         layer.set_weights([w + rng.normal(size=w.shape).astype("float32") ** 2 for w in layer.get_weights()])
 functional.save(f"{out}/functional")
 
+recurrent = k.Sequential([k.layers.Bidirectional(k.layers.LSTM(4, return_sequences=True), input_shape=(5, 3)),
+                          k.layers.Bidirectional(k.layers.GRU(3)), k.layers.Dense(2)])
+recurrent.save(f"{out}/recurrent")
+recurrent.save(f"{out}/recurrent.keras")  # tf.keras 2's own .keras: weight groups named by Keras's snake case
+
 evil = k.Sequential([k.layers.Dense(2, input_shape=(3,))])
 
 
@@ -74,6 +80,7 @@ evil.save(f"{out}/evil")
 
 for name, model, inputs in [("cnn", cnn, [x]), ("functional", functional, [rng.normal(size=(5, 4)).astype("float32"),
                             rng.normal(size=(5, 3, 2)).astype("float32")]),
+                            ("recurrent", recurrent, [rng.normal(size=(4, 5, 3)).astype("float32")]),
                             ("evil", evil, [rng.normal(size=(2, 3)).astype("float32")])]:
     np.savez(f"{out}/{name}.npz", *inputs, output=model.predict(inputs, verbose=0))
     reference[name] = {"params": model.count_params(),
@@ -106,11 +113,12 @@ def _zip(folder: Path, prefix: str = "") -> bytes:
 
 
 @needs_tf_keras
-@pytest.mark.parametrize("name", ["cnn", "functional"])
+@pytest.mark.parametrize("name", ["cnn", "functional", "recurrent"])
 def test_static_view_counts_the_parameters_tf_keras_counts(written, name):
     """Directory and zip (at the top or in a folder) give tf.keras 2's counts; optimizer slots are not parameters."""
     folder, reference, _ = written
-    for source in (folder / name, _zip(folder / name), _zip(folder / name, f"{name}/")):
+    keras_file = [folder / f"{name}.keras"] if (folder / f"{name}.keras").exists() else []
+    for source in (folder / name, _zip(folder / name), _zip(folder / name, f"{name}/"), *keras_file):
         graph = inspector.static_graph(source)
         assert graph.total_params == reference[name]["params"]
         assert graph.trainable_params == reference[name]["trainable"]
@@ -122,7 +130,7 @@ def test_static_view_counts_the_parameters_tf_keras_counts(written, name):
 
 
 @needs_tf_keras
-@pytest.mark.parametrize("name", ["cnn", "functional"])
+@pytest.mark.parametrize("name", ["cnn", "functional", "recurrent"])
 def test_loaded_savedmodel_computes_what_tf_keras_computes(written, name):
     """The config and weights rebuilt in Keras 3, untrusted, give tf.keras 2's outputs (≤ 1e-5 relative)."""
     folder, reference, _ = written

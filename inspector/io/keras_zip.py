@@ -281,12 +281,24 @@ def _collect_keras_group(f: Any, index: _HDF5Index, group: str, layers: list[dic
 
 
 def _fallback_group_names(layers: list[dict]) -> dict[str, str]:
-    """Keras 3 names weight groups snake_case(class) + counter, in layer order."""
+    """Keras (3, and tf.keras 2.13+) names weight groups snake_case(class) + counter, in layer order."""
     counts: dict[str, int] = {}
     names = {}
     for lc in layers:
-        base = re.sub(r"(?<!^)(?=[A-Z])", "_", str(lc.get("class_name", ""))).lower()
+        base = _snake_case(str(lc.get("class_name", "")))
         n = counts.get(base, 0)
         counts[base] = n + 1
         names[base if n == 0 else f"{base}_{n}"] = _layer_name(lc)
     return names
+
+
+def _snake_case(class_name: str) -> str:
+    """Keras's ``to_snake_case``, which names a layer's weight group after its class.
+
+    Example:
+        >>> [_snake_case(c) for c in ("Conv1D", "LSTM", "PReLU", "BatchNormalization", "SimpleRNN")]
+        ['conv1d', 'lstm', 'p_re_lu', 'batch_normalization', 'simple_rnn']
+    """
+    name = re.sub(r"\W+", "", class_name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()

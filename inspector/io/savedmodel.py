@@ -59,8 +59,8 @@ _MODEL_CLASSES = {"Sequential", "Functional", "Model"}
 # the object graph's bookkeeping children: lists of the same variables, saved functions, Keras's own API
 _NOT_OWNED = {"variables", "trainable_variables", "non_trainable_variables", "regularization_losses", "keras_api",
               "layers", "metrics", "layer_regularization_losses", "layer_metrics"}
-_LAYER_IDENTIFIERS = {"_tf_keras_layer", "_tf_keras_input_layer", "_tf_keras_network", "_tf_keras_model",
-                      "_tf_keras_sequential", "_tf_keras_rnn_layer"}
+_MODEL_IDENTIFIERS = {"_tf_keras_network", "_tf_keras_model", "_tf_keras_sequential"}
+_LAYER_IDENTIFIERS = {"_tf_keras_layer", "_tf_keras_input_layer", "_tf_keras_rnn_layer", *_MODEL_IDENTIFIERS}
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,8 @@ def _convert(members: dict[str, bytes], received: str, limits: Limits) -> Conver
         raise SavedModelError("The SavedModel's checkpoint has no object graph, so its variables cannot be placed.",
                               received=received, fix="Re-save the model with model.save('model.keras').")
     config, layers, notes = _model_config(root, nodes, graph)
+    models = {node_id for path, metadata in nodes.items() if metadata.get("__identifier__") in _MODEL_IDENTIFIERS
+              for node_id in (_follow(graph, path),) if node_id is not None}
     layer_names = {node_id: str(metadata["name"]) for path, metadata in nodes.items()
                    if path != "root" and isinstance(metadata.get("name"), str)
                    for node_id in (_follow(graph, path),) if node_id is not None}
@@ -185,7 +187,7 @@ def _convert(members: dict[str, bytes], received: str, limits: Limits) -> Conver
         if node_id is None or node_id >= len(graph):
             continue
         name = layer_names.get(node_id, local_name)
-        variables = _layer_variables(graph, node_id, layer_names)
+        variables = _layer_variables(graph, node_id, layer_names, models)
         owned.update(variables)
         weights = []
         for variable_id, weight_name in variables.items():
@@ -288,11 +290,14 @@ def _follow(graph: list[TrackedObject], path: str) -> int | None:
     return node
 
 
-def _layer_variables(graph: list[TrackedObject], layer: int, names: dict[int, str]) -> dict[int, str]:
+def _layer_variables(graph: list[TrackedObject], layer: int, names: dict[int, str],
+                     models: set[int]) -> dict[int, str]:
     """A layer's variables in ``layer.weights`` order (its ``variables`` list), each named as tf.keras 2 names it
-    in an ``.h5``: the innermost layer holding it (``names``: layer names by node), then the path below it."""
+    in an ``.h5``: by the name scopes it was created in — the layers holding it (``names``: layer names by node),
+    from the innermost model (``models``) down (``bi_lstm/forward_lstm/lstm_cell/kernel:0``; a nested model's own
+    name is not a scope: ``dense/kernel:0``), then its attribute name."""
     found: dict[int, str] = {}
-    queue = [(layer, names.get(layer, "layer") + "/")]
+    queue = [(layer, "" if layer in models else names.get(layer, "layer") + "/")]
     seen = {layer}
     while queue:  # breadth first: the shortest path names a variable, as TensorFlow names its key
         node, prefix = queue.pop(0)
@@ -300,9 +305,12 @@ def _layer_variables(graph: list[TrackedObject], layer: int, names: dict[int, st
             if local in _NOT_OWNED or local.startswith("_") or child in seen or child >= len(graph):
                 continue
             seen.add(child)
-            path = names[child] + "/" if child in names else prefix + local
-            found.setdefault(child, path)
-            queue.append((child, path if child in names else path + "/"))
+            if child in names:  # a layer: a scope of its own, within its parent layer's (a model's starts afresh)
+                scope = "" if child in models else (prefix if node not in models else "") + names[child] + "/"
+                queue.append((child, scope))
+            else:
+                found.setdefault(child, prefix + local)
+                queue.append((child, prefix + local + "/"))
     listed = dict(graph[layer].children).get("variables")
     order = ([child for _, child in sorted(graph[listed].children, key=lambda c: int(c[0]) if c[0].isdigit() else 0)]
              if listed is not None and listed < len(graph) else list(found))
