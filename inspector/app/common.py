@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -313,7 +314,35 @@ def begin_loading() -> None:
     """
     shown = st.session_state.get(state.LOADED)
     if shown is not None:
+        _exit_when_stopped()
         shown.begin()
+
+
+_STOP_WATCH = threading.Lock()  # held for good by the first begin_loading: one watch per server
+
+
+def _exit_when_stopped() -> None:
+    """Once per server: a thread that ends the process when the server begins to stop while a model still loads.
+
+    Ctrl-C or SIGTERM makes Streamlit close its sessions and connections first, which took 3-7 s on a busy
+    machine while Keras held Python's lock loading a model, before the interpreter's exit (where
+    :func:`~inspector.model.opening.exit_if_loading` would end it).  With no load running it does nothing, and the
+    server stops as Streamlit stops it.  (Signal handlers can only be set from the main thread, which is Streamlit's.)
+    """
+    if not _STOP_WATCH.acquire(blocking=False):
+        return
+    from streamlit.runtime import Runtime, RuntimeState
+
+    if not Runtime.exists():  # AppTest runs pages without a server
+        return
+    runtime = Runtime.instance()
+
+    def watch() -> None:
+        while runtime.state not in (RuntimeState.STOPPING, RuntimeState.STOPPED):
+            time.sleep(0.1)
+        opening.exit_if_loading()
+
+    threading.Thread(target=watch, name="stop-watch", daemon=True).start()
 
 
 def wait_for_model(message: str) -> None:

@@ -39,7 +39,8 @@ from inspector.errors import (
 from inspector.graph import ModelGraph
 from inspector.io.files import read_source
 
-__all__ = ["OpenedModel", "ModelOpening", "file_digest", "read_model_bytes", "open_model", "start_opening"]
+__all__ = ["OpenedModel", "ModelOpening", "file_digest", "read_model_bytes", "open_model", "start_opening",
+           "exit_if_loading"]
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,7 @@ def start_opening(data: bytes, *, name: str = "", trust: bool = False, defer: bo
     return opened
 
 
-# the background loads running now: at exit, the process ends at once while one still runs (_exit_if_loading)
+# the background loads running now: at exit, the process ends at once while one still runs (exit_if_loading)
 _IN_FLIGHT: set[threading.Thread] = set()
 
 
@@ -241,11 +242,12 @@ def _tracked(load: Callable[[], None]) -> Callable[[], None]:
 
 @functools.cache
 def _exit_promptly_while_loading() -> None:
-    atexit.register(_exit_if_loading)  # registered late, so it runs before the atexit handlers of the imports
+    atexit.register(exit_if_loading)  # registered late, so it runs before the atexit handlers of the imports
 
 
-def _exit_if_loading() -> None:
-    """At interpreter exit, with a background load still running: end the process now.
+def exit_if_loading() -> None:
+    """With a background load still running: end the process now (at interpreter exit; the app calls it too, as
+    soon as its server begins to stop).
 
     Python would stop the load's daemon thread wherever it is and then finalize the interpreter: a thread stopped
     while it held h5py's lock left a deallocation waiting for that lock forever (a server stopped mid-load hung in
