@@ -11,7 +11,8 @@ MobileNetV2 at 96x96 (weights=None), ``activation_stats(model, "all", ...)`` (ev
 
 Every Ray run starts its workers (a Python process importing TensorFlow and opening the model each) and is timed
 from the call to the result, start-up included; "start-up" is the time to the first block done. The local
-Ray cluster itself is started before the timing (``ray.init``). The results are checked equal to the local ones.
+Ray cluster itself (``ray.init``, one logical CPU more than the cores for Ray Data's file reading) is started
+before the timing. The results are checked equal to the local ones.
 
 Run (the machine is shared):  nice -n 10 python bench/distributed.py [--samples N] [--no-write]
 Prints the table and writes it under "## Activation statistics on Ray" in docs/performance.md.
@@ -59,7 +60,10 @@ def main() -> None:
         rows = min(FILE_ROWS, args.samples - start)
         np.save(data / f"part-{start // FILE_ROWS:05d}.npy", rng.random((rows, 96, 96, 3), dtype=np.float32))
 
-    ray.init(num_cpus=cores, include_dashboard=False, runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}})
+    # one logical CPU beyond the cores: a worker given every core (cpus_per_worker=cores) is not fused with
+    # Ray Data's reading of the files (a task of 1 CPU), which would otherwise wait for a CPU forever
+    ray.init(num_cpus=cores + 1, include_dashboard=False,
+             runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "3"}})
     results = []
 
     def timed(name: str, run) -> None:

@@ -18,6 +18,7 @@ import ray
 from hostile_corpus import MARKER_NAME, _tiny_keras_files
 from scipy import stats
 
+import inspector
 from inspector.analysis.activations import activation_stats, inspect_layer, sample_activations
 from inspector.analysis.reservoir import _Reservoir
 from inspector.errors import InputDataError, MissingDependencyError, UnsafeModelError
@@ -107,6 +108,19 @@ def test_ray_sample_is_drawn_uniformly_from_the_local_activations(cluster, model
     for unit in range(full.shape[1]):
         assert stats.ks_2samp(sample.values["encoder/enc_dense"][:, unit], full[:, unit]).pvalue > 1e-3
     assert sample.values["masked_pool"].shape == (120, 4)
+
+
+def test_project_activations_projects_a_sample_of_a_ray_dataset(cluster, model):
+    X = _data()
+    projection = inspector.project_activations(model, "encoder/enc_dense", X, method="pca", max_points=80,
+                                               engine="ray")
+    assert len(projection.frame) == 80 and projection.sampled and projection.n_total == N
+    assert "Ray dataset" in projection.params["sampling"]
+    rows = projection.frame["index"].to_numpy().astype(int)
+    assert len(set(rows)) == 80 and rows.max() < N
+    # each point is labelled by the model's own prediction for the row it says it is
+    predicted = model.predict(X, verbose=0).argmax(axis=1)
+    assert projection.frame["label"].astype(int).tolist() == predicted[rows].tolist()
 
 
 def test_an_untrusted_model_never_runs_code_on_the_workers(cluster, tmp_path):

@@ -31,6 +31,12 @@ Bounded
     samples and reduce each batch inside the forward pass, so only per-channel
     numbers ever leave it.
 
+Any dataset, here or on a Ray cluster
+    :func:`sample_activations` keeps a uniform sample of the outputs of a stream of
+    any length (:mod:`inspector.analysis.reservoir`).  With ``engine="ray"``,
+    :func:`activation_stats` and :func:`sample_activations` run on a Ray cluster's
+    workers and merge what each block gives (:mod:`inspector.analysis.distributed`).
+
 Results
     Arrays are returned read-only (single-batch results are zero-copy views of
     the backend's buffers); ``.copy()`` one before changing it.
@@ -56,6 +62,7 @@ from typing import Any
 
 import numpy as np
 
+from inspector.analysis import distributed
 from inspector.analysis.distributed import Engine, _engine
 from inspector.analysis.forward import Mode, _mode
 from inspector.analysis.layer_calls import _catalog, _resolve
@@ -176,8 +183,6 @@ def activation_stats(model: Any, layers: Any, X: Any, *, batch_size: int | None 
     """
     mode = _mode(training)
     if _engine(engine) is Engine.RAY:
-        from inspector.analysis import distributed
-
         merged = distributed.run(model, layers, X, kind="stats", mode=mode, per_channel=per_channel,
                                  batch_size=batch_size, trust=trust, address=address, workers=workers,
                                  cpus_per_worker=cpus_per_worker, progress=progress)
@@ -230,8 +235,6 @@ def sample_activations(model: Any, layers: Any, X: Any, *, n: int = 100_000, see
     count = _sample_size(n)
     mode = _mode(training)
     if _engine(engine) is Engine.RAY:
-        from inspector.analysis import distributed
-
         merged = distributed.run(model, layers, X, kind="sample", mode=mode, batch_size=batch_size, n=count,
                                  seed=seed, trust=trust, address=address, workers=workers,
                                  cpus_per_worker=cpus_per_worker, progress=progress)

@@ -63,6 +63,10 @@ from inspector.errors import ClusterError, InputDataError, InspectorError, Missi
 from inspector.io.inputs import NonFiniteInputWarning
 from inspector.progress import ProgressCallback
 
+# Ray Data splits what it reads into blocks for parallelism (a file of 512 images became 7 blocks of 73): a worker
+# is given them coalesced into calls of this many rows (32 full batches of the forward pass), which made one
+# worker's MobileNetV2 run ~1.4x local's time where it was given every block alone (bench/distributed.py)
+_ROWS_PER_CALL = 1024
 _BOOKKEEPING = ("path", "row")  # columns saying where a row comes from (include_paths=True, our row ids)
 # what ray.data reads, by file suffix
 _READERS = {".parquet": "read_parquet", ".npy": "read_numpy", ".csv": "read_csv", **{
@@ -147,7 +151,7 @@ def run(model: Any, layers: Any, data: Any, *, kind: str, mode: Mode, per_channe
     # ours which Ray Data does not fuse into our workers (they need other resources) still find a CPU
     compute = ray.data.ActorPoolStrategy(size=pool) if workers else ray.data.ActorPoolStrategy(min_size=1,
                                                                                                 max_size=pool)
-    dataset = _dataset(ray, data, pool)
+    dataset, sized = _dataset(ray, data, pool)
     model_ref = ray.put(_model_bytes(model))
     job = _Job([model_ref], trust, _wire_layers(model, layers), kind, mode, per_channel, batch_size, n, seed)
     total = dataset.num_blocks() if isinstance(dataset, ray.data.dataset.MaterializedDataset) else None
@@ -156,7 +160,8 @@ def run(model: Any, layers: Any, data: Any, *, kind: str, mode: Mode, per_channe
     started = time.perf_counter()
     with _quiet_ray_data(ray):
         out = dataset.map_batches(
-            _BlockWorker, fn_constructor_kwargs={"job": job}, batch_size=None, batch_format="numpy",
+            _BlockWorker, fn_constructor_kwargs={"job": job}, batch_size=None if sized else _ROWS_PER_CALL,
+            batch_format="numpy",
             compute=compute, num_cpus=cpus_per_worker)
         blocks = iter(out.iter_batches(batch_size=None, batch_format="numpy"))
         try:
@@ -363,12 +368,13 @@ def _wire_layers(model: Any, layers: Any) -> Any:
     return _resolve_many(model, _catalog(model), layers)
 
 
-def _dataset(ray: Any, data: Any, pool: int) -> Any:
-    """``data`` as a Ray Dataset: as it is, read from a path or URI, or made from arrays in memory."""
+def _dataset(ray: Any, data: Any, pool: int) -> tuple[Any, bool]:
+    """``data`` as a Ray Dataset — as it is, read from a path or URI, or made from arrays in memory — and whether
+    its blocks are sized for the workers already (made here from arrays: each block is one call)."""
     if isinstance(data, ray.data.Dataset):
-        return data
+        return data, False
     if isinstance(data, (str, os.PathLike)):
-        return _read(ray, os.fspath(data))
+        return _read(ray, os.fspath(data)), False
     if isinstance(data, np.ndarray) or isinstance(data, Mapping) and data:
         columns = {"data": np.asarray(data)} if isinstance(data, np.ndarray) else {
             str(k): np.asarray(v) for k, v in data.items()}
@@ -382,7 +388,7 @@ def _dataset(ray: Any, data: Any, pool: int) -> Any:
         blocks = max(1, min(count // 32, max(2 * pool, count // 4096)))
         # a row id per sample, so a block is named by its rows and a sample knows where its rows came from
         return ray.data.from_items([{**{k: v[i] for k, v in columns.items()}, "row": i} for i in range(count)],
-                                   override_num_blocks=blocks)
+                                   override_num_blocks=blocks), True
     raise InputDataError("engine='ray' cannot read this data.", received=type(data).__name__,
                          fix="Pass a ray.data.Dataset, a path or URI ray.data reads (.parquet, .npy, .csv, images, "
                              "or a folder of them), a NumPy array or a dict of arrays.")

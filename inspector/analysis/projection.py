@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from inspector.analysis import umap_learn
+from inspector.analysis.distributed import Engine, _engine
 from inspector.analysis.embedding_tables import (
     _LOOKUP_CLASSES,
     _embedding_entries,
@@ -348,6 +349,9 @@ def project_activations(
     progress: ProgressCallback | None = None,
     y: Any = None,
     onto: Projection | None = None,
+    engine: Engine | str = Engine.LOCAL,
+    address: str | None = None,
+    workers: int | None = None,
 ) -> Projection:
     """Project a layer's outputs for the samples of ``X``: one point per sample.
 
@@ -361,6 +365,10 @@ def project_activations(
     With umap-learn (``method="umap-learn"``): ``y`` (one target per sample)
     makes the map supervised, and ``onto=`` a map made from other samples (the
     training set) places these samples into it; see :func:`project_matrix`.
+    ``engine="ray"`` (``address``, ``workers``: see :func:`inspector.activation_stats`)
+    runs ``X`` of any size — a ``ray.data.Dataset`` or a path ray.data reads — on a
+    Ray cluster and projects a uniform sample of ``max_points`` of its samples
+    (:func:`inspector.sample_activations`), labelled by the predicted class.
 
     Example:
         >>> import keras, numpy as np
@@ -370,7 +378,7 @@ def project_activations(
         >>> p.params["label_source"], len(p.frame)
         ('predicted class', 200)
     """
-    from inspector.analysis.activations import inspect_layers
+    from inspector.analysis.activations import inspect_layers, sample_activations
     from inspector.model.loading import build_graph
 
     started = time.perf_counter()
@@ -378,7 +386,13 @@ def project_activations(
     seed_ = _seed(seed)
     _umap_learn_options(method, metric, n_components, y, onto)  # fail fast, before the forward pass
     report = _reporter(progress)
-    n = _sample_count(X)
+    on_ray = _engine(engine) is Engine.RAY
+    if on_ray and not (labels is None and metadata is None and y is None):
+        raise InputDataError("engine='ray' projects a sample of the data labelled by the predicted class; "
+                             "per-sample labels, metadata or targets cannot follow its rows.",
+                             received="labels, metadata or y with engine='ray'",
+                             fix="Leave them out, or project a sample kept in memory with engine='local'.")
+    n = None if on_ray else _sample_count(X)
     if y is not None and n is not None:
         umap_learn.targets(y, n)
     keep = None
@@ -406,7 +420,13 @@ def project_activations(
         if fraction is not None:
             report(0.4 * fraction, f"Running the model: {message}")
 
-    values = inspect_layers(model, wanted, X, training=training, batch_size=batch_size, progress=batches)
+    if on_ray:  # a uniform sample of every block, merged on the driver
+        sample = sample_activations(model, wanted, X, n=limit, seed=seed_, batch_size=batch_size, training=training,
+                                    progress=batches, engine=Engine.RAY, address=address, workers=workers)
+        values, n = sample.values, sample.seen
+        keep = sample.positions if n > limit else None
+    else:
+        values = inspect_layers(model, wanted, X, training=training, batch_size=batch_size, progress=batches)
     layer_id = _requested_id(values, layer, outputs, model, X, training, batch_size)
     activations = values[layer_id]
     parts = activations if isinstance(activations, list) else [activations]
@@ -427,11 +447,12 @@ def project_activations(
     frame = projection.frame
     params = dict(projection.params)
     params.update({"layer": layer_id, "training": bool(training), "flattened_width": int(matrix.shape[1])})
-    sampled = keep is not None
+    sampled = keep is not None or (on_ray and n is not None and n > limit)
     if sampled:
         params.update({"sampled": True, "n_total": n, "sampling": (
-            f"uniform random sample of {limit:,} of {n:,} samples without replacement, "
-            f"numpy default_rng({seed_}), drawn before running the model")})
+            f"uniform random sample of {limit:,} of {n:,} samples without replacement, " + (
+                f"a reservoir per block of the Ray dataset merged on the driver, seed {seed_}" if on_ray else
+                f"numpy default_rng({seed_}), drawn before running the model"))})
     seconds = time.perf_counter() - started
     params["seconds"] = round(seconds, 4)
     return Projection(frame=frame, method=projection.method, metric=projection.metric,
