@@ -219,6 +219,40 @@ def test_upload_graph_layer_activations_in_chromium(page, server: str, tmp_path:
     assert page.get_by_text("Still showing the previous model").count() == 1
 
 
+def test_names_are_shown_never_fetched(page, server: str, tmp_path: Path) -> None:
+    """A model whose names are Markdown and HTML pointing at a host: every page shows them as text, and the browser
+    sends nothing there (issue 25: the file "phoned home" when opened)."""
+    import io
+    import random
+    import zipfile
+
+    from hostile_corpus import MARKUP_NAMES, bounded_file
+
+    metadata = io.BytesIO()
+    with zipfile.ZipFile(metadata, "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "3"}))
+    path = tmp_path / "markup.keras"
+    path.write_bytes(bounded_file("markup names", metadata.getvalue(), random.Random(0)))
+    host = "127.0.0.1:9/"  # the host the names point to (port 9: discard, nothing answers)
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url))
+    page.goto(server)
+    page.locator("h1", has_text="Graph").first.wait_for()
+    page.evaluate("() => fetch('http://127.0.0.1:9/control.png').catch(() => 0)")  # the control: seen when sent
+    page.wait_for_timeout(500)
+    assert any(host + "control.png" in url for url in sent)
+    page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(str(path))
+    page.locator("h1", has_text=MARKUP_NAMES[0]).first.wait_for()  # the model's name, shown as the text it is
+    _settle(page)
+    for title in ("Overview", "Layer"):
+        _open_page(page, title)
+        _settle(page)
+        assert page.locator(EXCEPTION).count() == 0
+    assert page.get_by_text(MARKUP_NAMES[1]).count() >= 1  # a layer's name, as text
+    assert page.locator("main img[src*='127.0.0.1']").count() == 0
+    assert not [url for url in sent if host in url and "control.png" not in url], sent
+
+
 # what the first view shows, measured in the page: label sizes on screen, overlaps, what is inside the canvas
 _FIRST_VIEW = """() => {
   const canvas = document.querySelector('#ki-canvas').getBoundingClientRect();
