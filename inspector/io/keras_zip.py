@@ -26,7 +26,7 @@ from inspector.errors import InspectorError, LimitExceededError, ModelFormatErro
 from inspector.io.config_json import _layer_name, _model_layers, _parse_json
 from inspector.io.hdf5 import _datasets_by_group, _HDF5Index, _vet_hdf5
 from inspector.io.hdf5_child import _call_on_copy, _call_on_file, _in_thread, _open_hdf5, _scratch_file
-from inspector.io.model_file import ALL_WEIGHTS, StoredWeight
+from inspector.io.model_file import ALL_WEIGHTS, StoredWeight, WeightsWalk
 from inspector.limits import Limits, format_bytes
 
 __all__ = ["NPZ_WEIGHTS", "WINDOWS_NOTE", "portable_weights"]
@@ -143,8 +143,7 @@ def _member_chunks(archive: zipfile.ZipFile, member: str, budget: list[int], rec
             fix="Copy or download the file again, or re-save it with model.save('model.keras').") from e
 
 
-def _keras_weight_shapes(path: str, text: bytes, received: str, limits: Limits, vet: bool = True
-                         ) -> tuple[dict[str, tuple[StoredWeight, ...]], tuple[str, ...], tuple[str, ...], bool]:
+def _keras_weight_shapes(path: str, text: bytes, received: str, limits: Limits, vet: bool = True) -> WeightsWalk:
     """Map layer paths to stored weight shapes in a Keras 3 ``model.weights.h5``; list its outside data; notes, and
     whether the groups have Windows names (:func:`_portable`).
 
@@ -174,7 +173,7 @@ def _keras_weight_shapes(path: str, text: bytes, received: str, limits: Limits, 
                                received=f"{received}: {e}",
                                fix="The file is corrupted; re-save the model with model.save('model.keras').") from e
     notes = (WINDOWS_NOTE,) if original else ()
-    return {k: tuple(v) for k, v in out.items()}, outside, notes, bool(original)
+    return WeightsWalk({k: tuple(v) for k, v in out.items()}, outside, notes, bool(original))
 
 
 def portable_weights(data: bytes, received: str, limits: Limits) -> bytes:

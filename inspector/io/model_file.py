@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
-__all__ = ["ALL_WEIGHTS", "ModelSource", "ModelFile", "ModelFileReading", "StoredWeight"]
+__all__ = ["ALL_WEIGHTS", "ModelSource", "ModelFile", "ModelFileReading", "StoredWeight", "WeightsWalk"]
 
 ModelSource = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]
 
@@ -60,6 +60,16 @@ class ModelFile:
         return ".keras" if self.format == "keras" else ".h5"
 
 
+class WeightsWalk(NamedTuple):
+    """What the HDF5 child's walk of a file's stored weights finds (the result of a :class:`ModelFileReading`'s
+    future): the :class:`ModelFile` fields it fills in."""
+
+    weights: dict[str, tuple[StoredWeight, ...]]
+    outside_data: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    windows_weight_paths: bool = False
+
+
 @dataclass(frozen=True)
 class ModelFileReading:
     """A model file whose config is read and checked while the HDF5 child still walks its stored weights.
@@ -80,6 +90,6 @@ class ModelFileReading:
         """The whole :class:`ModelFile`, once the HDF5 child has answered (its error, if the weights are bad)."""
         if self._shapes is None:
             return self.file
-        weights, outside, notes, windows = self._shapes.result()
-        return replace(self.file, weights=weights, outside_data=outside, notes=self.file.notes + notes,
-                       windows_weight_paths=windows)
+        walk = WeightsWalk(*self._shapes.result())
+        return replace(self.file, weights=walk.weights, outside_data=walk.outside_data,
+                       notes=self.file.notes + walk.notes, windows_weight_paths=walk.windows_weight_paths)
