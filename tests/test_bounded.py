@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import pytest
 from bounded_runner import ENTRIES, run_case
+from fuzz_worker import _zip
 from hostile_corpus import BOUNDED_FAMILIES, DRAWING_FAMILIES, MARKUP_NAMES, _nested_calls, bounded_file
 
 import inspector
@@ -141,7 +142,7 @@ def test_unpredicted_layers_are_built_first_in_a_bounded_child(attention_file):
     assert model.get_layer("attention").count_params() == 8 * 256 * 1024 * 4 + 8 * 256 * 3 + 1024
     with zipfile.ZipFile(attention_file) as z:  # no stored weights: only the build knows what it takes
         members = {n: z.read(n) for n in z.namelist() if n != "model.weights.h5"}
-    weightless = _zipped(members)
+    weightless = _zip(members)
     with pytest.raises(inspector.LimitExceededError, match="max_weight_bytes") as refused:
         inspector.load_model(weightless, limits=inspector.Limits(max_weight_bytes=16 * 2**20))
     assert "child process" in refused.value.what
@@ -175,16 +176,9 @@ def test_nested_calls_fold_past_the_limit_and_the_static_view_is_quick():
 
 
 def _keras_file(config: dict) -> bytes:
-    return _zipped({"metadata.json": json.dumps({"keras_version": keras.__version__}).encode(),
+    return _zip({"metadata.json": json.dumps({"keras_version": keras.__version__}).encode(),
                     "config.json": json.dumps(config).encode()})
 
-
-def _zipped(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as z:
-        for name, payload in members.items():
-            z.writestr(name, payload)
-    return out.getvalue()
 
 
 # ------------------------------------------------------------------ external programs: dot bounded and owned
