@@ -29,6 +29,7 @@ import json
 import re
 import struct
 import zipfile
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,7 +167,8 @@ def _convert(members: dict[str, bytes], received: str, limits: Limits) -> Conver
     try:
         index = read_index(members[_INDEX])
         shards = _shards(members, index, received)
-        graph = read_object_graph(index[OBJECT_GRAPH_KEY], shards[0]) if OBJECT_GRAPH_KEY in index else []
+        entry = index.get(OBJECT_GRAPH_KEY)
+        graph = read_object_graph(entry, shards[entry.shard]) if entry is not None else []
     except CheckpointError as e:
         raise SavedModelError("The SavedModel's checkpoint (variables/) is malformed.", received=f"{received}: {e}",
                               fix="Copy the SavedModel directory again, or re-save the model with "
@@ -297,10 +299,10 @@ def _layer_variables(graph: list[TrackedObject], layer: int, names: dict[int, st
     from the innermost model (``models``) down (``bi_lstm/forward_lstm/lstm_cell/kernel:0``; a nested model's own
     name is not a scope: ``dense/kernel:0``), then its attribute name."""
     found: dict[int, str] = {}
-    queue = [(layer, "" if layer in models else names.get(layer, "layer") + "/")]
+    queue = deque([(layer, "" if layer in models else names.get(layer, "layer") + "/")])
     seen = {layer}
     while queue:  # breadth first: the shortest path names a variable, as TensorFlow names its key
-        node, prefix = queue.pop(0)
+        node, prefix = queue.popleft()
         for local, child in graph[node].children:
             if local in _NOT_OWNED or local.startswith("_") or child in seen or child >= len(graph):
                 continue
