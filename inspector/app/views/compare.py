@@ -14,7 +14,7 @@ opened = common.require_model()
 st.title(f"Compare · {settings.literal(opened.graph.name)}")
 st.caption("Upload a second model (a fine-tuned copy, another checkpoint): layers are matched by name, then by "
            "position, and compared with the open model (A) — no code from the file runs.")
-other = st.file_uploader("Model to compare (B)", type=["keras", "h5", "hdf5"], key=state.COMPARE_UPLOAD,
+other = st.file_uploader("Model to compare (B)", type=["keras", "h5", "hdf5", "zip"], key=state.COMPARE_UPLOAD,
                          max_upload_size=settings.upload_limit_mb())
 if other is None:
     st.stop()
