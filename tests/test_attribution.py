@@ -33,10 +33,13 @@ RNG = np.random.default_rng(3)
 # =============================================================================== float64 finite differences
 @pytest.fixture()
 def float64():
-    before = keras.config.floatx()
+    """Layers built in float64: the dtype policy too, as a model loaded earlier fixes the global policy."""
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
     keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
     yield
-    keras.config.set_floatx(before)
+    keras.config.set_floatx(floatx)
+    keras.config.set_dtype_policy(policy)
 
 
 def _shared_nested_model() -> tuple[keras.Model, dict]:
@@ -261,18 +264,24 @@ def mobilenet() -> keras.Model:
 
 
 def test_grad_cam_on_mobilenet_matches_numpy(mobilenet: keras.Model):
-    X = RNG.uniform(-1, 1, size=(3, 64, 64, 3)).astype("float32")
-    result = inspector.grad_cam(mobilenet, X, target=4)
+    """In training mode: BatchNormalization's batch statistics keep a freshly initialised MobileNetV2's feature
+    maps alive (with its initial moving statistics they shrink to 1e-11 by the last block)."""
+    X = np.random.default_rng(12).uniform(-1, 1, size=(3, 64, 64, 3)).astype("float32")
+    before = [w.copy() for w in mobilenet.get_weights()]
+    result = inspector.grad_cam(mobilenet, X, target=4, training=True)
     assert result.layer == "out_relu" == feature_map_layer(mobilenet)
+    for a, b in zip(before, mobilenet.get_weights(), strict=True):  # training mode changed no statistics
+        np.testing.assert_array_equal(a, b)
     # independent: the layer's output and gradient from a tape on the usual two-output model, then NumPy
     probe = keras.Model(mobilenet.inputs, [mobilenet.get_layer("out_relu").output, mobilenet.output])
     with tf.GradientTape() as tape:
-        maps, probs = probe(tf.constant(X))
+        maps, probs = probe(tf.constant(X), training=True)
         score = probs[:, 4]
     grads = tape.gradient(score, maps).numpy().astype(np.float64)
     maps = maps.numpy().astype(np.float64)
     weights = grads.mean(axis=(1, 2))
     cam = np.maximum((maps * weights[:, None, None, :]).sum(axis=-1), 0)
+    assert cam.max() > 1e-3  # a live map, not rounding noise
     np.testing.assert_allclose(result.cam, cam, rtol=1e-4, atol=1e-6 * np.abs(cam).max())
     resized = tf.image.resize(cam[..., None], (64, 64), method="bilinear").numpy()[..., 0]
     peak = resized.reshape(3, -1).max(axis=1)
@@ -288,18 +297,18 @@ def test_grad_cam_refuses_a_model_without_feature_maps():
         inspector.grad_cam(model, np.ones((1, 4)), target=0, layer=0)
 
 
-def test_integrated_gradients_pass_completeness(mobilenet: keras.Model):
+def test_integrated_gradients_pass_completeness():
     model = _conv_shared_model()
-    X = RNG.normal(size=(4, 8, 8, 2)).astype("float32")
+    X = np.random.default_rng(13).normal(size=(4, 8, 8, 2)).astype("float32")
     result = inspector.integrated_gradients(model, X, target=0, steps=64)
     assert result.complete and result.completeness_error.max() < 0.01, result.completeness_error
+    assert np.abs(result.score - result.baseline_score).min() > 1e-3  # a real change to account for
     np.testing.assert_allclose(result.attributions.reshape(4, -1).sum(axis=1), result.score - result.baseline_score,
                                rtol=0.01)
     coarse = inspector.integrated_gradients(model, X, target=0, steps=1, tolerance=1e-9)
     assert not coarse.complete  # one trapezoid is not the integral: the check can fail, and says so
-    image = RNG.uniform(-1, 1, size=(1, 64, 64, 3)).astype("float32")
-    big = inspector.integrated_gradients(mobilenet, image, target=1, steps=32)
-    assert big.complete, big.completeness_error
+    baseline = inspector.integrated_gradients(model, X[:1], target=0, baseline=X[1], steps=64)
+    assert baseline.complete and baseline.baseline_score[0] == pytest.approx(result.score[1], rel=1e-5)
 
 
 def _text_model() -> keras.Model:

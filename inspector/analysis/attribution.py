@@ -84,7 +84,9 @@ class IntegratedGradients:
     attributions: np.ndarray
     score: np.ndarray
     baseline_score: np.ndarray
-    completeness_error: np.ndarray  # |sum - (score - baseline_score)| / max(|score - baseline_score|, 1e-12)
+    # |sum - (score - baseline_score)| / max(|score - baseline_score|, 1e-6 max(|score|, |baseline_score|), 1e-12):
+    # a change below float32 rounding of the scores is measured against that rounding
+    completeness_error: np.ndarray
     tolerance: float
     steps: int
     input: str
@@ -267,7 +269,8 @@ def integrated_gradients(model: Any, X: Any, *, target: Any, baseline: Any = 0.0
     score, baseline_score = scores[-1], scores[0]
     change = score - baseline_score
     sums = attributions.reshape(len(attributions), -1).sum(axis=1)
-    error = np.abs(sums - change) / np.maximum(np.abs(change), 1e-12)
+    rounding = 1e-6 * np.maximum(np.abs(score), np.abs(baseline_score))
+    error = np.abs(sums - change) / np.maximum(np.maximum(np.abs(change), rounding), 1e-12)
     return IntegratedGradients(_frozen(attributions), _frozen(score), _frozen(baseline_score), _frozen(error),
                                float(tolerance), steps, name, attributed_to, g.target)
 
