@@ -21,7 +21,7 @@ from inspector.model import keras1, legacy_nodes, tf_ops
 from inspector.model.old_semantics import HARD_SIGMOID_KERAS2
 from inspector.model.scan import config_objects
 
-__all__ = ["normalize_config", "written_before_keras3"]
+__all__ = ["LAYER_FUNCTION_NAMES", "normalize_config", "written_before_keras3"]
 
 _DROP_KEYS = {
     # Keras 3 rejects these arguments, which tf.keras 2 wrote with their default values
@@ -35,7 +35,10 @@ _DEFAULTS = {"groups": 1, "time_major": False, "softmax_robust_masking": False}
 # its weights are depthwise_kernel and pointwise_kernel); Keras 3 rejects them whatever their value
 _UNUSED_KEYS = {**dict.fromkeys(("SeparableConv1D", "SeparableConv2D"),
                                 ("kernel_initializer", "kernel_regularizer", "kernel_constraint")),
-                "MultiHeadAttention": ("query_shape", "key_shape", "value_shape")}  # its build shapes
+                "MultiHeadAttention": ("query_shape", "key_shape", "value_shape"),  # its build shapes
+                # without weights, its noise shape its own: Keras 3's SpatialDropout takes neither argument
+                **dict.fromkeys(("SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"),
+                                ("trainable", "noise_shape"))}
 
 
 def normalize_config(config: dict, *, keras_version: str | None = None) -> tuple[dict, list[str]]:
@@ -160,6 +163,7 @@ def _fix_model(model: dict, notes: list[str]) -> None:
         if not isinstance(cfg, dict):
             continue
         _drop_rejected_arguments(layer, cfg, notes)
+        _keep_strings(layer, cfg, notes)
         if layer.get("class_name") != "InputLayer" and cfg.pop("batch_input_shape", None) is not None:
             notes.append(f"Dropped batch_input_shape from {cfg.get('name')!r}: the model's InputLayer already "
                          "declares it (Keras 3 rejects it on other layers).")
@@ -171,6 +175,34 @@ def _fix_model(model: dict, notes: list[str]) -> None:
         if layer.get("class_name") in legacy_nodes.MODEL_CLASSES:
             _unwrap_single_endpoints(layer, notes)
             _fix_model(layer, notes)
+
+
+# the functions of keras.layers, which Keras 3's legacy loader puts in place of a layer argument naming one
+# (tests/test_tf_keras2_files.py checks this list against Keras's)
+LAYER_FUNCTION_NAMES = frozenset({"Input", "add", "average", "concatenate", "deserialize", "dot", "maximum", "minimum",
+                                  "multiply", "serialize", "subtract"})
+# the layer arguments whose legitimate values include such a name; anywhere else the name stays for the scan to refuse
+_STRING_ARGUMENTS = {"Attention": ("score_mode",)}
+
+
+def _keep_strings(layer: dict, cfg: dict, notes: list[str]) -> None:
+    """Have Keras 3 read ``Attention(score_mode="dot")`` (the default) as the string it is.
+
+    Keras 3 reads a layer config without a module (a Keras 1/2 ``.h5``) with its legacy loader, which turns a
+    string naming a ``keras.layers`` function into that function: ``score_mode=keras.layers.dot``, refused by the
+    scan, and by Attention.  Given its module, the layer is read by the new deserializer, which leaves strings
+    alone; only when its other arguments are plain values or objects naming their module, as that deserializer
+    needs.
+    """
+    keys = _STRING_ARGUMENTS.get(str(layer.get("class_name")), ())
+    if "module" in layer or not any(cfg.get(key) in LAYER_FUNCTION_NAMES for key in keys):
+        return
+    others = [v for k, v in cfg.items() if k not in keys]
+    if all(not isinstance(v, (dict, list)) or (isinstance(v, dict) and "module" in v) for v in others) and not any(
+            isinstance(v, str) and v in LAYER_FUNCTION_NAMES for v in others):
+        layer["module"] = "keras.layers"
+        notes.append(f"{layer.get('class_name')} {cfg.get('name')!r}: read as Keras 3 reads its own files, so its "
+                     f"{', '.join(keys)} stays the string it is (Keras 3's legacy loader would make it a function).")
 
 
 def _drop_rejected_arguments(layer: dict, cfg: dict, notes: list[str]) -> None:
