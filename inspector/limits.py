@@ -42,7 +42,7 @@ class Limits:
     max_declared_dim: int = 2**24  # any size a layer config declares (units, filters, input_dim, ...)
     max_parse_seconds: int = 60  # time to parse a file's HDF5 (a legacy .h5, a .keras's weights) in a child process
     max_config_depth: int = 64  # nesting of the JSON config
-    max_config_bytes: int = 64 * 2**20  # size of the JSON config text
+    max_config_bytes: int = 16 * 2**20  # size of the JSON config text (NASNetLarge: 1 MiB; 16 MiB of {} parse to 0.4 GiB)
     max_layout_nodes: int = 400  # nodes laid out before repeated branches are folded
     max_graph_nodes: int = 50_000  # layer calls once nested models' calls are expanded (past it: folded, not traced)
     max_build_seconds: int = 60  # time the first build of a model whose memory cannot be predicted may take

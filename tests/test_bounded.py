@@ -175,6 +175,17 @@ def test_nested_calls_fold_past_the_limit_and_the_static_view_is_quick():
         inspector.load_model(_keras_file(config))
 
 
+def test_a_config_of_too_many_layers_is_refused_even_folded():
+    layers = [{"class_name": "Dense", "config": {"name": f"d{i}", "units": 1}} for i in range(60_000)]
+    data = _keras_file({"class_name": "Sequential", "config": {"name": "long", "layers": layers}})
+    assert expanded_calls(json.loads(zipfile.ZipFile(io.BytesIO(data)).read("config.json")), fold=True) == 60_000
+    start = time.perf_counter()
+    for open_ in (inspector.static_graph, inspector.load_model, inspector.build_graph):
+        with pytest.raises(inspector.LimitExceededError, match="max_graph_nodes"):
+            open_(data)
+    assert time.perf_counter() - start < SECONDS
+
+
 def _keras_file(config: dict) -> bytes:
     return _zip({"metadata.json": json.dumps({"keras_version": keras.__version__}).encode(),
                     "config.json": json.dumps(config).encode()})

@@ -131,17 +131,20 @@ def value_cost(config: dict) -> BuildCost:
     return _cost(list(_value_costs(config)), [])
 
 
-def expanded_calls(config: Any, *, stop_after: int | None = None) -> int:
+def expanded_calls(config: Any, *, stop_after: int | None = None, fold: bool = False) -> int:
     """The layer calls of a model config once every call of every nested model is expanded.
 
     ``stop_after``: return as soon as the count passes it (a config can multiply to astronomical counts).
+    ``fold``: only the first call of a nested model is expanded, later ones are one node each (the static
+    view past ``max_graph_nodes``): the count is then the config's own size.
 
     Example:
         >>> inner = {"class_name": "Functional", "config": {"name": "inner", "layers": [
         ...     {"class_name": "Dense", "config": {"name": "d"}, "inbound_nodes": [{"args": []}]}]},
         ...     "inbound_nodes": [{"args": []}, {"args": []}, {"args": []}]}
-        >>> expanded_calls({"class_name": "Functional", "config": {"layers": [inner]}})
-        6
+        >>> cfg = {"class_name": "Functional", "config": {"layers": [inner]}}
+        >>> expanded_calls(cfg), expanded_calls(cfg, fold=True)
+        (6, 4)
     """
     sizes: dict[int, int] = {}
 
@@ -151,7 +154,10 @@ def expanded_calls(config: Any, *, stop_after: int | None = None) -> int:
             for layer in _model_layers(model):
                 calls = layer.get("inbound_nodes")
                 count = len(calls) if isinstance(calls, list) and calls else 1
-                total += count * (size(layer) + 1 if _is_model(layer) else 1)
+                if not _is_model(layer):
+                    total += count
+                else:
+                    total += count + size(layer) * (1 if fold else count)
                 if stop_after is not None and total > stop_after:
                     break
             sizes[id(model)] = total

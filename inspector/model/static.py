@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from inspector.errors import ModelFormatError
+from inspector.errors import LimitExceededError, ModelFormatError
 from inspector.graph import Edge, LayerNode, ModelGraph, NodeKind, Shape, Source, WeightInfo
 from inspector.io.files import (
     ALL_WEIGHTS,
@@ -196,6 +196,13 @@ def _built(config: dict, weights: Mapping[str, tuple[StoredWeight, ...]],
     most = get_limits().max_graph_nodes
     calls = expanded_calls(config, stop_after=most)
     if calls > most:  # nested models calling the level below several times multiply: count before expanding
+        folded = expanded_calls(config, stop_after=most, fold=True)
+        if folded > most:  # too many layers even when each nested model is drawn once
+            raise LimitExceededError(
+                f"The model's config holds more than {most:,} layer calls (max_graph_nodes), even with each nested "
+                "model's later calls folded: too many to show.", received=f"a config of {folded:,} or more layer calls",
+                fix="If the model is genuine, raise max_graph_nodes with inspector.set_limits (CLI and app: the "
+                    "environment variable KERAS_INSPECTOR_MAX_GRAPH_NODES).")
         ctx.fold_calls = True
         ctx.warnings.append(
             f"Nested models are called so often that the expanded graph would have more than {most:,} layer calls "
