@@ -98,12 +98,9 @@ def _child(family: str, seed: int, entry: str, folder: Path) -> dict:
     if entry == "keras":  # what a user would do instead: Keras's own safe load, capped so that it cannot take the machine
         import resource
 
-        import keras
-
         resource.setrlimit(resource.RLIMIT_AS, (KERAS_ADDRESS_SPACE, KERAS_ADDRESS_SPACE))
         step("keras load_model", lambda: keras.saving.load_model(path, compile=False, safe_mode=True))
-        return outcomes
-    if entry == "cli":
+    elif entry == "cli":
         from inspector.cli import main
 
         step("cli summary", lambda: _exit_code(main(["summary", str(path), "--format", "csv"])))
