@@ -52,7 +52,8 @@ def _rows(capsys, *args: str) -> list[dict[str, str]]:
 @pytest.mark.parametrize("path", SAMPLES[:2])
 def test_the_static_summary_is_the_loaded_models(path, capsys):
     static, loaded = _rows(capsys, path), _rows(capsys, path, "--load")
-    columns = ["id", "class_name", "output_shape", "params", "trainable_params", "connected_to", "macs"]
+    columns = ["id", "class_name", "output_shape", "dtype", "params", "trainable_params", "connected_to", "macs",
+               "output_bytes"]
     assert [[r[c] for c in columns] for r in static] == [[r[c] for c in columns] for r in loaded]
     assert main(["summary", path, "--format", "json", "--quiet"]) == 0
     assert json.loads(capsys.readouterr().out)["source"] == "static"

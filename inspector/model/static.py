@@ -389,13 +389,18 @@ class _Builder:
             inner = {k: v for k, v in inner.items() if k != "layers"}
         else:
             output_shapes = ()
+        dtype = _dtype_name(inner.get("dtype"))
+        graph_of_model = sub if sub is not None else (self.nested.get(first_call_id) if is_model and call else None)
+        if dtype is None and graph_of_model is not None and graph_of_model.outputs:
+            # a model's config names no dtype: its row's is its first output's, as the loaded model's walk says
+            dtype = next((n.dtype for n in graph_of_model.nodes if n.id == graph_of_model.outputs[0]), None)
         kind = NodeKind.MODEL if is_model else NodeKind.LAYER
         if cls not in MODEL_CLASSES and not _model_layers(inner) and "layers" in inner:
             kind = NodeKind.SUBCLASSED
         activation = inner.get("activation")
         self.nodes.append(LayerNode(
             id=node_id, name=name, class_name=cls, kind=kind, input_shapes=tuple(input_shapes),
-            output_shapes=output_shapes, dtype=_dtype_name(inner.get("dtype")),
+            output_shapes=output_shapes, dtype=dtype,
             **_weight_fields(cls, self.ctx.weights.get(path, ()), trainable=trainable, counted=shared_with is None,
                              sub=sub),
             config=inner, activation=activation if isinstance(activation, str) else None, trainable=trainable,
