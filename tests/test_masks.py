@@ -169,3 +169,19 @@ def test_a_mask_goes_through_a_nested_model_as_keras_runs_it() -> None:
     expected = np.stack([per_step[0, :2].mean(0), per_step[1, :4].mean(0)])
     np.testing.assert_allclose(np.asarray(model(x)), expected, rtol=1e-6)
     assert not np.allclose(expected, per_step.mean(1))  # the mask made a difference
+
+
+def test_inspect_layers_passes_the_mask_into_a_nested_model() -> None:
+    """The walk hands a nested model the mask its call receives (it raised AttributeError before): the nested
+    LSTM's output read by inspect_layers is Keras's own masked output, not the output over the padding."""
+    inner_in = keras.Input((5, 4), name="inner_in")
+    encoder = keras.Model(inner_in, keras.layers.LSTM(3, name="inner_lstm")(inner_in), name="encoder")
+    tokens = keras.Input((5,), dtype="int32", name="tokens")
+    embedded = keras.layers.Embedding(9, 4, mask_zero=True, name="emb")(tokens)
+    model = keras.Model(tokens, encoder(embedded))
+    x = np.array([[1, 2, 0, 0, 0], [3, 4, 5, 0, 0]])
+    outputs = inspector.inspect_layers(model, ["encoder", "encoder/inner_lstm"], x)
+    np.testing.assert_allclose(outputs["encoder"], np.asarray(model(x)), rtol=1e-6)
+    np.testing.assert_allclose(outputs["encoder/inner_lstm"], outputs["encoder"], rtol=1e-6)
+    unmasked = np.asarray(encoder(np.asarray(keras.Model(tokens, embedded)(x))))
+    assert not np.allclose(outputs["encoder"], unmasked)  # the mask made a difference

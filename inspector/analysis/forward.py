@@ -166,9 +166,9 @@ def _execute(plan: _Plan, flat_inputs: list[Any], training: bool, record: dict[s
 def _execute_nested(plan: _Plan, args: tuple, kwargs: dict, training: bool, record: dict[str, Any],
                     transform: Callable[[list[Any]], Any] | None, timer: Any = None,
                     tap: Callable[[str, list[Any]], list[Any]] | None = None) -> list[Any] | None:
-    from keras import backend, tree
+    from keras import tree
 
-    from inspector.model.keras_internals import standardize_inputs
+    from inspector.model.keras_internals import set_keras_mask, standardize_inputs
 
     owner = plan.catalog.owner
     inputs = args[0] if args else kwargs.get("inputs")
@@ -177,7 +177,7 @@ def _execute_nested(plan: _Plan, args: tuple, kwargs: dict, training: bool, reco
     if mask is not None:
         for x, m in zip(flat, tree.flatten(mask), strict=False):
             if m is not None:
-                backend.set_keras_mask(x, m)
+                set_keras_mask(x, m)
     return _execute(plan, flat, training, record, transform, timer, tap)
 
 # ------------------------------------------------------------------------------- runners

@@ -55,6 +55,13 @@ def standardize_inputs(owner: Any, inputs: Any) -> list[Any]:
     return owner._standardize_inputs(inputs)
 
 
+def set_keras_mask(tensor: Any, mask: Any) -> None:
+    """Attach a Keras mask to a tensor, as a masking layer's call does (``keras.backend`` does not export it)."""
+    from keras.src.backend.common.masking import set_keras_mask as set_mask
+
+    set_mask(tensor, mask)
+
+
 def copy_keras_mask(new: Any, old: Any) -> Any:
     """``new`` carrying ``old``'s Keras mask (a tensor attribute an arithmetic result does not inherit)."""
     from keras.src.backend.common.masking import get_keras_mask, set_keras_mask
