@@ -237,7 +237,7 @@ def test_the_app_lays_out_a_new_upload_while_its_weights_are_read(dot_runs: list
     dot_runs.clear()
     at = upload(at, "early.keras", (tmp_path / "early.keras").read_bytes())
     assert_clean(at)
-    assert at.title[0].value == "Graph · early_bird"
+    assert at.title[0].value == r"Graph · early\_bird"  # the name shown as text (settings.literal)
     assert app_viewer(at)[1]["payload"]["svg"].startswith("<svg")
     assert early == ["early_bird"], "begun with the predicted graph"
     assert len([source for source in dot_runs if "early_bird" in source]) == 1, "and the page drew that layout"
