@@ -46,7 +46,8 @@ def more_layers():
     recurrent = keras.layers.RNN(keras.layers.LSTMCell(4), name="rnn")(q)
     dot = keras.layers.Attention(name="dot_attention")([q, v])  # score_mode="dot"
     spatial = keras.layers.SpatialDropout1D(0.5, name="spatial")(q)
-    model = keras.Model([q, v, frames], [attended, convolved, recurrent, dot, spatial])
+    stacked = keras.layers.RNN([keras.layers.GRUCell(3), keras.layers.LSTMCell(2)], name="stacked")(q)
+    model = keras.Model([q, v, frames], [attended, convolved, recurrent, dot, spatial, stacked])
     save(model, "more_layers", [rng.normal(size=(2, 5, 8)).astype("float32"), rng.normal(size=(2, 6, 8)).astype("float32"),
                                 rng.normal(size=(2, 3, 4, 4, 2)).astype("float32")], ("h5", "keras"))
 
@@ -175,12 +176,15 @@ def test_tf_keras_2_keras_files_with_initial_states_and_build_shapes_load(tf_ker
 def test_multi_head_attention_conv_lstm_and_rnn_of_a_cell(tf_keras2):
     """MultiHeadAttention's build shapes and softmax_robust_masking, time_major on ConvLSTM2D and RNN, the old
     hard_sigmoid of a ConvLSTM2D, Attention's score_mode="dot", which Keras 3's legacy loader took for the
-    function keras.layers.dot, and SpatialDropout1D's trainable and noise_shape."""
+    function keras.layers.dot, SpatialDropout1D's trainable and noise_shape, and
+    an RNN of stacked cells."""
     from inspector.model.keras_internals import legacy_function_names
     from inspector.model.legacy import LAYER_FUNCTION_NAMES
 
     _, static = _agrees_with_tf_keras(tf_keras2, "more_layers")
     assert static.node("mha").output_shapes == ((None, 5, 8),)
+    # inferring the shape of RNN(StackedRNNCells) leaves its config whole (Keras's from_config pops the cells)
+    assert len(static.node("stacked").config["cell"]["config"]["cells"]) == 2
     assert LAYER_FUNCTION_NAMES == set(legacy_function_names())
 
 

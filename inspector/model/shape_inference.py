@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -87,7 +88,10 @@ def _compute(node: LayerNode, inputs: tuple[Shape | None, ...], call: dict | Non
         # function put in place of its name (as Keras's legacy loader does; activations.get reads no scope)
         with quiet_warnings(), keras.saving.custom_object_scope(ours):
             layer = keras.saving.deserialize_keras_object(
-                {"module": "keras.layers", "class_name": node.class_name, "config": _with_objects(node.config, ours)},
+                {"module": "keras.layers", "class_name": node.class_name,
+                 # a copy: from_config may take parts out of the config it is given (StackedRNNCells pops its
+                 # cells), and the node's config is the caller's, loaded by Keras afterwards
+                 "config": _with_objects(copy.deepcopy(node.config), ours)},
                 safe_mode=True)
             result = _output_shape(layer, inputs, call)
     except Exception:  # noqa: BLE001 - a layer that cannot say its shape keeps it unknown
