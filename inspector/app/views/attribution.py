@@ -7,7 +7,7 @@ import streamlit as st
 from inspector import grad_cam, gradient_stats, integrated_gradients, saliency, to_dot
 from inspector.analysis import layers
 from inspector.analysis.attribution import select_sample
-from inspector.app import common, state
+from inspector.app import common, settings, state
 from inspector.errors import InspectorError
 from inspector.io.images import IMAGE_SCALES, IMAGE_SUFFIXES, read_image
 from inspector.io.inputs import input_specs
@@ -64,7 +64,7 @@ key = (*common.cache_key(opened), data_key, row, target)
 
 
 def explain():
-    with st.spinner(f"{method} of target {target}…"):
+    with st.spinner(f"{method} of target {settings.literal(target)}…"):
         if method == "Grad-CAM":
             return grad_cam(model, x, target=target)
         if method == "Saliency":
@@ -83,12 +83,12 @@ except InspectorError as e:
 image = x[0][0]
 if method == "Grad-CAM":
     maps, signed, where = (result.heatmap if result.heatmap is not None else result.cam), False, \
-        f"layer `{result.layer}`"
+        f"layer {result.layer}"
 elif method == "Saliency":
     maps, signed, where = result.map, False, result.attributed_to
 else:
     maps, signed, where = result.attributions, True, result.attributed_to
-st.caption(f"{method} of {result.target} on {where}; score {float(result.score[0]):.6g}.")
+st.caption(f"{method} of {settings.literal(result.target)} on {settings.literal(where)}; score {float(result.score[0]):.6g}.")
 if method == "Integrated gradients":
     error = float(result.completeness_error[0])
     text = (f"sum of attributions vs score(x) − score(baseline) {float(result.score[0] - result.baseline_score[0]):.6g}"
