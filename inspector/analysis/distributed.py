@@ -154,20 +154,19 @@ def run(model: Any, layers: Any, data: Any, *, kind: str, mode: Mode, per_channe
     dataset, sized = _dataset(ray, data, pool)
     model_ref = ray.put(_model_bytes(model))
     job = _Job([model_ref], trust, _wire_layers(model, layers), kind, mode, per_channel, batch_size, n, seed)
-    total = dataset.num_blocks() if isinstance(dataset, ray.data.dataset.MaterializedDataset) else None
+    total = dataset.num_blocks() if sized else None  # otherwise calls coalesce blocks Ray Data may still split
     merged = _Merged(kind, _Reservoir(n, np.random.default_rng(seed)) if kind == "sample" else None)
     report = _progress_reporter(progress, total, unit="block")
     started = time.perf_counter()
     with _quiet_ray_data(ray):
         out = dataset.map_batches(
             _BlockWorker, fn_constructor_kwargs={"job": job}, batch_size=None if sized else _ROWS_PER_CALL,
-            batch_format="numpy",
-            compute=compute, num_cpus=cpus_per_worker)
+            batch_format="numpy", compute=compute, num_cpus=cpus_per_worker)
         blocks = iter(out.iter_batches(batch_size=None, batch_format="numpy"))
         try:
             for batch in blocks:
                 for payload in batch["partial"]:
-                    merged.add(pickle.loads(payload))  # noqa: S301 - our own workers' partials, see _BlockWorker
+                    merged.add(pickle.loads(payload))  # our own workers' partials (see _BlockWorker.__call__)
                     if report is not None:
                         rate = merged.samples / max(time.perf_counter() - started, 1e-9)
                         report(merged.blocks / total if total else None,
