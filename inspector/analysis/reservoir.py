@@ -58,12 +58,11 @@ class _Reservoir:
         self.seen += rows
 
     def merge(self, other: _Reservoir) -> None:
-        """Make this the sample of both streams: ``other`` saw rows this one did not."""
+        """Make this the sample of both streams: ``other`` (of the same ``n``) saw rows this one did not."""
         if other.seen == 0:
             return
         if self.seen == 0:
             self.seen, self.columns = other.seen, [c.copy() for c in other.columns]
-            self.columns = self._shrunk(self.columns)
             return
         total = self.seen + other.seen
         size = min(self.n, total)
@@ -73,10 +72,3 @@ class _Reservoir:
         self.columns = [np.concatenate([a[take_mine], b[take_other]])
                         for a, b in zip(self.columns, other.columns, strict=True)]
         self.seen = total
-
-    def _shrunk(self, columns: list[np.ndarray]) -> list[np.ndarray]:
-        """At most ``n`` rows of a sample drawn with a larger ``n`` (a uniform subset stays uniform)."""
-        if not columns or len(columns[0]) <= self.n:
-            return columns
-        keep = self.rng.choice(len(columns[0]), size=self.n, replace=False)
-        return [c[keep] for c in columns]
