@@ -291,3 +291,22 @@ def test_an_unknown_layer_takes_its_output_shape_from_the_next_layers_build_conf
     assert [graph.node(f"q{i}").output_shapes for i in range(3)] == [((None, 5),), ((None, 4),), ((None, 3),)]
     assert graph.node("q1").input_shapes == ((None, 5),)
     assert graph.total_params == 6 * 5 + 5 + 5 * 4 + 4 + 4 * 3 + 3 + 3 * 2 + 2
+
+
+@pytest.mark.parametrize("multiples", [[1, 2048, 1], "a tensor"])
+def test_a_tile_growing_a_tensor_without_bound_stays_static(tf_keras2, tmp_path, multiples):
+    """tf.tile grows a tensor by the product of its multiples: past MAX_TILE_FACTOR, or as a tensor known only when
+    the model runs, a file could make the forward pass allocate without bound, so the op is not converted."""
+    path = tmp_path / "ops.h5"
+    path.write_bytes((tf_keras2 / "ops.h5").read_bytes())
+    with h5py.File(path, "r+") as f:
+        config = json.loads(f.attrs["model_config"])
+        layer = next(lc for lc in config["config"]["layers"] if lc["config"].get("function") == "tile")
+        assert layer["inbound_nodes"][0][3]["multiples"] == [1, 2, 1]  # as tf.keras 2 wrote it
+        if multiples == "a tensor":  # the model's first input, as tf.keras 2 writes a tensor argument
+            multiples = [config["config"]["input_layers"][0][0], 0, 0]
+        layer["inbound_nodes"][0][3]["multiples"] = multiples
+        f.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(inspector.UnsafeModelError, match=r"tf\.tile with multiples"):
+        inspector.load_model(path)
+    assert inspector.build_graph(path).node(layer["name"]).opaque

@@ -54,6 +54,9 @@ OPERATIONS = frozenset({
     "reshape", "expand_dims", "squeeze", "compat.v1.squeeze", "transpose", "compat.v1.transpose", "concat",
     "stack", "split", "tile", "cast", "clip_by_value", "where", "linalg.matmul", "__operators__.getitem",
 })
+# tf.tile is the one operation that grows a tensor by a factor its arguments name: it is converted only with
+# constant multiples whose product is at most this (a file must not make a forward pass allocate without bound)
+MAX_TILE_FACTOR = 1024
 _CONSTANT = "_CONSTANT_VALUE"  # tf.keras 2's marker of a constant where the first argument holds tensors
 _ELLIPSIS = "..."  # ``x[..., 0]``'s Ellipsis in a converted slice_spec
 
@@ -77,6 +80,8 @@ def convert_op_layers(layers: list, notes: list[str]) -> None:
         converted = [_node(node, mark) for node in nodes]
         if not converted or any(c is None or c[1] != converted[0][1] for c in converted):  # type: ignore[index]
             continue  # not as tf.keras 2 writes it: left for the scan to refuse, with the operation named
+        if cfg["function"] == "tile" and _tile_factor(converted[0][1]) is None:  # type: ignore[index]
+            continue
         layer.pop("module", None)
         layer.pop("registered_name", None)
         layer["inbound_nodes"] = [c[0] for c in converted]  # type: ignore[index]
@@ -100,6 +105,10 @@ def op_layer_reason(layer: dict) -> str:
             and isinstance(nodes, list) and all(isinstance(n, dict) and _is_data(n) for n in nodes) \
             and _is_data(cfg.get("arguments", {})) and not any(_is_tensor(v) for v in _flat(cfg.get("arguments"))):
         return ""
+    if function == "tile":
+        return (f"a tf.keras 2 TensorFlow-op layer calling tf.tile with multiples that are not constant whole "
+                f"numbers multiplying the tensor's size by at most {MAX_TILE_FACTOR} (a file must not make the "
+                "forward pass allocate without bound), which runs only in trusted mode")
     if function in OPERATIONS:
         return (f"a tf.keras 2 TensorFlow-op layer calling tf.{function} with arguments that are not plain data "
                 "(numbers, shapes, slices, tensors), which runs only in trusted mode")
@@ -138,6 +147,24 @@ def _node(node: Any, mark: Callable[[Any], Any]) -> tuple[dict, dict] | None:
             constants[key] = value
     first_argument = tensors.pop("inputs", None)
     return {"args": [first_argument] if first_argument is not None else [], "kwargs": tensors}, constants
+
+
+def _tile_factor(constants: dict) -> int | None:
+    """The factor by which a tf.tile with these constant arguments grows a tensor; ``None`` past the bound.
+
+    Example:
+        >>> _tile_factor({"multiples": [1, 2, 3]}), _tile_factor({"multiples": [1, 10**6]}), _tile_factor({})
+        (6, None, None)
+    """
+    multiples = constants.get("multiples")
+    if not isinstance(multiples, list) or not all(type(m) is int and m >= 0 for m in multiples):
+        return None  # absent (a tensor: known only when the model runs) or not whole numbers
+    factor = 1
+    for m in multiples:
+        factor *= m
+        if factor > MAX_TILE_FACTOR:
+            return None
+    return factor
 
 
 def _flat(value: Any) -> list:
