@@ -330,6 +330,17 @@ def test_keras_applications_are_predicted_exactly_and_open(name, tmp_path):
     assert inspector.load_model(path).count_params() == model.count_params()
 
 
+def test_the_build_budget_bounds_untrusted_files_and_never_a_trusted_one(tmp_path):
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(256), keras.layers.Dense(10)])
+    path = tmp_path / "mlp.keras"
+    model.save(path)
+    budget = 4 * 64 * 256  # the first kernel's bytes alone: the whole model is over it
+    with pytest.raises(inspector.LimitExceededError, match="max_weight_bytes"):
+        inspector.load_model(path, limits=inspector.Limits(max_weight_bytes=budget))
+    trusted = inspector.load_model(path, trust=True, limits=inspector.Limits(max_weight_bytes=budget))
+    assert trusted.count_params() == model.count_params() == 64 * 256 + 256 + 256 * 10 + 10
+
+
 def test_real_models_are_not_refused(real_models):
     """Each file's predicted build memory is what it stores (written by the Keras that saved it); none is refused."""
     checked = 0

@@ -114,7 +114,9 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
     if not trust:
         _refuse_code(model_file, config)
     _check_declared_sizes(model_file, config, limits)
-    cost = _check_build_cost(model_file, config, limits)
+    # the build budget bounds what a file we know nothing of makes this process allocate; a trusted file is the
+    # user's own model, opened at whatever size they saved it (trust already lets it run any code)
+    cost = None if trust else _check_build_cost(model_file, config, limits)
     if model_file.weights_format == "npz":
         raise ModelLoadError(
             f"The model's weights are stored as {NPZ_WEIGHTS}, which Keras writes as pickled arrays and cannot read "
@@ -129,7 +131,7 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
         data = portable_weights(data, _received(model_file), limits)
     if model_file.format == "h5" and keras1.is_keras1(model_file.config, model_file.keras_version):
         data = keras1.convert_weights(data, model_file.config)  # per-gate RNN weights, Theano kernels
-    if cost.unknown and not trust:  # what cannot be predicted is built first where it is bounded, never trusted
+    if cost is not None and cost.unknown:  # what cannot be predicted is built first where it is bounded
         build_in_child(data, model_file.suffix, _received(model_file), limits)
     model = _keras_load(data, model_file, trust, custom_objects)
     compute_channels_last(model)  # TensorFlow's CPU convolutions refuse NCHW without oneDNN
