@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import inspector
 from inspector.cli import main
 from inspector.rendering.summary import SUMMARY_COLUMNS
 
@@ -474,6 +475,18 @@ def test_project_embedding_with_pca_to_csv(models, tmp_path, capsys):
     assert list(rows[0]) == ["index", "label", "x", "y", "z", "is_padding"]
     assert [int(r["index"]) for r in rows] == list(range(20))  # Embedding(20, 4): one point per index
     assert rows[0]["is_padding"] == "True" and rows[1]["is_padding"] == "False"  # mask_zero
+
+
+def test_project_embedding_with_umap_learn_gives_the_librarys_map(models, tmp_path, capsys):
+    pytest.importorskip("umap", reason="umap-learn (the optional extra) is not installed")
+    out = tmp_path / "coords.csv"
+    code, _, err = run_main(capsys, "project", models["masking"], "--layer", "embed", "--method", "umap-learn",
+                            "-o", out)
+    assert code == 0, err
+    rows = list(csv.DictReader(out.open()))
+    expected = inspector.project_embedding(inspector.load_model(models["masking"]), "embed", method="umap-learn")
+    np.testing.assert_allclose([[float(r["x"]), float(r["y"])] for r in rows], expected.frame[["x", "y"]].to_numpy(),
+                               rtol=1e-5, atol=1e-5)
 
 
 def test_project_activations_from_an_input_file(models, tmp_path, capsys):

@@ -365,7 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     project.add_argument("model", metavar="MODEL", help=model_help)
     project.add_argument("--layer", required=True, metavar="LAYER",
                          help="Embedding layer name (or any layer with --input)")
-    project.add_argument("--method", choices=["umap", "pca"], default="umap", help="default: umap")
+    project.add_argument("--method", choices=["umap", "pca", "umap-learn"], default="umap",
+                         help="umap (default, ours), pca, or umap-learn (the optional extra: "
+                              "pip install 'keras-inspector[umap-learn]')")
     project.add_argument("--dims", type=int, choices=[2, 3], default=2, help="output dimensions (default: 2)")
     project.add_argument("--input", metavar="DATA",
                          help="project the layer's activations on this data (.npy/.npz/.csv) instead of "
