@@ -119,13 +119,17 @@ def custom_objects() -> dict[str, Any]:
     """The objects a rewritten legacy config may name, for ``keras.saving.load_model(custom_objects=...)``.
 
     With them, tf.keras 2's TensorFlow-op layers of the operations we compute with Keras ops
-    (:mod:`inspector.model.tf_ops`).
+    (:mod:`inspector.model.tf_ops`) and its locally connected layers
+    (:mod:`inspector.model.locally_connected`), which Keras 3 removed.
 
     Example:
-        >>> sorted(custom_objects())
-        ['BatchNormalizationKeras1', 'SlicingOpLambda', 'TFOpLambda', 'keras_inspector_hard_sigmoid_keras2']
+        >>> sorted(custom_objects())  # doctest: +NORMALIZE_WHITESPACE
+        ['BatchNormalizationKeras1', 'LocallyConnected1D', 'LocallyConnected2D', 'SlicingOpLambda', 'TFOpLambda',
+         'keras_inspector_hard_sigmoid_keras2']
     """
+    from inspector.model.locally_connected import locally_connected_class
     from inspector.model.tf_ops import op_layer_classes
 
     return {HARD_SIGMOID_KERAS2: hard_sigmoid_keras2, BATCH_NORMALIZATION_KERAS1: batch_normalization_keras1(),
+            "LocallyConnected1D": locally_connected_class(1), "LocallyConnected2D": locally_connected_class(2),
             **op_layer_classes()}

@@ -144,7 +144,8 @@ def _conv(rank: int, *, kind: str = "conv") -> Callable[[dict[str, Any], tuple[_
             new = tuple(_transposed(n, k, padding, p, s, d)
                         for n, k, p, s, d in zip(spatial, kernel, extras, strides, dilation, strict=True))
         else:
-            padding = _padding(config, ("valid", "same", "causal") if rank == 1 else ("valid", "same"))
+            padding = _padding(config, ("valid", "same", "causal") if rank == 1 and kind != "local" else
+                               ("valid", "same"))
             if any(s > 1 for s in strides) and any(d > 1 for d in dilation):
                 raise _Unknown("strides and dilation together")
             new = tuple(_windowed(n, d * (k - 1) + 1, s, padding)
@@ -358,6 +359,7 @@ _RULES: dict[str, Callable[[dict[str, Any], tuple[_Dims, ...]], tuple[_Dims, ...
     "Conv3DTranspose": _conv(3, kind="transpose"),
     "DepthwiseConv1D": _conv(1, kind="depthwise"), "DepthwiseConv2D": _conv(2, kind="depthwise"),
     "SeparableConv1D": _conv(1, kind="separable"), "SeparableConv2D": _conv(2, kind="separable"),
+    "LocallyConnected1D": _conv(1, kind="local"), "LocallyConnected2D": _conv(2, kind="local"),  # tf.keras 2's
     "MaxPooling1D": _pooling(1), "MaxPooling2D": _pooling(2), "MaxPooling3D": _pooling(3),
     "AveragePooling1D": _pooling(1), "AveragePooling2D": _pooling(2), "AveragePooling3D": _pooling(3),
     "GlobalMaxPooling1D": _global_pooling(1), "GlobalMaxPooling2D": _global_pooling(2),

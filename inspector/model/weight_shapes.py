@@ -25,6 +25,7 @@ from typing import Any
 
 from inspector.graph import ModelGraph, NodeKind, Shape
 from inspector.io.files import StoredWeight
+from inspector.model.locally_connected import kernel_shape, output_size
 
 __all__ = ["predict_weights", "layer_weights"]
 
@@ -152,6 +153,26 @@ def _conv(rank: int, *, transpose: bool = False) -> Callable[[dict[str, Any], tu
     return rule
 
 
+def _locally_connected(rank: int) -> Callable[[dict[str, Any], tuple[int | None, ...]], _Weights]:
+    def rule(config: dict[str, Any], shape: tuple[int | None, ...]) -> _Weights:
+        first = config.get("data_format") == "channels_first"
+        if len(shape) != rank + 2:
+            raise _Unknown(f"a {rank}-D layer takes {rank + 2} dimensions")
+        sizes = tuple(_dim(shape, axis) for axis in (range(2, rank + 2) if first else range(1, rank + 1)))
+        filters, channels = _positive(config, "filters"), _channels(config, shape)
+        kernel, strides = _sizes(config.get("kernel_size"), rank), _sizes(config.get("strides", 1), rank)
+        padding, implementation = str(config.get("padding", "valid")).lower(), config.get("implementation", 1)
+        if padding not in ("valid", "same") or implementation not in (1, 2, 3) or (padding, implementation) == (
+                "same", 1):
+            raise _Unknown(f"padding {padding!r} with implementation {implementation!r}")
+        outs = tuple(output_size(n, k, s, padding) for n, k, s in zip(sizes, kernel, strides, strict=True))
+        if min(outs) <= 0:
+            raise _Unknown("the window is larger than the input")
+        weights = [("kernel", kernel_shape(sizes, channels, filters, kernel, strides, padding, first, implementation))]
+        return weights + ([("bias", (*outs, filters))] if config.get("use_bias", True) else [])
+    return rule
+
+
 def _depthwise(rank: int) -> Callable[[dict[str, Any], tuple[int | None, ...]], _Weights]:
     def rule(config: dict[str, Any], shape: tuple[int | None, ...]) -> _Weights:
         channels, multiplier = _channels(config, shape), _positive(config, "depth_multiplier", 1)
@@ -267,6 +288,7 @@ _RULES: dict[str, Callable[[dict[str, Any], tuple[int | None, ...]], _Weights]] 
     "Conv3DTranspose": _conv(3, transpose=True),
     "DepthwiseConv1D": _depthwise(1), "DepthwiseConv2D": _depthwise(2),
     "SeparableConv1D": _separable(1), "SeparableConv2D": _separable(2),
+    "LocallyConnected1D": _locally_connected(1), "LocallyConnected2D": _locally_connected(2),  # tf.keras 2's
     "BatchNormalization": _batch_normalization, "LayerNormalization": _layer_normalization,
     "GroupNormalization": _group_normalization, "RMSNormalization": _rms_normalization,
     "Normalization": _normalization,
