@@ -191,10 +191,11 @@ def test_tf_keras2_keyword_tensor_reaches_the_user_class(tmp_path):
 
 
 def test_a_layer_keras3_removed_is_named_as_such_not_as_a_package(tmp_path):
-    """LocallyConnected2D was a tf.keras 2 layer; Keras 3 removed it (found by the conformance corpus)."""
-    path = keras2_h5_with_layer(tmp_path / "local.h5", {"class_name": "LocallyConnected2D", "config": {
-        "name": "local", "filters": 2, "kernel_size": [1, 1]}}, input_shape=(2, 2, 1), units=1)
+    """CuDNNGRU was a tf.keras 2 layer; Keras 3 removed it (LocallyConnected2D, found so by the conformance corpus,
+    now loads: tests/test_locally_connected.py)."""
+    path = keras2_h5_with_layer(tmp_path / "gru.h5", {"class_name": "CuDNNGRU", "config": {"name": "gru", "units": 2}},
+                                input_shape=(3, 2), units=1)
     with pytest.raises(inspector.ModelLoadError) as info:
         inspector.load_model(path)
-    assert "'LocallyConnected2D', a layer of Keras 2 that Keras 3 removed" in info.value.what
+    assert "'CuDNNGRU', a layer of Keras 2 that Keras 3 removed" in info.value.what
     assert "package" not in info.value.fix and "tf_keras" in info.value.fix

@@ -36,8 +36,9 @@ _PACKAGES = {  # name: (pip name, *classes)
     "TensorFlow Addons": ("tensorflow-addons", "WeightNormalization", "GroupNormalization", "InstanceNormalization",
                           "SpectralNormalization"),
 }
-# layers of Keras 2 (and tf.keras 2) that Keras 3 removed: no package brings them back
-_REMOVED_IN_KERAS3 = ("LocallyConnected1D", "LocallyConnected2D", "CuDNNLSTM", "CuDNNGRU", "DenseFeatures")
+# layers of Keras 2 (and tf.keras 2) that Keras 3 removed: no package brings them back (LocallyConnected1D/2D load:
+# inspector.model.locally_connected computes them)
+_REMOVED_IN_KERAS3 = ("CuDNNLSTM", "CuDNNGRU", "DenseFeatures")
 _BYTECODE_ERRORS = ("bad marshal data", "unknown opcode", "code() argument", "code expected", "code() takes",
                     "unmarshallable object", "EOF read where object expected", "marshal data too short")
 
