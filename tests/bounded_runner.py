@@ -3,7 +3,8 @@
 ``run_case(family, seed, entry)`` starts ``python tests/bounded_runner.py FAMILY SEED ENTRY FOLDER``; the child
 writes the family's file (``hostile_corpus.bounded_file``) and opens it through ``entry``: ``library``
 (``load_model``, then ``build_graph``, the summary, JSON, DOT, HTML and an SVG drawing), ``cli`` (``summary``
-and ``graph -o g.svg``) or ``keras`` (``keras.saving.load_model``, what a user would call instead, its address
+and ``graph -o g.svg``), ``app`` (the Streamlit app, run by ``AppTest``: the file uploaded, its background load
+waited for, the Overview page drawn) or ``keras`` (``keras.saving.load_model``, what a user would call instead, its address
 space capped), and prints what each step answered.  The parent reads the child's peak resident memory
 from ``os.wait4`` (``ru_maxrss``, the child's own, not the test process's) and its wall time.  Used by
 tests/test_bounded.py (which asserts the promises) and bench/bounded.py (which prints them).
@@ -23,7 +24,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-ENTRIES = ("library", "cli")
+ENTRIES = ("library", "cli", "app")
+_APP = Path(__file__).resolve().parents[1] / "inspector" / "app" / "main.py"
 KERAS_ADDRESS_SPACE = 6 * 2**30  # the "keras" entry (bench/bounded.py): TensorFlow alone reserves 2.5 GiB of it
 
 
@@ -100,6 +102,9 @@ def _child(family: str, seed: int, entry: str, folder: Path) -> dict:
 
         resource.setrlimit(resource.RLIMIT_AS, (KERAS_ADDRESS_SPACE, KERAS_ADDRESS_SPACE))
         step("keras load_model", lambda: keras.saving.load_model(path, compile=False, safe_mode=True))
+    elif entry == "app":
+        said = step("app upload", lambda: _app_upload(path))
+        outcomes["app said"] = str(said)[:2000]
     elif entry == "cli":
         from inspector.cli import main
 
@@ -115,6 +120,25 @@ def _child(family: str, seed: int, entry: str, folder: Path) -> dict:
             step("svg", lambda: inspector.render(graph, "svg"))
     step("end", lambda: None)
     return outcomes
+
+
+def _app_upload(path: Path) -> str:
+    """Upload ``path`` in the app and draw its Overview once the background load has ended: what the app's errors
+    and warnings say; anything the app raises (instead of showing) escapes."""
+    from streamlit.testing.v1 import AppTest
+
+    from inspector.app.state import LOADED
+
+    at = AppTest.from_file(str(_APP), default_timeout=120).run()
+    at.sidebar.get("file_uploader")[0].set_value((path.name, path.read_bytes(), "application/octet-stream"))
+    at.run()
+    opening = at.session_state[LOADED] if LOADED in at.session_state else None
+    if opening is not None:
+        opening.result(timeout=120)
+    at.switch_page("views/overview.py").run()
+    if at.exception:
+        raise RuntimeError(f"the app raised: {[str(e.value)[:200] for e in at.exception]}")
+    return " | ".join(str(e.value) for e in [*at.error, *at.warning, *at.sidebar.error, *at.sidebar.warning])
 
 
 def _exit_code(code: int) -> None:

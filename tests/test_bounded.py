@@ -316,6 +316,8 @@ def test_each_family_opens_within_the_memory_and_time_promised(family, entry, tm
     assert measured.open_seconds < SECONDS, measured  # the process's start (TensorFlow's import) is not the open's
     if entry == "library" and family in BOUNDED_FAMILIES:
         assert measured.outcomes["load_model"] in BOUNDED_FAMILIES[family][0].split("|"), measured.outcomes
+    if entry == "app" and family in BOUNDED_FAMILIES:  # the app says which limit (its text escaped, as names are)
+        assert BOUNDED_FAMILIES[family][1] in measured.outcomes["app said"].replace("\\", ""), measured.outcomes
 
 
 # ------------------------------------------------------------------ no false refusals
