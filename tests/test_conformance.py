@@ -49,14 +49,11 @@ FULL = ("os.environ.get('KERAS_INSPECTOR_CONFORMANCE') == 'all' or "
 _RNN_CELLS = ("inspector/model/legacy.py or io/savedmodel.py: in a SavedModel's metadata the cells of a tf.keras 2 "
               "RNN(LSTMCell) / RNN(StackedRNNCells) have no module: Keras 3 cannot locate 'LSTMCell', and the static "
               "view has no shapes for them")
-_REMOVED = ("Keras 3 removed LocallyConnected1D/2D: no load (the message says so), and no static shapes from Keras's "
-            "arithmetic for them or the Reshape after them")
 _SAVEDMODEL_DEEP = ("issue 24 cause 1 (inspector/io/savedmodel.py, in progress): in a SavedModel nesting a Sequential in "
                     "a nested Functional called twice, Keras is given the weights in another order (level2's "
                     "mid_dense/kernel gets a (4,) value)")
 KNOWN: dict[tuple[str, str, str], str] = {
     ("*", "rnn_cells", "savedmodel"): _RNN_CELLS,
-    ("*", "locally_connected", "*"): _REMOVED,
     **{(check, "dense_nested_deep", "savedmodel"): _SAVEDMODEL_DEEP for check in ("loaded", "outputs")},
 }
 

@@ -14,7 +14,7 @@ from tf_keras_files import reference_outputs, run_tf_keras
 
 import inspector
 from inspector.io.files import read_model_file
-from inspector.model.loading import needs_trust
+from inspector.model.loading import load_info, needs_trust
 from inspector.model.locally_connected import locally_connected_class
 from inspector.model.output_shapes import output_shapes
 from inspector.model.static import static_graph
@@ -37,7 +37,7 @@ for n in (1, 2, 3):
         if layer.weights:
             layer.set_weights([rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()])
     save(model, f"implementation_{n}", [rng.normal(size=(2, 10, 3)).astype("float32"),
-                                        rng.normal(size=(2, 7, 6, 2)).astype("float32")])
+                                        rng.normal(size=(2, 7, 6, 2)).astype("float32")], ("h5", "keras"))
     np.save(f"implementation_{n}_params.npy", model.count_params())
     with open(f"implementation_{n}_weights.json", "w") as f:
         json.dump({layer.name: [list(w.shape) for w in layer.weights] for layer in model.layers}, f)
@@ -52,15 +52,18 @@ def written(tmp_path_factory):
     return folder
 
 
+@pytest.mark.parametrize("fmt", ["h5", "keras"])
 @pytest.mark.parametrize("implementation", [1, 2, 3])
-def test_tf_keras_2_locally_connected_layers_load_untrusted_and_compute_as_tf_keras(written, implementation):
-    """Each layout loads untrusted, computes tf.keras 2's outputs, and its static view has tf.keras 2's parameter
-    count and the loaded model's shapes."""
+def test_tf_keras_2_locally_connected_layers_load_untrusted_and_compute_as_tf_keras(written, implementation, fmt):
+    """Each layout, in an .h5 and a .keras file, loads untrusted, computes tf.keras 2's outputs, and its static view
+    has tf.keras 2's parameter count and the loaded model's shapes."""
     name = f"implementation_{implementation}"
-    path = written / f"{name}.h5"
+    path = written / f"{name}.{fmt}"
     inputs, expected = reference_outputs(written, name)
     assert needs_trust(read_model_file(path)) == []
     model = inspector.load_model(path)  # untrusted
+    assert any("inspector's own layer" in note and f"(implementation {implementation})" in note
+               for note in load_info(model).notes)
     got = model.predict(inputs, verbose=0)
     for ours, theirs in zip(got, expected, strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)

@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from inspector.model import keras1, legacy_nodes, tf_ops
-from inspector.model.old_semantics import HARD_SIGMOID_KERAS2
+from inspector.model.old_semantics import HARD_SIGMOID_KERAS2, LOCALLY_CONNECTED
 from inspector.model.scan import config_objects
 
 __all__ = ["LAYER_FUNCTION_NAMES", "normalize_config", "written_before_keras3"]
@@ -109,6 +109,12 @@ def _keep_old_semantics(node: Any, notes: list[str], inner: bool = False) -> Non
                                     "dtype": cfg.get("dtype", "float32"), "threshold": float(cfg.get("theta", 1.0))}
             notes.append(f"ThresholdedReLU {cfg['name']!r} (removed in Keras 3) became ReLU(threshold="
                          f"{cfg['threshold']}), the same function.")
+        if node.get("class_name") in LOCALLY_CONNECTED:
+            if "module" in node:  # a tf.keras 2 .keras file: registered_name None would hide ours from Keras's lookup
+                node["registered_name"] = node["class_name"]
+            notes.append(f"{node['class_name']} {cfg.get('name')!r} (removed in Keras 3) is computed by the "
+                         f"inspector's own layer, in tf.keras 2's weight layout (implementation "
+                         f"{cfg.get('implementation', 1)}).")
         if node.get("class_name") in ("TimeDistributed", "Bidirectional"):
             _locate_wrapped_layers(cfg, notes)
         if node.get("class_name") in ("GRU", "GRUCell") and "reset_after" not in cfg:

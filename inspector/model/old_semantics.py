@@ -21,12 +21,14 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-__all__ = ["BATCH_NORMALIZATION_KERAS1", "HARD_SIGMOID_KERAS2", "batch_normalization_keras1", "custom_objects",
-           "hard_sigmoid_keras2"]
+__all__ = ["BATCH_NORMALIZATION_KERAS1", "HARD_SIGMOID_KERAS2", "LOCALLY_CONNECTED", "batch_normalization_keras1",
+           "custom_objects", "hard_sigmoid_keras2"]
 
 # the names a rewritten config uses; chosen so that no Keras object or user class has them
 HARD_SIGMOID_KERAS2 = "keras_inspector_hard_sigmoid_keras2"
 BATCH_NORMALIZATION_KERAS1 = "BatchNormalizationKeras1"  # also the class's name: the graph shows the same either way
+# tf.keras 2's layers that Keras 3 removed, computed by ours (inspector.model.locally_connected) under the same names
+LOCALLY_CONNECTED = ("LocallyConnected1D", "LocallyConnected2D")
 
 
 def hard_sigmoid_keras2(x: Any) -> Any:
@@ -131,5 +133,5 @@ def custom_objects() -> dict[str, Any]:
     from inspector.model.tf_ops import op_layer_classes
 
     return {HARD_SIGMOID_KERAS2: hard_sigmoid_keras2, BATCH_NORMALIZATION_KERAS1: batch_normalization_keras1(),
-            "LocallyConnected1D": locally_connected_class(1), "LocallyConnected2D": locally_connected_class(2),
+            **{name: locally_connected_class(rank) for rank, name in enumerate(LOCALLY_CONNECTED, 1)},
             **op_layer_classes()}
