@@ -46,15 +46,7 @@ FULL = ("os.environ.get('KERAS_INSPECTOR_CONFORMANCE') == 'all' or "
 
 # Known causes: each names where the bug lies (docs/conformance.md has the table), with the checks it fails as
 # (check, case, format); "*" is every check or format.
-_RNN_CELLS = ("inspector/model/legacy.py or io/savedmodel.py: in a SavedModel's metadata the cells of a tf.keras 2 "
-              "RNN(LSTMCell) / RNN(StackedRNNCells) have no module: Keras 3 cannot locate 'LSTMCell', and the static "
-              "view has no shapes for them")
-_SAVEDMODEL_DEEP = ("issue 24 cause 1 (inspector/io/savedmodel.py, in progress): in a SavedModel nesting a Sequential in "
-                    "a nested Functional called twice, Keras is given the weights in another order (level2's "
-                    "mid_dense/kernel gets a (4,) value)")
 KNOWN: dict[tuple[str, str, str], str] = {
-    ("*", "rnn_cells", "savedmodel"): _RNN_CELLS,
-    **{(check, "dense_nested_deep", "savedmodel"): _SAVEDMODEL_DEEP for check in ("loaded", "outputs")},
 }
 
 

@@ -26,9 +26,11 @@ needs_tf_keras = pytest.mark.skipif(importlib.util.find_spec("tf_keras") is None
 needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real_models/savedmodel is absent")
 
 # Written by tf.keras 2 in a child process: a Sequential CNN with BatchNormalization trained one step (so the
-# checkpoint holds Adam's slots), a Functional model with a nested Sequential, an LSTM and a frozen layer, two
-# stacked Bidirectional RNNs (whose cells share names: also saved as tf.keras 2's .keras), and a model carrying a
-# tf.function that writes a file when TensorFlow runs the SavedModel's graphs.
+# checkpoint holds Adam's slots), a Functional model with a nested Sequential (a Dense after its BatchNormalization:
+# its .h5 order, trainable first, is not its variables' order), an LSTM and a frozen layer, two stacked Bidirectional
+# RNNs around an RNN of stacked cells (cells share names; a SavedModel's metadata names no module for a cell: also
+# saved as tf.keras 2's .keras), and a model carrying a tf.function that writes a file when TensorFlow runs the
+# SavedModel's graphs.
 _WRITE = r"""
 import json, os, sys
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
@@ -48,8 +50,8 @@ x = rng.normal(size=(6, 8, 8, 1)).astype("float32")
 cnn.fit(x, np.array([0, 1, 2, 0, 1, 2]), epochs=1, verbose=0)
 cnn.save(f"{out}/cnn")
 
-inner = k.Sequential([k.layers.Dense(5, activation="tanh", input_shape=(4,)), k.layers.BatchNormalization()],
-                     name="inner")
+inner = k.Sequential([k.layers.Dense(5, activation="tanh", input_shape=(4,)), k.layers.BatchNormalization(),
+                      k.layers.Dense(3)], name="inner")
 a = k.Input((4,), name="a")
 b = k.Input((3, 2), name="b")
 frozen = k.layers.Dense(4, name="frozen")
@@ -62,6 +64,8 @@ for layer in functional.layers + inner.layers:  # moving statistics away from 0/
 functional.save(f"{out}/functional")
 
 recurrent = k.Sequential([k.layers.Bidirectional(k.layers.LSTM(4, return_sequences=True), input_shape=(5, 3)),
+                          k.layers.RNN(k.layers.StackedRNNCells([k.layers.LSTMCell(3), k.layers.GRUCell(2)]),
+                                       return_sequences=True),
                           k.layers.Bidirectional(k.layers.GRU(3)), k.layers.Dense(2)])
 recurrent.save(f"{out}/recurrent")
 recurrent.save(f"{out}/recurrent.keras")  # tf.keras 2's own .keras: weight groups named by Keras's snake case

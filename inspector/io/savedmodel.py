@@ -5,8 +5,8 @@ A SavedModel holds TensorFlow graphs (``saved_model.pb``: never read, let alone 
 metadata; the root's holds the model config, as an ``.h5`` holds ``model_config``), and a checkpoint
 (``variables/``: :mod:`inspector.io.tf_checkpoint`).  :func:`convert_savedmodel` turns the three files
 into the legacy ``.h5`` tf.keras 2 itself would have written for the model: the config (tuples and
-``TensorShape`` items as lists), and per top-level layer its variables in ``layer.weights`` order — the
-order of the layer's ``variables`` list in the checkpoint's object graph.  From there the file is an
+``TensorShape`` items as lists), and per top-level layer its variables in the order tf.keras 2 writes them
+(trainable first, by the layer's lists in the checkpoint's object graph).  From there the file is an
 ``.h5``: the same trust scan, legacy normalisation, static view and Keras loading.
 
 A subclassed model has no config to rebuild it from: its top-level layers (nested Functional models keep
@@ -294,7 +294,9 @@ def _follow(graph: list[TrackedObject], path: str) -> int | None:
 
 def _layer_variables(graph: list[TrackedObject], layer: int, names: dict[int, str],
                      models: set[int]) -> dict[int, str]:
-    """A layer's variables in ``layer.weights`` order (its ``variables`` list), each named as tf.keras 2 names it
+    """A layer's variables in the order tf.keras 2 writes them to an ``.h5`` (its ``trainable_variables`` list, then
+    its ``non_trainable_variables``, then any other of its ``variables``; a model's ``variables`` list differs: a
+    BatchNormalization's moving statistics before the next layer's kernel), each named as tf.keras 2 names it
     in an ``.h5``: by the name scopes it was created in — the layers holding it (``names``: layer names by node),
     from the innermost model (``models``) down (``bi_lstm/forward_lstm/lstm_cell/kernel:0``; a nested model's own
     name is not a scope: ``dense/kernel:0``), then its attribute name."""
@@ -313,11 +315,22 @@ def _layer_variables(graph: list[TrackedObject], layer: int, names: dict[int, st
             else:
                 found.setdefault(child, prefix + local)
                 queue.append((child, prefix + local + "/"))
-    listed = dict(graph[layer].children).get("variables")
-    order = ([child for _, child in sorted(graph[listed].children, key=lambda c: int(c[0]) if c[0].isdigit() else 0)]
-             if listed is not None and listed < len(graph) else list(found))
+    order = list(dict.fromkeys([*_listed(graph, layer, "trainable_variables"),
+                                *_listed(graph, layer, "keras_api", "non_trainable_variables"),
+                                *(_listed(graph, layer, "variables") or found)]))
     return {n: found.get(n, f"{names.get(layer, 'layer')}/variable_{i}") + ":0" for i, n in enumerate(order)
             if n < len(graph) and any(a == "VARIABLE_VALUE" for a, _ in graph[n].variables)}
+
+
+def _listed(graph: list[TrackedObject], node: int, *path: str) -> list[int]:
+    """The nodes of the object-graph list a node's children ``path`` names (``variables``: ``0``, ``1``, ...), in
+    its order; none when there is no such list."""
+    for local in path:
+        node = dict(graph[node].children).get(local, -1) if 0 <= node < len(graph) else -1
+    if not 0 <= node < len(graph):
+        return []
+    numbered = sorted((int(local), child) for local, child in graph[node].children if local.isdigit())
+    return [child for _, child in numbered]
 
 
 def _unplaced(graph: list[TrackedObject], index: dict[str, CheckpointEntry], owned: set[int],

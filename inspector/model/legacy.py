@@ -117,6 +117,8 @@ def _keep_old_semantics(node: Any, notes: list[str], inner: bool = False) -> Non
                          f"{cfg.get('implementation', 1)}).")
         if node.get("class_name") in ("TimeDistributed", "Bidirectional"):
             _locate_wrapped_layers(cfg, notes)
+        if node.get("class_name") in ("RNN", "StackedRNNCells"):
+            _locate_cells(cfg, notes)
         if node.get("class_name") in ("GRU", "GRUCell") and "reset_after" not in cfg:
             # Keras <= 2.1.4 had no reset_after and computed reset_after=False; Keras 3 defaults to True
             cfg["reset_after"] = False
@@ -248,6 +250,27 @@ def _locate_wrapped_layers(cfg: dict, notes: list[str]) -> None:
         if isinstance(inner, dict) and isinstance(inner.get("class_name"), str) and "module" not in inner:
             inner["module"] = "keras.layers"
             notes.append(f"{cfg.get('name')!r}: its wrapped {inner['class_name']} is looked up in keras.layers "
+                         "(the file names no module; Keras 3 needs one).")
+
+
+def _locate_cells(cfg: dict, notes: list[str]) -> None:
+    """Give the cell configs of an ``RNN`` (``cell``) or ``StackedRNNCells`` (``cells``) the module Keras 3 needs.
+
+    tf.keras 2 wrote them without one in a SavedModel's metadata (and before 2.13 in an ``.h5``); Keras 3 builds
+    them with its new deserializer, as a wrapper's layer ("Could not locate class 'LSTMCell'").
+
+    Example:
+        >>> cfg = {"name": "rnn", "cell": {"class_name": "LSTMCell", "config": {"units": 2}}}
+        >>> notes = []
+        >>> _locate_cells(cfg, notes)
+        >>> cfg["cell"]["module"], len(notes)
+        ('keras.layers', 1)
+    """
+    cells = cfg.get("cells") if isinstance(cfg.get("cells"), list) else [cfg.get("cell")]
+    for cell in cells:
+        if isinstance(cell, dict) and isinstance(cell.get("class_name"), str) and "module" not in cell:
+            cell["module"] = "keras.layers"
+            notes.append(f"{cfg.get('name')!r}: its cell {cell['class_name']} is looked up in keras.layers "
                          "(the file names no module; Keras 3 needs one).")
 
 
