@@ -1,12 +1,14 @@
 """One bounded-family case (issue 25) in a child process: its peak memory and time, measured from outside.
 
 ``run_case(family, seed, entry)`` starts ``python tests/bounded_runner.py FAMILY SEED ENTRY FOLDER``; the child
-writes the family's file (``hostile_corpus.bounded_file``) and opens it through ``entry``: ``library``
+writes the family's file (``hostile_corpus.bounded_file``), opens it through ``entry`` and reports its own peak
+resident memory (``VmHWM``): ``library``
 (``load_model``, then ``build_graph``, the summary, JSON, DOT, HTML and an SVG drawing), ``cli`` (``summary``
 and ``graph -o g.svg``), ``app`` (the Streamlit app, run by ``AppTest``: the file uploaded, its background load
 waited for, the Overview page drawn) or ``keras`` (``keras.saving.load_model``, what a user would call instead, its address
-space capped), and prints what each step answered.  The parent reads the child's peak resident memory
-from ``os.wait4`` (``ru_maxrss``, the child's own, not the test process's) and its wall time.  Used by
+space capped), and prints what each step answered.  The parent takes the child's peak (``os.wait4``'s
+``ru_maxrss`` only when the child died before saying it: Linux keeps in it the test process's size at the fork)
+and its wall time.  Used by
 tests/test_bounded.py (which asserts the promises) and bench/bounded.py (which prints them).
 """
 
@@ -25,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ENTRIES = ("library", "cli", "app")
-_APP = Path(__file__).resolve().parents[1] / "inspector" / "app" / "main.py"
 KERAS_ADDRESS_SPACE = 6 * 2**30  # the "keras" entry (bench/bounded.py): TensorFlow alone reserves 2.5 GiB of it
 
 
@@ -61,7 +62,9 @@ def run_case(family: str, seed: int, entry: str, folder: Path, timeout: float = 
     lines = [line for line in out.read_text().splitlines() if line.startswith("{")]
     outcomes = json.loads(lines[-1]) if lines else {
         "child": f"ESCAPED exit {child.returncode}: {err.read_text()[-800:]}"}
-    return Measured(family, entry, usage.ru_maxrss * 1024, seconds, outcomes)
+    # the child's own peak (VmHWM); Linux's ru_maxrss would also count this process's image it was forked from
+    peak = int(outcomes.pop("peak", 0)) or usage.ru_maxrss * 1024
+    return Measured(family, entry, peak, seconds, outcomes)
 
 
 def _clean_metadata() -> bytes:
@@ -127,9 +130,11 @@ def _app_upload(path: Path) -> str:
     and warnings say; anything the app raises (instead of showing) escapes."""
     from streamlit.testing.v1 import AppTest
 
+    import inspector
     from inspector.app.state import LOADED
 
-    at = AppTest.from_file(str(_APP), default_timeout=120).run()
+    app = Path(inspector.__file__).parent / "app" / "main.py"  # the installed package's app, as `keras-inspector app`
+    at = AppTest.from_file(str(app), default_timeout=120).run()
     at.sidebar.get("file_uploader")[0].set_value((path.name, path.read_bytes(), "application/octet-stream"))
     at.run()
     opening = at.session_state[LOADED] if LOADED in at.session_state else None
@@ -148,4 +153,7 @@ def _exit_code(code: int) -> None:
 
 if __name__ == "__main__":
     family, seed, entry, folder = sys.argv[1], int(sys.argv[2]), sys.argv[3], Path(sys.argv[4])
-    print(json.dumps(_child(family, seed, entry, folder)), flush=True)
+    outcomes = _child(family, seed, entry, folder)
+    from inspector.processes import resident_bytes
+
+    print(json.dumps({**outcomes, "peak": str(resident_bytes(os.getpid(), peak=True) or 0)}), flush=True)

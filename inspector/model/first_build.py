@@ -128,5 +128,5 @@ def _child(path: str, budget: str) -> None:
         os._exit(_OUT_OF_MEMORY)
     except Exception:  # noqa: BLE001 - Keras refusing the file is for the build in the parent to report
         pass
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, flush=True)  # its peak, in bytes
+    print(resident_bytes(os.getpid(), peak=True) or "-", flush=True)  # its peak, in bytes (not ru_maxrss: see there)
     os._exit(0)
