@@ -99,6 +99,13 @@ def test_serialized_array_dtypes_keras_never_writes_are_refused(dtype):
         value_cost({"class_name": "__numpy__", "config": {"value": [1.0], "dtype": dtype}})
 
 
+def test_a_class_name_that_is_not_a_string_is_costed_not_crashed():
+    """The fuzzer's case 254: a dict where a class name goes raised TypeError (unhashable) in the cost walk."""
+    config = {"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": {"__numpy__": 1}, "config": {"name": "d"}}, {"class_name": ["__tensor__"], "config": {}}]}}
+    assert build_cost(config).total == 0
+
+
 def test_vocabulary_cost_counts_what_keras_splits():
     text = "alpha\nb\n\n" + "x" * 100
     out = io.BytesIO()

@@ -239,13 +239,19 @@ def _build_shapes(config: dict) -> dict[str, Shape]:
     return out
 
 
+def _names(item: dict, classes: frozenset[str]) -> bool:
+    """Whether a config dict names one of ``classes`` (a file may put a dict or list where the name goes)."""
+    name = item.get("class_name")
+    return isinstance(name, str) and name in classes
+
+
 def _value_costs(config: dict) -> Iterator[tuple[int, str]]:
     """Serialized arrays (``__numpy__``, ``__tensor__``) and lists of strings anywhere in the config."""
     stack: list[tuple[Any, str]] = [(config, "the model")]
     while stack:
         item, where = stack.pop()
         if isinstance(item, dict):
-            if item.get("class_name") in _ARRAY_MARKERS and isinstance(item.get("config"), dict):
+            if _names(item, _ARRAY_MARKERS) and isinstance(item.get("config"), dict):
                 yield _array_cost(item["config"], where)
                 continue
             if isinstance(item.get("config"), dict) and isinstance(item["config"].get("name"), str):
@@ -308,7 +314,7 @@ def _count_lines(archive: zipfile.ZipFile, member: str, budget: int) -> tuple[in
 
 
 def _is_model(layer: dict) -> bool:
-    return layer.get("class_name") in _MODEL_CLASSES and bool(_model_layers(layer))
+    return _names(layer, _MODEL_CLASSES) and bool(_model_layers(layer))
 
 
 def _count(shape: tuple[int, ...]) -> int:
