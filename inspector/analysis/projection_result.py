@@ -77,6 +77,7 @@ class Projection:
 
         Example:
             >>> import dataclasses
+            >>> from inspector.analysis.projection import project_matrix
             >>> p = project_matrix(np.eye(4), method="pca", metric="euclidean")
             >>> len(repr(dataclasses.replace(p, source="x" * 500))) < 300
             True
@@ -91,6 +92,7 @@ class Projection:
         """The scatter for Jupyter, with plotly.js inlined so it shows offline (about 4.5 MB per output).
 
         Example:
+            >>> from inspector.analysis.projection import project_matrix
             >>> p = project_matrix(np.eye(4), method="pca", metric="euclidean")
             >>> html = p._repr_html_()
             >>> "Projection(PCA" in html, "Plotly.newPlot" in html, "<script src=" in html
@@ -113,6 +115,7 @@ class Projection:
 
         Example:
             >>> import numpy as np
+            >>> from inspector.analysis.projection import project_matrix
             >>> p = project_matrix(np.eye(4), method="pca", metric="euclidean")
             >>> p.neighbours(0, k=2)[["index", "distance"]].round(3).values.tolist()
             [[1.0, 1.414], [2.0, 1.414]]
@@ -181,6 +184,7 @@ class Projection:
 
         Example:
             >>> import numpy as np
+            >>> from inspector.analysis.projection import project_matrix
             >>> p = project_matrix(np.random.default_rng(0).normal(size=(20, 5)), method="pca", n_components=3)
             >>> p.figure().data[0].type
             'scatter3d'
@@ -264,6 +268,7 @@ class Projection:
 
         Example:
             >>> import numpy as np
+            >>> from inspector.analysis.projection import project_matrix
             >>> project_matrix(np.eye(3), method="pca").to_csv().splitlines()[0]
             'index,label,x,y,is_padding'
         """
@@ -282,6 +287,7 @@ class Projection:
 
         Example:
             >>> import tempfile, numpy as np
+            >>> from inspector.analysis.projection import project_matrix
             >>> p = project_matrix(np.eye(4), method="pca", labels=["a", "b", "c", "d"])
             >>> out = p.to_tensorboard(tempfile.mkdtemp())
             >>> sorted(f.name for f in out.iterdir())
@@ -323,6 +329,7 @@ class Projection:
 
         Example:
             >>> import io, zipfile, numpy as np
+            >>> from inspector.analysis.projection import project_matrix
             >>> data = project_matrix(np.eye(3), method="pca").to_tensorboard_zip()
             >>> sorted(zipfile.ZipFile(io.BytesIO(data)).namelist())
             ['metadata.tsv', 'projector_config.pbtxt', 'tensors.tsv']
