@@ -519,9 +519,13 @@ def test_umap_learn_places_new_activations_onto_the_training_map():
     placed = project_activations_of(model, X[200:], onto=train)
     assert placed.method is Method.UMAP_LEARN and placed.params["placed_onto"] == train.source
     hidden = keras.Model(model.inputs, model.get_layer("h").output).predict(X[200:], verbose=0)
-    np.testing.assert_allclose(placed.frame[["x", "y"]].to_numpy(), train.reducer.transform(hidden), atol=1e-4)
-    # each new sample lands among training samples of its own blob
+    # umap-learn's transform optimises the new points' places with SGD: two calls on the same rows differ by a
+    # fraction of the map (seen: up to 0.8 on a map 10 wide), so the places are compared at that scale
     map_ = train.frame[["x", "y"]].to_numpy()
+    extent = float(np.linalg.norm(map_.max(axis=0) - map_.min(axis=0)))
+    apart = np.linalg.norm(placed.frame[["x", "y"]].to_numpy() - train.reducer.transform(hidden), axis=1)
+    assert np.median(apart) < 0.05 * extent and apart.max() < 0.2 * extent, (np.median(apart), apart.max(), extent)
+    # each new sample lands among training samples of its own blob
     nearest = ((placed.frame[["x", "y"]].to_numpy()[:, None] - map_[None]) ** 2).sum(-1).argmin(axis=1)
     assert (groups[:200][nearest] == groups[200:]).mean() > 0.95
 
