@@ -1,8 +1,11 @@
-"""Shared by the bench scripts: timing, and writing a benchmark's table into docs/performance.md."""
+"""Shared by the bench scripts: timing, servers started for a run, the baseline worktree, and writing a
+benchmark's table into docs/performance.md."""
 
 from __future__ import annotations
 
+import subprocess
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +21,36 @@ def best_of(fn: Callable[[], object], repeat: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def wait_http(url: str, process: subprocess.Popen, seconds: float = 120, poll: float = 0.3) -> None:
+    """Wait until ``url`` answers (a server ``process`` started), checking every ``poll`` seconds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with {process.returncode}") from None
+            time.sleep(poll)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a server: SIGTERM, then SIGKILL after 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def baseline_commit(worktree: Path) -> str:
+    """The short commit a baseline ``git worktree`` (the code a benchmark compares with) has checked out."""
+    return subprocess.run(["git", "-C", str(worktree), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()
 
 
 def table(rows: list[tuple[str, float, str]]) -> str:

@@ -20,10 +20,9 @@ import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
-from _common import ROOT, write_section
+from _common import ROOT, baseline_commit, stop, wait_http, write_section
 
 HEADING = "## Cold start: the app"
 CHROMIUM = "/usr/bin/chromium"
@@ -39,28 +38,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_http(url: str, process: subprocess.Popen, seconds: float = 300) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}") from None
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer within {seconds} s")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def ours(browser, tree: Path) -> tuple[float, float]:
     """Seconds from the server's start to its health check answering, and to the landing graph painted."""
     env = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -73,7 +50,7 @@ def ours(browser, tree: Path) -> tuple[float, float]:
         cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait_http(f"{url}/_stcore/health", process)
+        wait_http(f"{url}/_stcore/health", process, seconds=300, poll=0.05)
         serving = time.perf_counter() - start
         page = browser.new_page(viewport={"width": 1500, "height": 950})
         page.set_default_timeout(TIMEOUT_MS)
@@ -86,7 +63,7 @@ def ours(browser, tree: Path) -> tuple[float, float]:
         finally:
             page.close()
     finally:
-        _stop(process)
+        stop(process)
 
 
 def netron(browser, path: Path) -> float:
@@ -97,7 +74,7 @@ def netron(browser, path: Path) -> float:
         [sys.executable, "-c", f"import netron; netron.serve({str(path)!r}, None, ('127.0.0.1', {port})); netron.wait()"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_http(f"http://127.0.0.1:{port}/", process)
+        wait_http(f"http://127.0.0.1:{port}/", process, seconds=300, poll=0.05)
         page = browser.new_page(viewport={"width": 1500, "height": 950})
         page.set_default_timeout(TIMEOUT_MS)
         try:
@@ -108,7 +85,7 @@ def netron(browser, path: Path) -> float:
         finally:
             page.close()
     finally:
-        _stop(process)
+        stop(process)
 
 
 def main() -> None:
@@ -120,8 +97,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     baseline = args.baseline.resolve()
-    commit = subprocess.run(["git", "-C", str(baseline), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, check=True).stdout.strip()
+    commit = baseline_commit(baseline)
     runs: dict[str, list[tuple[float, float]]] = {"before": [], "now": []}
     netrons: list[float] = []
     with sync_playwright() as playwright:

@@ -35,10 +35,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-from _common import ROOT, write_section
+from _common import ROOT, stop, wait_http, write_section
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -88,19 +87,6 @@ def path_without_dot(shadow: Path) -> str:
     return os.pathsep.join(folders)
 
 
-def wait_http(url: str, process: subprocess.Popen, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}") from None
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer within {seconds} s")
-
-
 def start_app(hide_dot: bool, scratch: Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ}
     env.pop("KERAS_INSPECTOR_PRELOAD", None)
@@ -115,15 +101,6 @@ def start_app(hide_dot: bool, scratch: Path) -> tuple[subprocess.Popen, str]:
     url = f"http://127.0.0.1:{port}"
     wait_http(f"{url}/_stcore/health", process)
     return process, url
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 # the first view, measured in the viewer's frame: smallest on-screen label size (px) of the layers in view

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, write_section
+from _common import ROOT, baseline_commit, write_section
 
 HEADING = "## Cold start: the static commands"
 FILES = ("sample_models/nested_gan/model.keras", "sample_models/otto_mlp/model.h5",
@@ -57,8 +57,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     baseline = args.baseline.resolve()
-    commit = subprocess.run(["git", "-C", str(baseline), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, check=True).stdout.strip()
+    commit = baseline_commit(baseline)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in FILES:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from _common import ROOT, write_section
+from _common import ROOT, baseline_commit, write_section
 
 HEADING = "## Repeated calls"
 CHILD = """
@@ -54,8 +54,7 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     baseline = args.baseline.resolve()
-    commit = subprocess.run(["git", "-C", str(baseline), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, check=True).stdout.strip()
+    commit = baseline_commit(baseline)
     lines = [f"MobileNetV2 96×96, batch 64, `inspect_layers(model, \"all\", X)` three times in a row in a fresh "
              f"process, each as a multiple of a plain `model(X)` timed in the same process; \"before\" is commit "
              f"`{commit}`. {os.cpu_count()} CPUs shared with other work; `nice -n 10`.", "",
