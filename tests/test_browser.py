@@ -23,11 +23,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from servers import wait_for_health
 
 import inspector
 from inspector.rendering import facts
@@ -88,17 +88,7 @@ def _streamlit(folder: Path) -> Iterator[tuple[str, subprocess.Popen]]:
             cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start (exit {process.poll()}):\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_for_health(url, process, STARTUP_SECONDS, log)
         yield url, process
     finally:
         process.terminate()
