@@ -65,6 +65,11 @@ def main() -> None:
         cells = " | ".join(f"{c:.2f} s ({c / plain:.1f}×)" for c in result["calls"])
         lines.append(f"| {label} | {plain:.3f} s | {cells} |")
         print(lines[-1], flush=True)
+    lines += ["", "How: a request through 64 or more layer calls is traced into a `tf.function` on its first call "
+              "(one trace, reused), so no later call traces; and an in-memory `X` whose every layer output fits "
+              "`max_batch_bytes` at once (here 64 samples x 16 MB) runs as one pass, as `model(X)` does, so the "
+              "result holds TensorFlow's own buffers: two batches of 32 copied 1 GB into the result, 0.3 s, as "
+              "long as the pass. The compiled pass itself is faster than the eager `model(X)`."]
     table = "\n".join(lines)
     print("\n" + table)
     if not args.no_write:

@@ -24,7 +24,9 @@ Bounded
     Before running, the size of one batch of the requested activations is
     computed from the output shapes; a batch above ``get_limits().max_batch_bytes``
     is refused (with the size it would need and a batch size that fits), and
-    ``batch_size=None`` picks the largest batch up to 32 that fits.  In-memory
+    ``batch_size=None`` picks the largest batch up to 32 that fits, or, for
+    :func:`inspect_layers` on an in-memory ``X`` whose every layer output fits
+    the limit at once, all of ``X`` in one pass, as ``model(X)`` runs.  In-memory
     results (:func:`inspect_layer`, :func:`inspect_layers`) are limited to
     ``max_samples`` samples and, in total, to ``max_result_bytes``;
     :func:`activation_stats` and :func:`compare_modes` stream any number of
