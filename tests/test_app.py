@@ -110,6 +110,7 @@ def viewer(at) -> tuple[Any, dict]:
 
     element = at.get("component_instance")[0]
     args = json.loads(element.proto.json_args)
+    args["marks"] = json.loads(args["marks"])
     drawing = next(special.bytes for special in element.proto.special_args if special.key == "drawing")
     return element, {**args, "payload": unpack(drawing)}
 

@@ -108,7 +108,7 @@ _DRAW = """async ([payload, marks]) => {
   // as graph_viewer.pack sends it: the payload's JSON, deflated
   const packed = new Response(new Blob([JSON.stringify(payload)]).stream().pipeThrough(new CompressionStream('deflate')));
   const drawing = new Uint8Array(await packed.arrayBuffer());
-  window.postMessage({type: 'streamlit:render', args: {drawing, version: payload.key, marks, height: 720}}, '*');
+  window.postMessage({type: 'streamlit:render', args: {drawing, version: payload.key, marks: JSON.stringify(marks), height: 720}}, '*');
   const until = Date.now() + 60000;  // a drawing never complete fails below rather than hanging
   await new Promise(done => { const wait = () => seen.complete || Date.now() > until ? done() : setTimeout(wait, 20); wait(); });
   const scale = document.querySelector('#ki-canvas svg').getScreenCTM().a;

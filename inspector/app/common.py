@@ -31,37 +31,75 @@ def show_error(error: InspectorError | str) -> None:
     st.error(settings.message_markdown(str(error)))
 
 
-# --------------------------------------------------------------------------- caches
-@st.cache_resource(show_spinner=False)
-def warm_up_projector() -> bool:
-    """Once per server: load the UMAP kernels in the background so the first projection does not wait."""
-    from inspector.analysis.projection import warm_up
-
-    threading.Thread(target=warm_up, name="umap-warm-up", daemon=True).start()
-    return True
+# --------------------------------------------------------------------------- work behind the pages
+_WARM = threading.Lock()  # held for good by the first warm-up: one per server
+PAINT_WAIT = 10.0  # seconds the background work waits for the first drawing's paint report at most
 
 
-@st.cache_resource(show_spinner=False)
-def freeze_imports() -> bool:
-    """Once per server: import Keras, then hide what is loaded from the garbage collector (``gc.freeze``).
+def awaiting_paint() -> bool:
+    """Whether the Graph page should ask the viewer to report its first paint: the server's background work
+    (TensorFlow's import) has not begun, and a browser is there to report it (AppTest runs without one)."""
+    from streamlit.runtime import Runtime
+
+    return not _WARM.locked() and Runtime.exists() and not st.session_state.get(state.GRAPH_PAINT)
+
+
+def begin_background() -> None:
+    """Start the work behind the pages, once nothing drawn waits for Python's lock (called when a run ends).
+
+    The work: the shown model's Keras load and, once per server, TensorFlow's import and the UMAP kernels
+    (:func:`_warm_up`).  It never begins during a run, so that it does not take the server's CPU and Python's
+    lock from the static graph being drawn and sent (bench/app_open.py).  TensorFlow's import holds Python's lock for long stretches (its
+    libraries load in one call): begun as soon as the landing page was sent, it kept Streamlit from serving
+    the viewer's own files, and the graph was painted 0.5-1 s later (bench/app_cold_start.py).  So while the
+    Graph page waits for its viewer's first paint report (:func:`awaiting_paint`), the work waits too: the
+    report's rerun starts it, or a timer after :data:`PAINT_WAIT` seconds (a browser tab in the background
+    paints nothing).
+    """
+    shown = st.session_state.get(state.LOADED)
+    if not _WARM.locked() and st.session_state.get(state.GRAPH_PAINT) is False:  # asked for, not yet reported
+        timer = threading.Timer(PAINT_WAIT, _begin_work, (shown,))
+        timer.daemon = True
+        timer.start()
+        return
+    _begin_work(shown)
+
+
+def _begin_work(shown: opening.ModelOpening | None) -> None:
+    if shown is not None:
+        _exit_when_stopped()
+        shown.begin()
+    _warm_up()
+
+
+def _warm_up() -> None:
+    """Once per server: import Keras and load the UMAP kernels in the background, so that the first load and the
+    first projection do not wait; then hide what is loaded from the garbage collector (``gc.freeze``).
 
     TensorFlow and Keras leave about a million objects that every full collection walks; a large
     model's static parse allocates enough to trigger several (the 1,600-column model: 0.6 s of 3 s).
     Frozen objects are never collected, which is right for modules, kept for the server's life.
     """
+    if not _WARM.acquire(blocking=False):
+        return
+    from inspector.analysis.projection import warm_up
+
     def freeze() -> None:
         import keras  # noqa: F401 - imported to be frozen
 
         gc.freeze()
 
     threading.Thread(target=freeze, name="freeze-imports", daemon=True).start()
-    return True
+    threading.Thread(target=warm_up, name="umap-warm-up", daemon=True).start()
+
+
+# --------------------------------------------------------------------------- caches
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _open_model(sha256: str, trust: bool, name: str, _data: bytes) -> opening.ModelOpening:
     # keyed by the file's hash; the bytes themselves are not hashed again.  Returns at once with the static
-    # view; the Keras load runs in a thread of its own, begun by begin_loading once the page is sent (sessions
+    # view; the Keras load runs in a thread of its own, begun by begin_background once the page is sent (sessions
     # opening the same file share it).  At most four openings are kept, so a busy server holds at most four
     # models beyond those its sessions show.  While the HDF5 child walks the stored weights, `dot` begins on
     # the Graph page's drawing of the graph with predicted weights: the page finds it laid out if it draws the same.
@@ -306,19 +344,7 @@ def sidebar() -> None:
                    "the file's config; some shapes may be unknown, and activations and embeddings are unavailable.")
 
 
-def begin_loading() -> None:
-    """Start the shown model's background Keras load, if it waits (called when the page has been sent).
-
-    The load is deferred to the end of the script run so that it does not take the server's CPU
-    and Python's lock from the static graph being drawn and sent (bench/app_open.py).
-    """
-    shown = st.session_state.get(state.LOADED)
-    if shown is not None:
-        _exit_when_stopped()
-        shown.begin()
-
-
-_STOP_WATCH = threading.Lock()  # held for good by the first begin_loading: one watch per server
+_STOP_WATCH = threading.Lock()  # held for good by the first load begun: one watch per server
 
 
 def _exit_when_stopped() -> None:

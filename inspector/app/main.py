@@ -37,8 +37,6 @@ common.sidebar()
 try:
     navigation.run()
 finally:  # also after st.stop() and st.rerun(), which end the run by raising
-    common.begin_loading()
-    # TensorFlow's import and the UMAP kernels' compilation begin in the background once the page is sent:
-    # begun before it, their threads took Python's lock from the landing graph (painted 15 s after the start)
-    common.freeze_imports()
-    common.warm_up_projector()
+    # the model's load, TensorFlow's import and the UMAP kernels' compilation begin in the background once the
+    # page is sent (and its graph painted): begun before, they took Python's lock from the landing graph
+    common.begin_background()

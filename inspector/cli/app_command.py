@@ -40,7 +40,7 @@ def run_app(args: argparse.Namespace) -> None:
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),
                "--server.headless", "true" if headless else "false", "--browser.gatherUsageStats", "false",
                # .streamlit/config.toml is read from the working directory only: pass the app's settings here
-               "--server.maxUploadSize", str(upload_limit_mb()), "--server.runOnSave", "false",
+               "--server.maxUploadSize", str(upload_limit_mb()), "--server.runOnSave", "false", "--server.fileWatcherType", "none",
                "--client.toolbarMode", "viewer", "--client.showErrorDetails", "none"]
     common.note(args, f"starting the app on http://localhost:{args.port} (Ctrl-C to stop)")
     sys.stdout.flush()
