@@ -2,8 +2,9 @@
 
 For each file, a fresh app server starts and a browser page opens it: the app lands on the
 Graph page of its default sample (so TensorFlow is imported and the viewer is loaded, as for
-a user who has just opened it).  Three seconds later (a user's time to pick a file, in which the
-sample's own background load ends) the clock starts: the file is uploaded through the
+a user who has just opened it).  Once the server is idle (the sample's own background load and
+TensorFlow's import, begun when the landing graph was painted, have ended: at least 3 s, a user's
+time to pick a file, and about 4.5 s on 2 cores) the clock starts: the file is uploaded through the
 sidebar, and it stops when the viewer has drawn the new graph and the browser has painted it
 (the viewer's ``data-painted`` mark, two animation frames after the first view was set; on a large
 graph the parts the first view does not reach go in after it, until ``data-complete``).
@@ -20,7 +21,9 @@ Files: EfficientNetB0 and NASNetMobile from ``keras.applications`` (``weights=No
 1,600-column entity-embedding model (bench/render.py, 36 MB), saved as .keras in a temporary
 folder (or ``--models DIR`` holding ``<name>.keras``; made when missing).
 
-Run (the machine is shared):  nice -n 10 python bench/app_open.py [--models DIR] [--no-write]
+Run (the machine is shared):  nice -n 10 python bench/app_open.py [--models DIR] [--repeat 3] [--no-write]
+Runs alternate (ours with ``dot``, ours without, Netron); the table gives each file's median and every run's
+ratio without ``dot``.
 Prints the table and writes it under "## Opening a model in the app" in docs/performance.md.
 """
 
@@ -31,6 +34,7 @@ import os
 import platform
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,7 +49,28 @@ HEADING = "## Opening a model in the app"
 CHROMIUM = "/usr/bin/chromium"
 MODELS = ("EfficientNetB0", "NASNetMobile", "entity_1600")
 TIMEOUT_MS = 300_000
-SETTLE_SECONDS = 3.0  # from the landing graph painted to the upload: the file dialog's time
+SETTLE_SECONDS = 3.0  # from the landing graph painted to the upload at least: the file dialog's time
+IDLE_SECONDS = 1.0  # ... and until the server has used under 5 % of a CPU for this long
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(pid: int, *, at_least: float, limit: float = 120.0) -> None:
+    """Wait ``at_least`` seconds, then until the process has been idle for ``IDLE_SECONDS`` (Linux's /proc)."""
+    time.sleep(at_least)
+    if not Path(f"/proc/{pid}/stat").exists():
+        return
+    deadline = time.monotonic() + limit
+    used = _cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(IDLE_SECONDS)
+        now = _cpu_seconds(pid)
+        if now - used < 0.05 * IDLE_SECONDS:
+            return
+        used = now
 
 
 def model_files(folder: Path) -> list[tuple[str, Path]]:
@@ -113,7 +138,8 @@ FIRST_VIEW = """() => {
 }"""
 
 
-def ours(browser, url: str, path: Path, name: str, default: str) -> tuple[float, float, str, float]:
+def ours(browser, server: subprocess.Popen, url: str, path: Path, name: str,
+         default: str) -> tuple[float, float, str, float]:
     """Seconds from upload to the first view painted and to the whole drawing in the page; where it was laid
     out; smallest label px of the first view."""
     page = browser.new_page(viewport={"width": 1500, "height": 950})
@@ -125,7 +151,7 @@ def ours(browser, url: str, path: Path, name: str, default: str) -> tuple[float,
         frame = next(f for f in page.frames if "graph_viewer" in f.url)
         frame.wait_for_selector("#ki-canvas[data-painted]", state="attached")
         before = frame.locator("#ki-canvas").get_attribute("data-painted")
-        time.sleep(SETTLE_SECONDS)  # a user takes this long to pick a file; the sample's own load ends meanwhile
+        wait_idle(server.pid, at_least=SETTLE_SECONDS)  # a user picks a file; the sample's own load ends meanwhile
         start = time.perf_counter()
         page.locator('[data-testid="stSidebar"] input[type="file"]').set_input_files(str(path))
         frame.wait_for_function("key => { const c = document.querySelector('#ki-canvas');"
@@ -172,6 +198,7 @@ def netron(browser, path: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", type=Path, help="folder for <name>.keras (made when missing)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs, alternating (median and every ratio shown)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/performance.md alone")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -185,46 +212,58 @@ def main() -> None:
         files = model_files(args.models or scratch)
         names = {label: inspector.build_graph(path).name for label, path in files}
         default = inspector.build_graph(inspector.list_samples()[0].path).name
-        results: dict[str, dict[str, object]] = {label: {} for label, _ in files}
+        results: dict[str, dict[str, list]] = {label: {"dot": [], "no dot": [], "netron": []} for label, _ in files}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=[
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
             try:
-                for hide_dot in (False, True):
-                    if not hide_dot and shutil.which("dot") is None:
-                        continue
-                    for label, path in files:  # a fresh server per file (see the module's docstring)
-                        process, url = start_app(hide_dot, scratch)
-                        try:
-                            results[label]["no dot" if hide_dot else "dot"] = ours(
-                                browser, url, path, names[label], default)
-                        finally:
-                            stop(process)
-                for label, path in files:
-                    results[label]["netron"] = netron(browser, path)
+                for run in range(1, args.repeat + 1):
+                    for hide_dot in (False, True):
+                        if not hide_dot and shutil.which("dot") is None:
+                            continue
+                        mode = "no dot" if hide_dot else "dot"
+                        for label, path in files:  # a fresh server per file (see the module's docstring)
+                            process, url = start_app(hide_dot, scratch)
+                            try:
+                                results[label][mode].append(ours(browser, process, url, path, names[label], default))
+                            finally:
+                                stop(process)
+                            print(f"run {run} {label} {mode}: {results[label][mode][-1][0]:.2f} s", flush=True)
+                    for label, path in files:
+                        results[label]["netron"].append(netron(browser, path))
+                        print(f"run {run} {label} Netron: {results[label]['netron'][-1][1]:.2f} s", flush=True)
             finally:
                 browser.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
     rows = ["| file | size | ours, `dot` on the server | ours, no `dot` (layout in the browser) | Netron: nodes placed "
-            "(nodes inserted, invisible) | ours ÷ Netron (dot / no dot) |", "|---|---:|---:|---:|---:|---:|"]
+            "(nodes inserted, invisible) | ours ÷ Netron (dot / no dot) | no `dot` ÷ Netron, each run |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
     for label, path in files:
         result = results[label]
-        attached, placed = result["netron"]
+        attached = statistics.median(a for a, _ in result["netron"])
+        placed = statistics.median(p for _, p in result["netron"])
         cells, ratios = [], []
         for mode in ("dot", "no dot"):
-            if mode in result:
-                drawn, complete, layout, smallest = result[mode]
+            if result[mode]:
+                drawn = statistics.median(r[0] for r in result[mode])
+                complete = statistics.median(r[1] for r in result[mode])
+                smallest = min(r[3] for r in result[mode])
                 cells.append(f"**{drawn:.2f} s**, all in {complete:.2f} s (labels ≥ {smallest:.1f} px)")
                 ratios.append(f"{drawn / placed:.2f}")
             else:
                 cells.append("—")
+        each = ", ".join(f"{ours_[0] / netron_[1]:.2f}"
+                         for ours_, netron_ in zip(result["no dot"], result["netron"], strict=True))
         rows.append(f"| {label} | {format_bytes(path.stat().st_size)} | {cells[0]} | {cells[1]} | "
-                    f"{placed:.2f} s ({attached:.2f} s) | {' / '.join(ratios)} |")
-    text = ("Upload → graph painted in headless Chromium (`bench/app_open.py`, one run, "
+                    f"{placed:.2f} s ({attached:.2f} s) | {' / '.join(ratios)} | {each} |")
+    runs = "one run" if args.repeat == 1 else f"median of {args.repeat} runs, alternating"
+    text = (f"Upload → graph painted in headless Chromium (`bench/app_open.py`, {runs}, "
             f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores): a fresh server per file, "
-            "the page open on the Graph page, the upload 3 s after it was painted, the clock from the upload to the "
+            "the page open on the Graph page, the upload once the server is idle after it was painted (at least 3 s; "
+            "the landing sample's background load and TensorFlow's import end about 4.5 s after the paint), the "
+            "clock from the upload to the "
             "new graph's first view painted (in bold; ratios use it) and to the whole drawing in the page (\"all "
             "in\": a large graph's parts outside the first view go in after its paint). Netron 9 serves "
             "the same file (`netron.serve`); its clock runs from opening the page to its graph's nodes placed and shown "

@@ -153,3 +153,37 @@ def test_a_large_drawing_goes_in_by_parts_first_what_the_first_view_shows(tmp_pa
     assert seen["complete"] == {"nodes": total, "selected": 1}  # all of it, and the mark on the late piece
     assert seen["order"] == drawn_order  # each piece in its place: Graphviz's order, so the same overlaps
     assert seen["smallest"] >= 9
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium")
+def test_the_component_warms_its_layout_engine_only_when_it_lays_out() -> None:
+    """Without Graphviz on the server the component lays drawings out itself: after the first one it warms the
+    engine in idle time (NASNetMobile's first layout: 0.32-0.39 s cold, 0.10-0.15 s warmed) and marks the canvas
+    ``data-warm``; the next drawing is laid out as before.  A server-laid-out drawing never starts the engine."""
+    from playwright.sync_api import sync_playwright
+
+    first, second = viewer_payload(chain(), engine="browser"), viewer_payload(parallel_branches(40), engine="browser")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--allow-file-access-from-files"])  # the page imports vendor/graphviz.js from its file:// folder
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 720})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto((inspector.viewer_folder() / "index.html").as_uri())
+            page.evaluate(_DRAW, [first, {}])
+            page.wait_for_selector("#ki-canvas[data-warm]", state="attached", timeout=60_000)
+            page.evaluate(_DRAW, [second, {}])
+            assert page.locator("#ki-canvas").get_attribute("data-layout") == "browser"
+            assert page.locator("[data-node-id]").count() == len(second["nodes"])
+            if shutil.which("dot"):
+                page.goto((inspector.viewer_folder() / "index.html").as_uri())
+                page.evaluate(_DRAW, [viewer_payload(chain(), engine="graphviz"), {}])
+                page.wait_for_timeout(1000)
+                assert page.locator("#ki-canvas").get_attribute("data-layout") == "server"
+                assert page.locator("#ki-canvas").get_attribute("data-warm") is None
+        finally:
+            browser.close()
+    assert errors == []

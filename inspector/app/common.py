@@ -33,32 +33,27 @@ def show_error(error: InspectorError | str) -> None:
 
 # --------------------------------------------------------------------------- work behind the pages
 _WARM = threading.Lock()  # held for good by the first warm-up: one per server
-PAINT_WAIT = 10.0  # seconds the background work waits for the first drawing's paint report at most
-
-
-def awaiting_paint() -> bool:
-    """Whether the Graph page should ask the viewer to report its first paint: the server's background work
-    (TensorFlow's import) has not begun, and a browser is there to report it (AppTest runs without one)."""
-    from streamlit.runtime import Runtime
-
-    return not _WARM.locked() and Runtime.exists() and not st.session_state.get(state.GRAPH_PAINT)
+FIRST_PAINT_GRACE = 1.5  # seconds the server's first background work waits after the run that drew the page
 
 
 def begin_background() -> None:
-    """Start the work behind the pages, once nothing drawn waits for Python's lock (called when a run ends).
+    """Start the work behind the pages once the page is sent (called when a run ends).
 
     The work: the shown model's Keras load and, once per server, TensorFlow's import and the UMAP kernels
     (:func:`_warm_up`).  It never begins during a run, so that it does not take the server's CPU and Python's
-    lock from the static graph being drawn and sent (bench/app_open.py).  TensorFlow's import holds Python's lock for long stretches (its
-    libraries load in one call): begun as soon as the landing page was sent, it kept Streamlit from serving
-    the viewer's own files, and the graph was painted 0.5-1 s later (bench/app_cold_start.py).  So while the
-    Graph page waits for its viewer's first paint report (:func:`awaiting_paint`), the work waits too: the
-    report's rerun starts it, or a timer after :data:`PAINT_WAIT` seconds (a browser tab in the background
-    paints nothing).
+    lock from the static graph being drawn and sent (bench/app_open.py).  TensorFlow's import also holds
+    Python's lock for long stretches (a library's load and set-up in one call: 0.3 s, 0.5 s): begun as soon as
+    the landing page was sent, it kept Streamlit from serving the viewer's own files, and the cold landing
+    graph was painted 0.5-1 s later (bench/app_cold_start.py).  So the server's first import waits
+    :data:`FIRST_PAINT_GRACE` seconds more, the time the browser takes to fetch the viewer and paint (0.3-0.5 s
+    measured).  (A paint report from the viewer, a component value, made a rerun that could swallow a page
+    switch clicked at that moment.)  AppTest runs without a server or a browser: there the work starts at once.
     """
+    from streamlit.runtime import Runtime
+
     shown = st.session_state.get(state.LOADED)
-    if not _WARM.locked() and st.session_state.get(state.GRAPH_PAINT) is False:  # asked for, not yet reported
-        timer = threading.Timer(PAINT_WAIT, _begin_work, (shown,))
+    if not _WARM.locked() and Runtime.exists():
+        timer = threading.Timer(FIRST_PAINT_GRACE, _begin_work, (shown,))
         timer.daemon = True
         timer.start()
         return

@@ -20,6 +20,9 @@ if _ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from inspector.app import common  # noqa: E402
+from inspector.model import opening  # noqa: E402
+
+opening.start_reader()  # the HDF5 reader's interpreter starts while the sidebar is drawn, before a file is opened
 
 st.set_page_config(page_title="Keras Inspector", page_icon=":material/search:", layout="wide")
 

@@ -35,7 +35,6 @@ GRAPH_FOLD = "graph_fold_widget"
 GRAPH_COLOUR = "graph_colour_widget"  # the column the nodes are filled by ("" for none)
 GRAPH_UNFOLD = "graph_unfold"  # group ids the user clicked open
 GRAPH_EVENT = "graph_event"  # nonce of the last viewer click handled (the component keeps its value)
-GRAPH_PAINT = "graph_paint"  # True once the viewer said the first drawing asked to report its paint is painted
 GRAPH_FOCUS = "graph_focus"  # node id the viewer centres on after an unfold / expand / collapse
 
 # Overview / Layer pages

@@ -38,26 +38,18 @@ def unpack(drawing: bytes) -> dict[str, Any]:
 
 
 def graph_viewer(drawing: bytes, *, highlight: list[str] | None = None, search: str = "",
-                 focus: str | None = None, height: int = 720, key: str = "graph_viewer",
-                 report_paint: bool = False) -> dict[str, Any] | None:
+                 focus: str | None = None, height: int = 720, key: str = "graph_viewer") -> dict[str, Any] | None:
     """Draw ``drawing`` (an ``inspector.viewer_payload``, :func:`pack`ed); return a new click event, else ``None``.
 
     An event is ``{"type": "select" | "unfold" | "expand" | "collapse", "id": node id, "depth": level}``.
-    With ``report_paint`` the viewer says when its first drawing is painted: that event is not returned, it sets
-    ``state.GRAPH_PAINT`` (``False`` until then), which :func:`inspector.app.common.begin_background` waits for.
     """
     # the marks go as JSON text: Streamlit checks a dict argument for a dataframe, which imports pandas and pyarrow
     # (0.3 s of the cold landing page, before anything else needed them)
     marks = json.dumps({"highlight": list(highlight or []), "search": search, "focus": focus})
     # Streamlit's page sends the frame a new render when the JSON arguments change, not for new bytes alone
-    if report_paint and not st.session_state.get(state.GRAPH_PAINT):
-        st.session_state[state.GRAPH_PAINT] = False
     event = _component(drawing=drawing, version=hashlib.sha256(drawing).hexdigest()[:20], marks=marks,
-                       height=height, key=key, report_paint=report_paint, default=None)
+                       height=height, key=key, default=None)
     if not isinstance(event, dict) or event.get("nonce") == st.session_state.get(state.GRAPH_EVENT):
         return None
     st.session_state[state.GRAPH_EVENT] = event.get("nonce")
-    if event.get("type") == "painted":
-        st.session_state[state.GRAPH_PAINT] = True
-        return None
     return event

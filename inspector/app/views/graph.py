@@ -91,8 +91,7 @@ except InspectorError as e:
 
 selected = st.session_state.get(state.SELECTED_LAYER)
 event = graph_viewer(packed, highlight=[selected] if selected else [], search=common.search_text(),
-                     focus=st.session_state.pop(state.GRAPH_FOCUS, None), height=720,
-                     report_paint=common.awaiting_paint())
+                     focus=st.session_state.pop(state.GRAPH_FOCUS, None), height=720)
 st.caption("Click a layer to open it in the Layer page, a ×N group to unfold it, a nested model to expand it "
            "(click its box's title to collapse it). Scroll or + / − to zoom, drag to pan, 0 for the whole graph.")
 

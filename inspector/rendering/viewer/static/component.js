@@ -1,7 +1,6 @@
 /* The Streamlit component protocol (version 1), by hand: no npm build.
  * The app sends {type: "streamlit:render", args: {drawing, version, marks (JSON text), height}}; we answer with
- * componentReady once, setFrameHeight on each render, and setComponentValue for each click and, when the app
- * asks (report_paint), once when the first drawing is painted. */
+ * componentReady once, setFrameHeight on each render, and setComponentValue for each click. */
 (function () {
   "use strict";
   function send(type, data) {
@@ -16,20 +15,11 @@
   // the drawing comes as deflated JSON bytes (graph_viewer.pack) with their digest (version); each render is
   // shown in turn, and the last drawing unpacked is kept, so that a render of the same version (only the marks
   // changed) does not unpack it again
-  var height = 0, turn = Promise.resolve(), lastVersion = null, lastPayload = null, reported = false;
+  var height = 0, turn = Promise.resolve(), lastVersion = null, lastPayload = null, warm = false;
   function unpack(bytes, version) {
     if (version && version === lastVersion) { return Promise.resolve(lastPayload); }
     var text = new Response(new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"))).text();
     return text.then(function (json) { lastVersion = version; lastPayload = JSON.parse(json); return lastPayload; });
-  }
-  // two frames after it is shown the drawing is painted (viewer.js marks data-painted then): the app waits for this
-  // report to begin its background work (TensorFlow's import would take the server from the page until then)
-  function reportPaint() {
-    requestAnimationFrame(function () {
-      requestAnimationFrame(function () {
-        send("streamlit:setComponentValue", { value: { type: "painted", nonce: "painted-" + Date.now() }, dataType: "json" });
-      });
-    });
   }
   window.addEventListener("message", function (event) {
     var data = event.data;
@@ -42,8 +32,15 @@
     if (args.drawing) {
       var marks = args.marks ? JSON.parse(args.marks) : {};
       turn = turn.then(function () { return unpack(args.drawing, args.version); })
-        .then(function (payload) { return viewer.show(payload, marks); })
-        .then(function () { if (args.report_paint && !reported) { reported = true; reportPaint(); } })
+        .then(function (payload) {
+          return viewer.show(payload, marks).then(function () {
+            // the server has no Graphviz: the next drawings are laid out here too, so the engine is warmed now
+            if (!warm && payload.dot && typeof payload.svg !== "string") {
+              warm = true;
+              viewer.warmUp().then(function () { document.getElementById("ki-canvas").setAttribute("data-warm", "1"); });
+            }
+          });
+        })
         .catch(function (error) { document.getElementById("ki-status").textContent = "drawing failed: " + error; });
     }
   });
