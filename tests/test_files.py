@@ -304,6 +304,35 @@ def test_a_child_that_dies_is_a_typed_error_and_is_replaced():
     assert read_model_file(path).format == "h5"
 
 
+def test_the_reader_started_ahead_is_the_one_the_next_read_uses_and_a_busy_reader_is_left_alone():
+    """The app starts the HDF5 reader when a run begins (``opening.start_reader``): the next read uses that child;
+    a second call while it runs changes nothing, and a call while a read holds the child returns at once."""
+    import threading
+    import time
+
+    from inspector.io import hdf5_child
+    from inspector.model import opening
+
+    hdf5_child._HDF5._stop()
+    assert hdf5_child._HDF5._process is None
+    opening.start_reader()
+    child = hdf5_child._HDF5._process
+    assert child is not None and child.poll() is None
+    opening.start_reader()
+    assert hdf5_child._HDF5._process is child
+    assert read_model_file(inspector.get_sample("otto_mlp").h5_path).format == "h5"
+    assert hdf5_child._HDF5._process is child, "the read used the child started ahead"
+
+    busy = threading.Thread(target=hdf5_child._HDF5.call, args=(time.sleep, (2,), "test", Limits()))
+    busy.start()
+    time.sleep(0.3)
+    began = time.perf_counter()
+    opening.start_reader()
+    assert time.perf_counter() - began < 0.5, "start_reader waited for the read in progress"
+    busy.join()
+    assert hdf5_child._HDF5._process is child
+
+
 def test_the_child_does_not_rerun_the_main_script(tmp_path, monkeypatch):
     """Streamlit runs the app as __main__; a child started by re-running __main__ would run the app again."""
     import sys
