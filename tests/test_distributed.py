@@ -241,3 +241,51 @@ def test_cli_stats_on_ray_reads_a_folder_and_writes_the_local_numbers(cluster, t
     reference = np.maximum(X @ small.get_layer("h").kernel.numpy() + small.get_layer("h").bias.numpy(), 0)
     np.testing.assert_allclose(distributed.loc[0, ["mean", "std"]].astype(float),
                                [reference.mean(), reference.std()], rtol=1e-5)
+
+
+# ------------------------------------------------------------------------------ the app
+def test_the_app_computes_all_layer_statistics_on_ray_with_its_progress_bar(cluster, monkeypatch):
+    """The Activations page's "On a Ray cluster" toggle: the workers open the shown file's bytes and the table is
+    the local one; the page's progress bar counts the blocks with the rate."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from inspector.app import common
+
+    messages: list[str] = []
+    real_bar = common.progress_bar
+
+    def spy(text):
+        update = real_bar(text)
+
+        def report(fraction, message):
+            messages.append(message)
+            update(fraction, message)
+
+        report.bar = update.bar
+        return report
+
+    monkeypatch.setattr(common, "progress_bar", spy)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "inspector" / "app" / "main.py"),
+                           default_timeout=600)
+    at.run()
+    at.sidebar.selectbox(key="sample_widget").set_value("otto_mlp").run()
+    at.session_state["loaded_model"].result(timeout=120)
+    at.switch_page("views/activations.py").run()
+    at.radio(key="activation_source_widget").set_value("Random data").run()
+
+    def all_layer_stats():
+        next(b for b in at.button if b.label == "Compute statistics of all layers").click().run()
+        assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+        return next(d.value for d in at.dataframe if "dead_fraction" in d.value)
+
+    local = all_layer_stats()
+    at.toggle(key="activation_ray_widget").set_value(True).run()
+    messages.clear()
+    on_ray = all_layer_stats()
+    assert on_ray["layer"].tolist() == local["layer"].tolist() == ["hidden", "logits", "softmax"]
+    assert on_ray["count"].tolist() == local["count"].tolist() == [200 * 100, 200 * 9, 200 * 9]
+    np.testing.assert_allclose(on_ray[["mean", "std", "min", "max"]], local[["mean", "std", "min", "max"]],
+                               rtol=1e-5, atol=1e-7)
+    assert messages and all(re.fullmatch(r"block \d+ of \d+, [\d,]+ samples/s", m) for m in messages), messages

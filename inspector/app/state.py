@@ -53,6 +53,7 @@ ACTIVATION_ROWS = "activation_rows_widget"
 ACTIVATION_LAYER = "activation_layer_widget"
 ACTIVATION_MODE = "activation_mode_widget"
 ACTIVATION_COMPARE = "activation_compare_widget"
+ACTIVATION_RAY = "activation_ray_widget"  # the statistics of all layers on the server's Ray cluster
 ACTIVATION_STATS = "activation_stats"  # {cache key: DataFrame} of "all layers" runs
 
 # Embeddings page

@@ -124,11 +124,13 @@ class ModelOpening:
 
     Made by :func:`start_opening`.  ``current()`` never waits: the loaded :class:`OpenedModel` when
     the background load has ended, else the static one (``loading`` true).  ``result()`` waits.
+    ``data`` is the file's bytes (what Ray workers open, :mod:`inspector.analysis.distributed`).
     """
 
-    def __init__(self, static: OpenedModel, future: Future[OpenedModel],
+    def __init__(self, static: OpenedModel, future: Future[OpenedModel], data: bytes,
                  load: threading.Thread | None = None) -> None:
         self.static = static
+        self.data = data
         self.started = time.monotonic()
         self._future = future
         self._load = load
@@ -199,7 +201,7 @@ def start_opening(data: bytes, *, name: str = "", trust: bool = False, defer: bo
         reading.result()  # unless the weights were the problem: their error is the file's (not read twice)
         opened = open_model(data, name=name, trust=trust)
         future.set_result(opened)
-        return ModelOpening(opened, future)
+        return ModelOpening(opened, future, data)
     model_file = reading.result()
     static = OpenedModel(name or model_file.name, model_file.sha256, model_file.format, trust, graph, loading=True)
 
@@ -219,8 +221,8 @@ def start_opening(data: bytes, *, name: str = "", trust: bool = False, defer: bo
                                       static_reason=str(why) if why else "",
                                       needs_trust=isinstance(why, UnsafeModelError) and not trust))
 
-    opened = ModelOpening(static, future, threading.Thread(target=_tracked(load), name=f"open-{model_file.sha256[:12]}",
-                                                            daemon=True))
+    opened = ModelOpening(static, future, data, threading.Thread(target=_tracked(load),
+                                                                  name=f"open-{model_file.sha256[:12]}", daemon=True))
     if not defer:
         opened.begin()
     return opened

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import streamlit as st
 
 from inspector import Mode, activation_stats, compare_modes, graph_figure, inspect_layers
@@ -117,12 +119,23 @@ st.download_button("Download .npy", figures.npy_bytes(array), file_name=f"{node_
 
 # ------------------------------------------------------------------ all layers
 st.subheader("All layers")
-stats_key = (*key, mode)
+# the cluster is the server's (RAY_ADDRESS where it was started, else a local one): never an address typed here,
+# as the driver unpickles what a cluster sends (SECURITY.md)
+on_ray = importlib.util.find_spec("ray") is not None and st.toggle(
+    "On a Ray cluster", key=state.ACTIVATION_RAY,
+    help="Ray workers compute the statistics of the samples above, block by block, each opening the model file "
+         "with the same trust; the cluster is the server's (RAY_ADDRESS where the app was started, else a local "
+         "one on the server). For a dataset of any size, use keras-inspector stats --engine ray.")
+stats_key = (*key, mode, on_ray)
 known = st.session_state.get(state.ACTIVATION_STATS, {})
 if stats_key not in known and st.button("Compute statistics of all layers", key="activation_stats_button"):
     def compute_stats():
-        progress = common.progress_bar("Statistics of all layers…")
+        progress = common.progress_bar("Statistics of all layers" + (" on Ray (workers start in about 20 s)…"
+                                                                     if on_ray else "…"))
         try:
+            if on_ray:
+                return activation_stats(st.session_state[state.LOADED].data, "all", data, training=Mode(mode),
+                                        progress=progress, engine="ray", trust=opened.trusted)
             return activation_stats(model, "all", data, training=Mode(mode), progress=progress)
         finally:
             progress.bar.empty()
