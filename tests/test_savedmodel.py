@@ -224,6 +224,36 @@ def test_damaged_savedmodel_files_are_typed_errors(written):
                 pass
 
 
+def test_a_flipped_bit_in_a_weight_or_the_index_is_refused_by_its_checksum(written, tmp_path):
+    """TensorFlow stores a CRC-32C of every tensor's bytes and of every index block: one bit flipped in a kernel
+    is refused naming the variable (read as it is, it would be another number), and one in the index is refused as
+    a damaged index; the untouched folder reads, and so does one whose flipped byte lies outside every tensor."""
+    import shutil
+
+    from inspector.io.tf_checkpoint import read_index
+
+    folder = tmp_path / "functional"
+    shutil.copytree(written[0] / "functional", folder)
+    assert read_model_file(folder).weights
+    index_path = folder / "variables" / "variables.index"
+    entries = read_index(index_path.read_bytes())
+    (data_path,) = (folder / "variables").glob("variables.data-*")
+    original = data_path.read_bytes()
+    kernel = next(e for key, e in sorted(entries.items()) if key.endswith("kernel/.ATTRIBUTES/VARIABLE_VALUE"))
+    assert kernel.crc32c is not None
+    middle = kernel.offset + kernel.size // 2
+    data_path.write_bytes(original[:middle] + bytes([original[middle] ^ 0x01]) + original[middle + 1:])
+    with pytest.raises(inspector.SavedModelError, match="checksum") as refused:
+        read_model_file(folder)
+    assert kernel.key.split("/")[0] in str(refused.value)
+    data_path.write_bytes(original)
+
+    index = index_path.read_bytes()
+    index_path.write_bytes(bytes([index[0] ^ 0x01]) + index[1:])  # inside the first data block
+    with pytest.raises(inspector.SavedModelError, match="checksum"):
+        read_model_file(folder)
+
+
 @needs_real
 @needs_tf_keras
 def test_a_real_savedmodel_computes_what_tf_keras_computes(tmp_path):

@@ -5,7 +5,9 @@ The index is a LevelDB-format table (an SSTable: data blocks of prefix-compresse
 the data files hold the raw little-endian bytes.  The ``_CHECKPOINTABLE_OBJECT_GRAPH`` entry is a string
 tensor holding a ``TrackableObjectGraph``: which object owns which variable, by the names Keras tracked them
 under (``layer_with_weights-0`` → ``kernel``).  Nothing here runs code from the files; every offset and size
-is checked against the bytes it points into.
+is checked against the bytes it points into, and every checksum TensorFlow wrote (each table block's, each
+tensor's: masked CRC-32C) against the bytes, as TensorFlow checks them when it restores: a damaged file is
+refused, never read as other numbers.
 
 Example:
     >>> table = _table_bytes({b"": b"", b"w": bytes([0x08, 0x01])})   # one float32 scalar entry
@@ -19,6 +21,8 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import google_crc32c
 
 from inspector.io.protobuf_wire import WireError, fields, read_varint
 
@@ -51,6 +55,7 @@ class CheckpointEntry:
     shard: int
     offset: int
     size: int
+    crc32c: int | None = None  # the masked CRC-32C of the bytes, as TensorFlow wrote it (None: not written)
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,7 @@ def read_tensor(entry: CheckpointEntry, shard: bytes) -> np.ndarray:
         raise CheckpointError(f"{entry.key}: its bytes {entry.offset}..{entry.offset + entry.size} lie outside "
                               f"its data file of {len(shard)} bytes")
     raw = shard[entry.offset:entry.offset + entry.size]
+    _check_sum(entry, google_crc32c.value(raw))
     if entry.dtype == "bfloat16":
         wide = np.frombuffer(raw, dtype="<u2").astype("<u4") << 16
         values = wide.view("<f4")
@@ -114,6 +120,9 @@ def read_object_graph(entry: CheckpointEntry, shard: bytes) -> list[TrackedObjec
         position += 4
         if position + length > end:
             raise CheckpointError(f"{entry.key}: its string runs past its entry")
+        # its checksum runs over the length (4 bytes, 8 past 4 GiB), the lengths' checksum, then the bytes
+        size = struct.pack("<I" if length <= 0xFFFFFFFF else "<Q", length)
+        _check_sum(entry, google_crc32c.extend(google_crc32c.value(size), shard[position - 4:position + length]))
         graph = shard[position:position + length]
         nodes = []
         for number, node in fields(graph):
@@ -148,7 +157,7 @@ def _text(value: int | bytes) -> str:
 def _entry(key: str, value: bytes) -> CheckpointEntry:
     """A ``BundleEntryProto``: dtype = 1, shape = 2 (``TensorShapeProto``: dim = 2 {size = 1}), shard_id = 3,
     offset = 4, size = 5; slices (7) mark a partitioned variable, which Keras models do not write."""
-    dtype_code, shape, shard, offset, size, sliced = 0, [], 0, 0, 0, False
+    dtype_code, shape, shard, offset, size, sliced, crc = 0, [], 0, 0, 0, False, None
     try:
         for number, field in fields(value):
             if number == 1 and isinstance(field, int):
@@ -164,6 +173,8 @@ def _entry(key: str, value: bytes) -> CheckpointEntry:
                 offset = _signed(field)
             elif number == 5 and isinstance(field, int):
                 size = _signed(field)
+            elif number == 6 and isinstance(field, int):
+                crc = field
             elif number == 7:
                 sliced = True
     except WireError as e:
@@ -173,7 +184,23 @@ def _entry(key: str, value: bytes) -> CheckpointEntry:
     if any(d < 0 for d in shape):
         raise CheckpointError(f"{key} has the shape {tuple(shape)}")
     dtype = "string" if dtype_code == _STRING else _DTYPES.get(dtype_code, f"DataType {dtype_code}")
-    return CheckpointEntry(key, dtype, tuple(shape), shard, offset, size)
+    return CheckpointEntry(key, dtype, tuple(shape), shard, offset, size, crc)
+
+
+def _masked(crc: int) -> int:
+    """TensorFlow's (and LevelDB's) stored form of a CRC-32C: rotated right by 15 bits, plus a constant.
+
+    Example:
+        >>> hex(_masked(google_crc32c.value(b"123456789")))  # CRC-32C's check value is 0xe3069283
+        '0xc78ab0e5'
+    """
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def _check_sum(entry: CheckpointEntry, crc: int) -> None:
+    if entry.crc32c is not None and _masked(crc) != entry.crc32c:
+        raise CheckpointError(f"{entry.key}: its {entry.size:,} bytes do not match the checksum stored with them "
+                              "(the data file is damaged)")
 
 
 def _signed(value: int) -> int:
@@ -208,6 +235,9 @@ def _block(data: bytes, offset: int, size: int) -> bytes:
         raise CheckpointError(f"a block at {offset} of {size} bytes lies outside the index")
     if data[offset + size] != 0:
         raise CheckpointError(f"a block is compressed (type {data[offset + size]}); TensorFlow writes them plain")
+    (stored,) = struct.unpack_from("<I", data, offset + size + 1)
+    if _masked(google_crc32c.value(data[offset:offset + size + 1])) != stored:  # the contents and the type byte
+        raise CheckpointError(f"the index's block at {offset} does not match its checksum (the index is damaged)")
     return data[offset:offset + size]
 
 
@@ -246,8 +276,11 @@ def _table_bytes(items: dict[bytes, bytes]) -> bytes:
         body = b"".join(varint(0) + varint(len(k)) + varint(len(v)) + k + v for k, v in pairs)
         return body + struct.pack("<II", 0, 1)
 
+    def trailer(contents: bytes) -> bytes:  # not compressed, and the checksum
+        return b"\x00" + struct.pack("<I", _masked(google_crc32c.value(contents + b"\x00")))
+
     data = block(sorted(items.items()))
     index = block([(b"\xff", varint(0) + varint(len(data)))])
-    table = data + b"\x00" + bytes(4) + index + b"\x00" + bytes(4)
+    table = data + trailer(data) + index + trailer(index)
     handles = varint(0) + varint(0) + varint(len(data) + 5) + varint(len(index))
     return table + handles + bytes(40 - len(handles)) + struct.pack("<Q", _TABLE_MAGIC)
