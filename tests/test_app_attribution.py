@@ -7,7 +7,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from test_app import array, assert_clean, charts, open_sample, texts, upload
+from test_app import array, assert_clean, charts, open_sample, texts, upload, viewer
 
 import inspector
 
@@ -40,6 +40,17 @@ def test_saliency_integrated_gradients_and_gradient_health_of_a_sample() -> None
     health = next(d.value for d in at.dataframe if "grad_norm" in d.value)
     assert health["layer"].tolist()[1:] == ["hidden", "logits", "softmax"]
     assert at.get("graphviz_chart"), "the gradient norms are drawn on the graph"
+
+    # the Graph page's colour menu offers them too: each node's details carry its gradient norm
+    at.switch_page("views/graph.py").run()
+    choice = at.selectbox(key="graph_colour_widget")
+    assert {"grad_norm", "grad_norm_max"} <= set(choice.options)
+    choice.set_value("grad_norm").run()
+    assert_clean(at)
+    nodes = {n["id"]: dict(map(tuple, n["rows"])) for n in viewer(at)[1]["payload"]["nodes"].values()}
+    expected = health.set_index("layer")["grad_norm"]
+    for layer in ("hidden", "logits"):
+        assert float(nodes[layer]["grad_norm"]) == pytest.approx(expected[layer], rel=0.01)
 
 
 def test_token_ids_are_attributed_to_the_embedding() -> None:

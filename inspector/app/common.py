@@ -399,10 +399,12 @@ def remembered(store: str, key: tuple, compute: Any, *, keep: int = 4) -> Any:
     return results[key]
 
 
-def latest_statistics(opened: opening.OpenedModel) -> Any:
-    """The last 'statistics of all layers' frame computed for this model in this session (``None`` if none)."""
+def latest_frame(opened: opening.OpenedModel, kind: str) -> Any:
+    """The last per-layer frame of ``kind`` computed for this model in this session (``None`` if none):
+    :data:`state.ACTIVATION_STATS` (the Activations page's statistics of all layers) or
+    :data:`state.GRADIENT_HEALTH` (the Attribution page's gradients of all layers)."""
     key = cache_key(opened)
-    runs = [frame for k, frame in st.session_state.get(state.ACTIVATION_STATS, {}).items() if k[:len(key)] == key]
+    runs = [frame for k, frame in st.session_state.get(kind, {}).items() if k[:len(key)] == key]
     return runs[-1] if runs else None
 
 

@@ -52,6 +52,8 @@ GRAPH_COLUMNS = ("params", "macs", "output_bytes")  # computed from the graph wh
 LOG_COLUMNS = frozenset({"params", "trainable_params", "non_trainable_params", "layer_params", "macs",
                          "output_bytes", "seconds", "nan_count", "inf_count", "count",
                          "grad_norm", "grad_norm_max", "mean_abs"})
+_COUNTS = frozenset({"params", "trainable_params", "non_trainable_params", "layer_params", "nan_count", "inf_count",
+                     "count"})  # whole numbers: shown with separators
 # a folded group or collapsed model sums these over its members; it shows the largest member of the others
 _ADDITIVE = frozenset({"params", "trainable_params", "non_trainable_params", "macs", "output_bytes", "seconds"})
 # pale yellow to dark red (the sequential YlOrRd ramp); readable black text up to the last two stops
@@ -168,6 +170,8 @@ def format_value(column: str, value: float | None) -> str:
     Example:
         >>> format_value("macs", 1_234_567), format_value("seconds", 0.00125), format_value("zero_fraction", 0.5)
         ('1.23 M', '1.25 ms', '0.5')
+        >>> format_value("params", 1234567), format_value("grad_norm", 0.0181576)
+        ('1,234,567', '0.0182')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "no value"
@@ -183,7 +187,7 @@ def format_value(column: str, value: float | None) -> str:
         from inspector.cost import format_macs
 
         return format_macs(value)
-    if column in LOG_COLUMNS:
+    if column in _COUNTS:
         return f"{round(value):,}"
     return f"{value:.3g}"
 

@@ -16,6 +16,8 @@ from inspector.rendering.view import nested_model_ids
 
 # the statistics of Activations' 'all layers' run that say whether a layer is healthy
 HEALTH_COLUMNS = ("dead_fraction", "zero_fraction", "nan_count", "inf_count", "std")
+# and of Attribution's gradients of all layers (its other columns share the names above)
+GRADIENT_COLUMNS = ("grad_norm", "grad_norm_max")
 
 opened = common.require_model()
 graph = opened.graph
@@ -69,16 +71,18 @@ if unfolded:
     if keep != unfolded:
         st.session_state[state.GRAPH_UNFOLD] = unfolded = keep
 
-# health columns of the last statistics run on this model (Activations page) join the graph's own numbers
-health = common.latest_statistics(opened)
-colour_columns = ["", *GRAPH_COLUMNS, *(HEALTH_COLUMNS if health is not None else ())]
+# health columns of the last statistics run on this model (Activations page) and of its last gradients of all
+# layers (Attribution page) join the graph's own numbers
+health = common.latest_frame(opened, state.ACTIVATION_STATS)
+gradients = common.latest_frame(opened, state.GRADIENT_HEALTH)
+colour_columns = ["", *GRAPH_COLUMNS, *(HEALTH_COLUMNS if health is not None else ()),
+                  *(GRADIENT_COLUMNS if gradients is not None else ())]
 color_by = controls[3].selectbox(
     "Colour by", colour_columns, key=state.GRAPH_COLOUR, format_func=lambda c: c or "family",
     help="Fill the layers by a number. Dead units, NaN and Inf appear after 'Compute statistics of all layers' "
-         "on the Activations page.")
-values = ()
-if color_by in HEALTH_COLUMNS and health is not None:
-    values = tuple((str(k), float(v)) for k, v in health.groupby("layer")[color_by].max().items())
+         "on the Activations page; gradient norms after 'Compute gradients of all layers' on the Attribution page.")
+source = health if color_by in HEALTH_COLUMNS else gradients if color_by in GRADIENT_COLUMNS else None
+values = () if source is None else tuple((str(k), float(v)) for k, v in source.groupby("layer")[color_by].max().items())
 # the widgets' values, and the models opened / closed one by one by a click; ids of another graph of the same
 # file (static view, then the loaded model) are dropped rather than refused
 options = common.graph_options(graph)
