@@ -371,6 +371,94 @@ def activations(k, tf):
                         name="activations")
 
 
+@_case("layer_options", "sequential")
+def layer_options(k, tf):
+    """Options of layers other cases build with their defaults: normalization over several axes or without its
+    centre and scale, a PReLU sharing its slopes, a softmax over the time axis, an EinsumDense biased on two axes."""
+    return k.Sequential([k.Input((4, 6, 5), name="x"), k.layers.LayerNormalization(axis=[1, 2], name="ln_axes"),
+                         k.layers.BatchNormalization(center=False, scale=False, name="bn_bare"),
+                         k.layers.LayerNormalization(axis=(-2, -1), center=False, name="ln_no_center"),
+                         k.layers.PReLU(shared_axes=[1, 2], name="prelu_shared"),
+                         k.layers.ThresholdedReLU(0.1, name="thresholded"), k.layers.Softmax(axis=1, name="softmax_t"),
+                         k.layers.EinsumDense("abcd,de->abce", output_shape=(4, 6, 3), bias_axes="ce",
+                                              name="einsum_bias2"),
+                         k.layers.BatchNormalization(axis=1, name="bn_axis1")], name="layer_options")
+
+
+@_case("layer_options", "functional")
+def attention_options(k, tf):
+    """MultiHeadAttention over two axes of a 4-D input, with its own value size and output shape, and without biases;
+    an Embedding with a constraint."""
+    query, value = k.Input((3, 4, 6), name="query"), k.Input((2, 4, 5), name="value")
+    axes = k.layers.MultiHeadAttention(num_heads=2, key_dim=3, value_dim=5, attention_axes=(1, 2), output_shape=7,
+                                       name="mha_axes")(query, value)
+    tokens = k.Input((5,), dtype="int32", name="tokens")
+    embedded = k.layers.Embedding(10, 4, embeddings_constraint=k.constraints.MaxNorm(1.0), name="embed")(tokens)
+    no_bias = k.layers.MultiHeadAttention(num_heads=1, key_dim=2, use_bias=False, name="mha_no_bias")(
+        embedded, embedded)
+    joined = k.layers.Concatenate(name="join")([k.layers.Flatten(name="flat_axes")(axes),
+                                                k.layers.Flatten(name="flat_tokens")(no_bias)])
+    return k.Model([query, value, tokens], k.layers.Dense(2, name="out")(joined), name="attention_options")
+
+
+@_case("layer_options", "nested")
+def recurrent_options(k, tf):
+    """Bidirectional with merge_mode None (two outputs) and "concat" with its own backward layer, an unrolled LSTM,
+    a backwards GRU, and a SimpleRNN returning sequences inside a nested Sequential."""
+    x = k.Input((5, 4), name="x")
+    forward, backward = k.layers.Bidirectional(k.layers.LSTM(3, return_sequences=True), merge_mode=None,
+                                               name="bi_none")(x)
+    paired = k.layers.Bidirectional(k.layers.GRU(2, return_sequences=True),
+                                    backward_layer=k.layers.SimpleRNN(2, return_sequences=True, go_backwards=True),
+                                    name="bi_backward_layer")(x)
+    inner = k.Sequential([k.Input((5, 4)), k.layers.SimpleRNN(3, return_sequences=True, name="inner_rnn"),
+                          k.layers.GRU(2, go_backwards=True, return_sequences=True, name="inner_gru")], name="block")
+    joined = k.layers.Concatenate(name="join")([forward, backward, paired, inner(x)])
+    return k.Model(x, k.layers.LSTM(2, unroll=True, name="unrolled")(joined), name="recurrent_options")
+
+
+@_case("layer_options", "sequential")
+def bidirectional_unequal(k, tf):
+    """A backward layer larger than the forward one: tf.keras 2 concatenates 2 + 3 features."""
+    backward = k.layers.SimpleRNN(3, return_sequences=True, go_backwards=True)
+    return k.Sequential([k.Input((5, 4), name="x"),
+                         k.layers.Bidirectional(k.layers.GRU(2, return_sequences=True), backward_layer=backward,
+                                                name="bi_unequal"),
+                         k.layers.Dense(2, name="out")], name="bidirectional_unequal")
+
+
+@_case("volumetric", "sequential")
+def volumetric(k, tf):
+    """3-D padding, cropping, upsampling and pooling, channel dropout of 2-D and 3-D maps, Flatten after Conv3D."""
+    return k.Sequential([k.Input((3, 4, 4, 2), name="x"), k.layers.ZeroPadding3D((1, 0, 1), name="pad3d"),
+                         k.layers.Cropping3D(((1, 0), (0, 1), (1, 1)), name="crop3d"),
+                         k.layers.UpSampling3D((1, 2, 1), name="up3d"),
+                         k.layers.SpatialDropout3D(0.3, name="sdrop3d"),
+                         k.layers.AveragePooling3D((1, 2, 2), padding="same", name="avg3d"),
+                         k.layers.Conv3D(3, 2, name="conv3d"), k.layers.Flatten(name="flat"),
+                         k.layers.Reshape((2, 3, 3), name="to_2d"), k.layers.SpatialDropout2D(0.3, name="sdrop2d"),
+                         k.layers.Reshape((1, 2, 3, 3), name="to_3d"),
+                         k.layers.GlobalMaxPooling3D(name="gmp3d")], name="volumetric")
+
+
+@_case("volumetric", "functional")
+def lookups(k, tf):
+    """Preprocessing of tokens and values: lookup, hashing, bucketing, one-hot counts; image flips and rotations
+    (which pass their input through at inference)."""
+    tokens, values = k.Input((5,), dtype="int32", name="tokens"), k.Input((4,), name="values")
+    image = k.Input((6, 6, 2), name="image")
+    looked_up = k.layers.IntegerLookup(vocabulary=[1, 2, 3, 5, 8], name="lookup")(tokens)
+    hashed = k.layers.Hashing(num_bins=4, name="hashing")(tokens)
+    counts = k.layers.CategoryEncoding(num_tokens=10, output_mode="count", name="counts")(tokens)
+    buckets = k.layers.Discretization(bin_boundaries=[-0.5, 0.0, 0.5], name="buckets")(values)
+    one_hot = k.layers.CategoryEncoding(num_tokens=4, output_mode="multi_hot", name="multi_hot")(buckets)
+    flipped = k.layers.RandomFlip(name="flip")(image)
+    rotated = k.layers.RandomRotation(0.2, name="rotate")(flipped)
+    cast = [k.layers.Flatten(name="flat_image")(rotated), counts, one_hot]
+    ids = k.layers.Concatenate(name="ids")([looked_up, hashed])
+    return k.Model([tokens, values, image], [k.layers.Concatenate(name="join")(cast), ids], name="lookups")
+
+
 FAMILIES: list[str] = list(dict.fromkeys(c.family for c in CASES))
 
 

@@ -93,6 +93,22 @@ def test_normalize_bare_list_sequential_and_tf2_arguments():
     assert len(notes) == 4
 
 
+def test_normalize_tf2_augmentation_lookup_and_several_axes():
+    """tf.keras 2's rng_type and Discretization's trainable are dropped; a LayerNormalization over two axes is read
+    by Keras 3's new deserializer, since its legacy loader keeps a one-entry axis list only (conformance corpus)."""
+    fixed, notes = normalize_config({"class_name": "Sequential", "config": {"name": "s", "layers": [
+        {"class_name": "InputLayer", "config": {"name": "x", "batch_input_shape": [None, 4, 6, 5]}},
+        {"class_name": "RandomFlip", "config": {"name": "flip", "rng_type": "stateful", "mode": "horizontal"}},
+        {"class_name": "Discretization", "config": {"name": "buckets", "trainable": True, "bin_boundaries": [0.0]}},
+        {"class_name": "LayerNormalization", "config": {"name": "ln", "axis": [1, 2]}},
+        {"class_name": "LayerNormalization", "config": {"name": "ln_last", "axis": [3]}}]}})
+    flip, buckets, ln, ln_last = fixed["config"]["layers"][1:]
+    assert "rng_type" not in flip["config"] and "trainable" not in buckets["config"]
+    assert ln["module"] == "keras.layers" and ln["config"]["axis"] == [1, 2]
+    assert "module" not in ln_last  # Keras 3's legacy loader reads a one-entry list as its integer
+    assert len(notes) == 3
+
+
 def test_static_view_infers_shapes_keras_2_did_not_record(real_models):
     """The Teachable Machine file (tf.keras 2.4, MobileNetV2 nested twice): its static view gets every shape, computed by Keras's shape arithmetic without building it."""
     model_file = read_model_file(real_models / "2nithing_keras_model.h5")

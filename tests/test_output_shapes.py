@@ -50,6 +50,7 @@ CASES = [
     (L.GRU(3, return_state=True, return_sequences=True), [(None, 5, 2)]),
     (L.Bidirectional(L.LSTM(4, return_sequences=True)), [(None, 5, 3)]),
     (L.Bidirectional(L.GRU(4), merge_mode="sum"), [(None, 5, 3)]),
+    (L.Bidirectional(L.LSTM(3, return_sequences=True), merge_mode=None), [(None, 5, 4)]),
     (L.TimeDistributed(L.Dense(3)), [(None, 6, 4)]), (L.TimeDistributed(L.Conv2D(2, 3)), [(None, 6, 8, 8, 1)]),
 ]
 MERGES = [
@@ -77,6 +78,13 @@ def test_one_input_layers_match_keras(layer, shapes):
 def test_merge_layers_match_keras(layer, shapes):
     ours = output_shapes(type(layer).__name__, layer.get_config(), tuple(shapes))
     assert ours is not None and ours == _keras_shapes(layer, shapes)
+
+
+def test_a_backward_layer_of_another_size_concatenates_both_sizes():
+    """tf.keras 2's number (conformance case bidirectional_unequal): Keras 3's own rule doubles the forward size."""
+    layer = L.Bidirectional(L.GRU(2, return_sequences=True),
+                            backward_layer=L.SimpleRNN(3, return_sequences=True, go_backwards=True))
+    assert output_shapes("Bidirectional", layer.get_config(), ((None, 5, 4),)) == ((None, 5, 5),)
 
 
 def test_what_is_not_known_exactly_is_none():

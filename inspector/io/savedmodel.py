@@ -198,6 +198,7 @@ def _convert(members: dict[str, bytes], received: str, limits: Limits) -> Conver
                 weights.append((weight_name, index[key]))
         stored.append((name, weights))
     notes += _unplaced(graph, index, owned, nodes)
+    notes += _vocabulary_notes(config)
     version = root.get("keras_version")
     try:
         h5 = _legacy_h5(config, stored, shards, version if isinstance(version, str) else None)
@@ -362,6 +363,31 @@ def _unplaced(graph: list[TrackedObject], index: dict[str, CheckpointEntry], own
     if values["unplaced"]:
         notes.append(f"The SavedModel stores {values['unplaced']:,} values that no layer of the model owns; they are "
                      "not counted in the parameters.")
+    return notes
+
+
+_LOOKUP_LAYERS = frozenset({"IntegerLookup", "StringLookup", "TextVectorization"})
+
+
+def _vocabulary_notes(node: Any) -> list[str]:
+    """A note per lookup layer whose vocabulary the SavedModel keeps out of our reach, anywhere in the config.
+
+    tf.keras 2 writes such a layer's config with ``vocabulary: None`` in a SavedModel: the table's contents are
+    constants of the TensorFlow graph (``saved_model.pb``), which is never run or read here, not checkpoint
+    values.  Keras 3 then builds the layer with an empty table, and it fails on its first input.
+    """
+    if isinstance(node, list):
+        return [note for item in node for note in _vocabulary_notes(item)]
+    if not isinstance(node, dict):
+        return []
+    notes = [note for value in node.values() if isinstance(value, (dict, list)) for note in _vocabulary_notes(value)]
+    cfg = node.get("config")
+    if node.get("class_name") in _LOOKUP_LAYERS and isinstance(cfg, dict) and cfg.get("vocabulary") is None \
+            and (cfg.get("vocabulary_size") or cfg.get("has_input_vocabulary")):
+        notes.append(f"{node['class_name']} {cfg.get('name')!r}: its vocabulary ({cfg.get('vocabulary_size')} "
+                     "entries) is stored in the SavedModel's TensorFlow graph, which is never read here: the layer "
+                     "is shown, but computes nothing (its table is empty). Open the model's .h5 or .keras file, "
+                     "whose config holds the vocabulary, to compute it.")
     return notes
 
 

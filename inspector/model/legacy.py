@@ -38,7 +38,14 @@ _UNUSED_KEYS = {**dict.fromkeys(("SeparableConv1D", "SeparableConv2D"),
                 "MultiHeadAttention": ("query_shape", "key_shape", "value_shape"),  # its build shapes
                 # without weights, its noise shape its own: Keras 3's SpatialDropout takes neither argument
                 **dict.fromkeys(("SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"),
-                                ("trainable", "noise_shape"))}
+                                ("trainable", "noise_shape")),
+                "Discretization": ("trainable",),  # its boundaries are its config, not weights
+                # the kind of random generator tf.keras 2's augmentation layers draw from ("stateful"): only
+                # training draws, and Keras 3's layers take a seed alone
+                **dict.fromkeys(("RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip", "RandomHeight",
+                                 "RandomRotation", "RandomTranslation", "RandomWidth", "RandomZoom"), ("rng_type",))}
+# the layers whose ``axis`` may name several axes (a list): Keras 3's legacy loader keeps only a one-entry list
+_AXES_LAYERS = frozenset({"LayerNormalization", "Normalization", "UnitNormalization"})
 
 
 def normalize_config(config: dict, *, keras_version: str | None = None) -> tuple[dict, list[str]]:
@@ -172,6 +179,7 @@ def _fix_model(model: dict, notes: list[str]) -> None:
             continue
         _drop_rejected_arguments(layer, cfg, notes)
         _keep_strings(layer, cfg, notes)
+        _keep_axes(layer, cfg, notes)
         if layer.get("class_name") != "InputLayer" and cfg.pop("batch_input_shape", None) is not None:
             notes.append(f"Dropped batch_input_shape from {cfg.get('name')!r}: the model's InputLayer already "
                          "declares it (Keras 3 rejects it on other layers).")
@@ -211,6 +219,22 @@ def _keep_strings(layer: dict, cfg: dict, notes: list[str]) -> None:
         layer["module"] = "keras.layers"
         notes.append(f"{layer.get('class_name')} {cfg.get('name')!r}: read as Keras 3 reads its own files, so its "
                      f"{', '.join(keys)} stays the string it is (Keras 3's legacy loader would make it a function).")
+
+
+def _keep_axes(layer: dict, cfg: dict, notes: list[str]) -> None:
+    """Have Keras 3 read ``LayerNormalization(axis=[1, 2])`` over the axes it names.
+
+    Keras 3 reads a layer config without a module (a Keras 1/2 ``.h5``, a SavedModel's metadata) with its legacy
+    loader, which turns a one-entry ``axis`` list into its integer and drops any other list: the layer is rebuilt
+    over the last axis alone (its weights no longer fit; a Normalization adapted over several axes would compute
+    another function).  Given its module, the layer is read by the new deserializer, which keeps the list and
+    reads the initializers and regularizers in the config as the legacy loader does.
+    """
+    axis = cfg.get("axis")
+    if layer.get("class_name") in _AXES_LAYERS and "module" not in layer and isinstance(axis, list) and len(axis) > 1:
+        layer["module"] = "keras.layers"
+        notes.append(f"{layer.get('class_name')} {cfg.get('name')!r}: read as Keras 3 reads its own files, so it "
+                     f"keeps axis={axis} (Keras 3's legacy loader would keep only the last axis).")
 
 
 def _drop_rejected_arguments(layer: dict, cfg: dict, notes: list[str]) -> None:

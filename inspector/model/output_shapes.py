@@ -315,20 +315,25 @@ def _recurrent(states: int) -> Callable[[dict[str, Any], tuple[_Dims, ...]], tup
 def _bidirectional(config: dict[str, Any], inputs: tuple[_Dims, ...]) -> tuple[_Dims, ...]:
     shape = _one(inputs)
     inner = config.get("layer")
-    if not isinstance(inner, dict) or inner.get("class_name") not in ("LSTM", "GRU", "SimpleRNN"):
+    recurrent = ("LSTM", "GRU", "SimpleRNN")
+    if not isinstance(inner, dict) or inner.get("class_name") not in recurrent:
         raise _Unknown("not a built-in recurrent layer")
-    backward_config = config.get("backward_layer") or inner  # Keras 3 writes the backward copy out
-    if not isinstance(backward_config, dict) or backward_config.get("class_name") != inner["class_name"]:
-        raise _Unknown("a backward layer of another class")
+    # Keras 3 writes the backward copy out; tf.keras 2 a backward layer only when given one, of any recurrent
+    # class and size (Keras 3's own Bidirectional.compute_output_shape assumes the forward layer's)
+    backward_config = config.get("backward_layer") or inner
+    if not isinstance(backward_config, dict) or backward_config.get("class_name") not in recurrent:
+        raise _Unknown("a backward layer that is not a built-in recurrent layer")
     if inner.get("config", {}).get("return_state") or backward_config.get("config", {}).get("return_state"):
         raise _Unknown("states returned")
     (forward,) = _RULES[inner["class_name"]](inner.get("config"), (shape,))
-    (backward,) = _RULES[inner["class_name"]](backward_config.get("config"), (shape,))
+    (backward,) = _RULES[backward_config["class_name"]](backward_config.get("config"), (shape,))
     if forward[:-1] != backward[:-1]:
         raise _Unknown("the directions return different steps")
     mode = config.get("merge_mode", "concat")
     if mode == "concat":
         return ((*forward[:-1], forward[-1] + backward[-1]),)  # type: ignore[operator]
+    if mode is None:  # both directions' sequences, forward first
+        return (forward, backward)
     if mode in ("sum", "mul", "ave") and forward == backward:
         return (forward,)
     raise _Unknown(f"merge_mode {mode!r}")
