@@ -70,6 +70,9 @@ recurrent = k.Sequential([k.layers.Bidirectional(k.layers.LSTM(4, return_sequenc
 recurrent.save(f"{out}/recurrent")
 recurrent.save(f"{out}/recurrent.keras")  # tf.keras 2's own .keras: weight groups named by Keras's snake case
 
+augmented = k.Sequential([k.layers.RandomFlip(input_shape=(6, 6, 3)), k.layers.Conv2D(2, 3)])
+augmented.save(f"{out}/augmented")  # its generator's seed state is in the checkpoint
+
 evil = k.Sequential([k.layers.Dense(2, input_shape=(3,))])
 
 
@@ -222,6 +225,13 @@ def test_damaged_savedmodel_files_are_typed_errors(written):
                 read_model_file(buffer.getvalue(), limits=inspector.Limits(max_parse_seconds=20))
             except inspector.InspectorError:
                 pass
+
+
+def test_a_random_layers_generator_state_is_named_as_such_and_not_counted(written):
+    shown = inspector.build_graph(written[0] / "augmented")
+    assert shown.total_params == 3 * 3 * 3 * 2 + 2
+    assert any("random layers' generator state" in w for w in shown.warnings), shown.warnings
+    assert not any("optimizer" in w for w in shown.warnings), shown.warnings
 
 
 def test_a_flipped_bit_in_a_weight_or_the_index_is_refused_by_its_checksum(written, tmp_path):

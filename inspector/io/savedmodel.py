@@ -349,14 +349,20 @@ def _unplaced(graph: list[TrackedObject], index: dict[str, CheckpointEntry], own
         roots.extend(child for _, child in graph[node].children)
     for obj in graph:
         training |= obj.slot_variable_ids
-    values = {"training": 0, "unplaced": 0}
+    values = {"training": 0, "random": 0, "unplaced": 0}
     for node_id, obj in enumerate(graph):
         key = dict(obj.variables).get("VARIABLE_VALUE")
         if key is None or key not in index or node_id in owned:
             continue
         size = _count(index[key].shape)
-        values["training" if node_id in training or "/.OPTIMIZER_SLOT/" in key else "unplaced"] += size
+        # a random layer's (RandomFlip, Dropout with a generator) seed state: layer-0/_random_generator/...
+        kind = "random" if "/_random_generator/" in key else \
+            "training" if node_id in training or "/.OPTIMIZER_SLOT/" in key else "unplaced"
+        values[kind] += size
     notes = []
+    if values["random"]:
+        notes.append(f"The SavedModel also stores {values['random']:,} values of its random layers' generator state; "
+                     "they are not parameters and are not counted.")
     if values["training"]:
         notes.append(f"The SavedModel also stores {values['training']:,} values of its optimizer's and metrics' "
                      "state; they are not parameters and are not counted.")
