@@ -310,3 +310,27 @@ def test_a_tile_growing_a_tensor_without_bound_stays_static(tf_keras2, tmp_path,
     with pytest.raises(inspector.UnsafeModelError, match=r"tf\.tile with multiples"):
         inspector.load_model(path)
     assert inspector.build_graph(path).node(layer["name"]).opaque
+
+
+@pytest.mark.parametrize("merge_mode", ["concat", None])
+def test_a_bidirectional_of_unequal_directions_is_refused_before_keras_builds_it(tmp_path, merge_mode):
+    """tf.keras 2 lets the backward layer have its own size; Keras 3 builds the next layer for the forward size (a
+    wrong shape, or a refused load): refused with what to do, the static view keeps tf.keras 2's shapes."""
+    run_tf_keras(f"""
+        backward = keras.layers.SimpleRNN(3, return_sequences=True, go_backwards=True)
+        bi = keras.layers.Bidirectional(keras.layers.GRU(2, return_sequences=True), backward_layer=backward,
+                                        merge_mode={merge_mode!r}, name="bi")
+        x = keras.Input((5, 4))
+        y = bi(x)
+        y = keras.layers.Concatenate(name="cat")(y) if {merge_mode!r} is None else y
+        model = keras.Model(x, keras.layers.Flatten(name="flat")(y))  # the next layer has no weights
+        for fmt in ("h5", "keras"):
+            model.save(f"bi.{{fmt}}")
+    """, tmp_path)
+    for fmt in ("h5", "keras"):
+        with pytest.raises(inspector.ModelLoadError, match="backward layer .*size 3.* forward layer .*size 2"):
+            inspector.load_model(tmp_path / f"bi.{fmt}")
+        graph = inspector.build_graph(tmp_path / f"bi.{fmt}")
+        assert graph.source.value == "static" and "Bidirectional" in graph.warnings[0]
+        flat = next(n for n, _ in graph.walk() if n.name == "flat")
+        assert flat.output_shapes[0] == (None, 5 * (2 + 3))

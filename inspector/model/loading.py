@@ -114,6 +114,7 @@ def load_model(source: ModelSource | ModelFile, *, trust: bool = False, limits: 
     if not trust:
         _refuse_code(model_file, config)
     _check_declared_sizes(model_file, config, limits)
+    _check_bidirectional_sizes(model_file, config)
     # the build budget bounds what a file we know nothing of makes this process allocate; a trusted file is the
     # user's own model, opened at whatever size they saved it (trust already lets it run any code)
     cost = None if trust else _check_build_cost(model_file, config, limits)
@@ -343,6 +344,33 @@ def _check_declared_sizes(model_file: ModelFile, config: dict, limits: Limits) -
                     "(max_declared_dim): building it would try to allocate an enormous weight.",
                     received=_received(model_file),
                     fix="Do not load this file; if it is genuine, raise max_declared_dim with inspector.set_limits.")
+
+
+def _check_bidirectional_sizes(model_file: ModelFile, config: dict) -> None:
+    """Refuse a Bidirectional whose backward layer has another size than its forward layer (tf.keras 2 allows it).
+
+    Keras 3's ``Bidirectional.compute_output_shape`` gives both directions the forward layer's size, so the next
+    layer is built for the wrong input: the load fails on the weights, or, when the next layer has none, the
+    model loads with a wrong shape.  Refused before Keras builds anything; the static view's shapes are right.
+    """
+    for path, item in config_objects(config):
+        cfg = item.get("config")
+        if item.get("class_name") != "Bidirectional" or not isinstance(cfg, dict):
+            continue
+        forward, backward = cfg.get("layer"), cfg.get("backward_layer")
+        if not isinstance(forward, dict) or not isinstance(backward, dict):
+            continue
+        sizes = [next((c.get(key) for key in ("units", "filters") if isinstance(c, dict) and key in c), None)
+                 for c in (forward.get("config"), backward.get("config"))]
+        if None not in sizes and sizes[0] != sizes[1]:
+            raise ModelLoadError(
+                f"Keras 3 cannot build the Bidirectional layer {path!r}: its backward layer "
+                f"({backward.get('class_name')}, size {sizes[1]}) is not the size of its forward layer "
+                f"({forward.get('class_name')}, size {sizes[0]}), which tf.keras 2 allowed; Keras 3 would build the "
+                "next layer for the wrong input.", received=_received(model_file),
+                fix="The graph is shown from the file's config, with tf.keras 2's shapes (static view). To compute "
+                    "with it, load it with tf.keras 2 (pip install tf_keras), or rebuild the layer with both "
+                    "directions the same size.")
 
 
 def _check_input_shapes(model: Any, config: dict) -> list[str]:
