@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 
 import h5py
 import numpy as np
@@ -193,3 +194,50 @@ def test_a_wrapped_layer_given_its_module_is_still_scanned(tmp_path):
                                     input_shape=(3, 4), units=2)
         with pytest.raises(inspector.UnsafeModelError):
             inspector.load_model(path)
+
+
+def _as_keras_3_9_wrote(path, out) -> None:
+    """Re-save a Keras 3.15 ``.keras`` file as Keras 3.0-3.9 wrote it: a nested Functional's one input and one
+    output as one-element lists (as in the files Keras 3.0.5, 3.4.1 and 3.9.2 wrote in the old-Keras 3 sweep),
+    and 3.9.2 as the recorded version."""
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                for layer in config["config"]["layers"]:
+                    if layer["class_name"] == "Functional":
+                        for key in ("input_layers", "output_layers"):
+                            layer["config"][key] = [layer["config"][key]]
+                data = json.dumps(config).encode()
+            elif item.filename == "metadata.json":
+                data = json.dumps({**json.loads(data), "keras_version": "3.9.2"}).encode()
+            target.writestr(item, data)
+
+
+def test_keras_3_files_keep_the_one_element_lists_of_a_nested_model(tmp_path):
+    """Keras 3.15 reads a Keras 3.0-3.9 nested model's one-element input and output lists as Keras 3 meant them:
+    the file loads untouched, with no tf.keras 2 note, and computes what the model it was saved from computed
+    (a tf.keras 2 file's lists are still unwrapped)."""
+    import keras
+
+    inner_input = keras.Input((5,), name="enc_in")
+    encoder = keras.Model(inner_input, keras.layers.Dense(3, name="enc_d")(inner_input), name="encoder")
+    a, b = keras.Input((5,), name="a"), keras.Input((5,), name="b")
+    joined = keras.layers.Concatenate(name="cat")([encoder(a), encoder(b), a])
+    model = keras.Model([a, b], keras.layers.Dense(2, name="head")(joined), name="siamese")
+    model.save(tmp_path / "new.keras")
+    path = tmp_path / "keras_3_9.keras"
+    _as_keras_3_9_wrote(tmp_path / "new.keras", path)
+
+    config = read_model_file(path).config
+    assert normalize_config(config, keras_version="3.9.2") == (config, [])
+    assert len(normalize_config(config, keras_version="2.15.0")[1]) == 2  # tf.keras 2: unwrapped, as before
+    X = [np.random.default_rng(0).normal(size=(4, 5)).astype("float32") for _ in range(2)]
+    loaded = inspector.load_model(path)
+    assert inspector.model.loading.load_info(loaded).notes == ()
+    np.testing.assert_allclose(np.asarray(loaded(X)), np.asarray(model(X)), rtol=1e-6)
+    for graph in (inspector.build_graph(loaded), static_graph(path)):
+        assert [graph.node(i).output_shapes for i in ("encoder", "encoder@1", "cat")] == \
+            [((None, 3),), ((None, 3),), ((None, 11),)], graph.source
+        assert graph.total_params == model.count_params()

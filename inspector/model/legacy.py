@@ -60,7 +60,9 @@ def normalize_config(config: dict, *, keras_version: str | None = None) -> tuple
     if keras1.is_keras1(fixed, keras_version):
         fixed, notes = keras1.convert_config(fixed)
         keras_version = keras_version or "1"  # Keras 1's hard_sigmoid and GRU, whatever the file recorded
-    _fix_model(fixed, notes)
+    # Keras 3.0-3.9 wrote a nested model's one input or output as a one-element list too, and Keras 3.15 reads
+    # that as Keras 3 meant it (checked on files of 3.0.5, 3.4.1 and 3.9.2): only older files need the unwrap
+    _fix_model(fixed, notes, unwrap=not _written_by_keras3(keras_version))
     if written_before_keras3(keras_version):
         _locate_model_classes(fixed, notes)
         _keep_old_semantics(fixed, notes)
@@ -76,6 +78,11 @@ def written_before_keras3(keras_version: str | None) -> bool:
     """
     match = re.match(r"\s*(\d+)\.", keras_version or "")
     return match is not None and int(match.group(1)) < 3
+
+
+def _written_by_keras3(keras_version: str | None) -> bool:
+    match = re.match(r"\s*(\d+)\.", keras_version or "")
+    return match is not None and int(match.group(1)) >= 3
 
 
 # activation arguments that can name "hard_sigmoid" (inner_activation: Keras 1's name for recurrent_activation)
@@ -155,7 +162,7 @@ def _locate_model_classes(node: Any, notes: list[str]) -> None:
             notes.append(f"{cls} (module {module}, tf.keras 2's) is Keras 3's {item['module']}.{cls}.")
 
 
-def _fix_model(model: dict, notes: list[str]) -> None:
+def _fix_model(model: dict, notes: list[str], *, unwrap: bool = True) -> None:
     inner = model.get("config")
     if model.get("class_name") == "Sequential" and isinstance(inner, list):
         # Keras <= 2.1 stored a Sequential as a bare list of layers
@@ -189,8 +196,9 @@ def _fix_model(model: dict, notes: list[str]) -> None:
             notes.append(f"Turned BatchNormalization {cfg.get('name')!r} axis=[{cfg['axis']}] into {cfg['axis']} "
                          "(tf.keras 2 wrote a list; Keras 3 wants an integer).")
         if layer.get("class_name") in legacy_nodes.MODEL_CLASSES:
-            _unwrap_single_endpoints(layer, notes)
-            _fix_model(layer, notes)
+            if unwrap:
+                _unwrap_single_endpoints(layer, notes)
+            _fix_model(layer, notes, unwrap=unwrap)
 
 
 # the functions of keras.layers, which Keras 3's legacy loader puts in place of a layer argument naming one
