@@ -7,6 +7,7 @@ process whose peak memory and time are measured from outside (``bounded_runner.p
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import os
@@ -16,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -145,7 +147,11 @@ def attention_file(tmp_path_factory) -> Path:
 def test_unpredicted_layers_are_built_first_in_a_bounded_child(attention_file):
     cost = build_cost(_config(attention_file))
     assert cost.unknown == ("attention",)
-    model = inspector.load_model(attention_file)  # within the limits: built in the child, then here
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        model = inspector.load_model(attention_file)  # within the limits: built in the child, then here
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]  # the child's pipe is closed
     assert model.get_layer("attention").count_params() == 8 * 256 * 1024 * 4 + 8 * 256 * 3 + 1024
     with zipfile.ZipFile(attention_file) as z:  # no stored weights: only the build knows what it takes
         members = {n: z.read(n) for n in z.namelist() if n != "model.weights.h5"}

@@ -52,14 +52,17 @@ def build_in_child(data: bytes, suffix: str, received: str, limits: Limits) -> N
         package_root = str(Path(__file__).resolve().parents[2])  # the child imports this copy of inspector
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
                "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-        child = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from inspector.model.first_build import _child; _child(*sys.argv[1:])",
-             str(path), str(limits.max_weight_bytes)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env, **owned())
-        try:
-            _watch(child, received, limits)
-        finally:
-            stop(child)
+        # the with closes the child's stdout pipe, which otherwise stays open until collected (a ResourceWarning)
+        with subprocess.Popen(
+                [sys.executable, "-c",
+                 "import sys; from inspector.model.first_build import _child; _child(*sys.argv[1:])",
+                 str(path), str(limits.max_weight_bytes)],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env,
+                **owned()) as child:
+            try:
+                _watch(child, received, limits)
+            finally:
+                stop(child)
 
 
 def _watch(child: subprocess.Popen, received: str, limits: Limits) -> None:
