@@ -73,6 +73,9 @@ recurrent.save(f"{out}/recurrent.keras")  # tf.keras 2's own .keras: weight grou
 augmented = k.Sequential([k.layers.RandomFlip(input_shape=(6, 6, 3)), k.layers.Conv2D(2, 3)])
 augmented.save(f"{out}/augmented")  # its generator's seed state is in the checkpoint
 
+ids = k.Input((2,), dtype="int64")
+k.Model(ids, k.layers.IntegerLookup(vocabulary=[3, 5, 7], name="ids")(ids)).save(f"{out}/lookup")
+
 evil = k.Sequential([k.layers.Dense(2, input_shape=(3,))])
 
 
@@ -232,6 +235,12 @@ def test_a_random_layers_generator_state_is_named_as_such_and_not_counted(writte
     assert shown.total_params == 3 * 3 * 3 * 2 + 2
     assert any("random layers' generator state" in w for w in shown.warnings), shown.warnings
     assert not any("optimizer" in w for w in shown.warnings), shown.warnings
+
+
+def test_a_lookup_whose_vocabulary_is_in_the_tensorflow_graph_is_named(written):
+    shown = inspector.build_graph(written[0] / "lookup")
+    assert any("IntegerLookup 'ids': its vocabulary" in w and ".h5 or .keras" in w for w in shown.warnings), \
+        shown.warnings
 
 
 def test_a_flipped_bit_in_a_weight_or_the_index_is_refused_by_its_checksum(written, tmp_path):

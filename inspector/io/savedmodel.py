@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from inspector.errors import LimitExceededError, ModelFormatError, SavedModelError
-from inspector.io.config_json import _parse_json
+from inspector.io.config_json import _parse_json, iter_layer_configs
 from inspector.io.keras_zip import _read_member
 from inspector.io.protobuf_wire import WireError, fields
 from inspector.io.tf_checkpoint import (
@@ -375,25 +375,22 @@ def _unplaced(graph: list[TrackedObject], index: dict[str, CheckpointEntry], own
 _LOOKUP_LAYERS = frozenset({"IntegerLookup", "StringLookup", "TextVectorization"})
 
 
-def _vocabulary_notes(node: Any) -> list[str]:
-    """A note per lookup layer whose vocabulary the SavedModel keeps out of our reach, anywhere in the config.
+def _vocabulary_notes(config: dict) -> list[str]:
+    """A note per lookup layer, nested models' included, whose vocabulary the SavedModel keeps out of our reach.
 
     tf.keras 2 writes such a layer's config with ``vocabulary: None`` in a SavedModel: the table's contents are
     constants of the TensorFlow graph (``saved_model.pb``), which is never run or read here, not checkpoint
     values.  Keras 3 then builds the layer with an empty table, and it fails on its first input.
     """
-    if isinstance(node, list):
-        return [note for item in node for note in _vocabulary_notes(item)]
-    if not isinstance(node, dict):
-        return []
-    notes = [note for value in node.values() if isinstance(value, (dict, list)) for note in _vocabulary_notes(value)]
-    cfg = node.get("config")
-    if node.get("class_name") in _LOOKUP_LAYERS and isinstance(cfg, dict) and cfg.get("vocabulary") is None \
-            and (cfg.get("vocabulary_size") or cfg.get("has_input_vocabulary")):
-        notes.append(f"{node['class_name']} {cfg.get('name')!r}: its vocabulary ({cfg.get('vocabulary_size')} "
-                     "entries) is stored in the SavedModel's TensorFlow graph, which is never read here: the layer "
-                     "is shown, but computes nothing (its table is empty). Open the model's .h5 or .keras file, "
-                     "whose config holds the vocabulary, to compute it.")
+    notes = []
+    for _, layer in iter_layer_configs(config):
+        cfg = layer.get("config")
+        if layer.get("class_name") in _LOOKUP_LAYERS and isinstance(cfg, dict) and cfg.get("vocabulary") is None \
+                and (cfg.get("vocabulary_size") or cfg.get("has_input_vocabulary")):
+            notes.append(f"{layer['class_name']} {cfg.get('name')!r}: its vocabulary ({cfg.get('vocabulary_size')} "
+                         "entries) is stored in the SavedModel's TensorFlow graph, which is never read here: the "
+                         "layer is shown, but computes nothing (its table is empty). Open the model's .h5 or .keras "
+                         "file, whose config holds the vocabulary, to compute it.")
     return notes
 
 

@@ -76,13 +76,19 @@ def written_before_keras3(keras_version: str | None) -> bool:
         >>> written_before_keras3("2.4.0"), written_before_keras3("3.3.3"), written_before_keras3(None)
         (True, False, False)
     """
-    match = re.match(r"\s*(\d+)\.", keras_version or "")
-    return match is not None and int(match.group(1)) < 3
+    major = _major(keras_version)
+    return major is not None and major < 3
 
 
 def _written_by_keras3(keras_version: str | None) -> bool:
+    major = _major(keras_version)
+    return major is not None and major >= 3
+
+
+def _major(keras_version: str | None) -> int | None:
+    """The major version a recorded ``keras_version`` names (``None`` when none is recorded or readable)."""
     match = re.match(r"\s*(\d+)\.", keras_version or "")
-    return match is not None and int(match.group(1)) >= 3
+    return int(match.group(1)) if match else None
 
 
 # activation arguments that can name "hard_sigmoid" (inner_activation: Keras 1's name for recurrent_activation)

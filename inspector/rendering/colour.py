@@ -49,11 +49,9 @@ __all__ = ["ColourScale", "colour_scale", "GRAPH_COLUMNS", "LOG_COLUMNS", "MISSI
 
 GRAPH_COLUMNS = ("params", "macs", "output_bytes")  # computed from the graph when no values are given
 # counts, sizes and times span orders of magnitude: a log scale; everything else (fractions, means) linear
-LOG_COLUMNS = frozenset({"params", "trainable_params", "non_trainable_params", "layer_params", "macs",
-                         "output_bytes", "seconds", "nan_count", "inf_count", "count",
-                         "grad_norm", "grad_norm_max", "mean_abs"})
 _COUNTS = frozenset({"params", "trainable_params", "non_trainable_params", "layer_params", "nan_count", "inf_count",
                      "count"})  # whole numbers: shown with separators
+LOG_COLUMNS = _COUNTS | frozenset({"macs", "output_bytes", "seconds", "grad_norm", "grad_norm_max", "mean_abs"})
 # a folded group or collapsed model sums these over its members; it shows the largest member of the others
 _ADDITIVE = frozenset({"params", "trainable_params", "non_trainable_params", "macs", "output_bytes", "seconds"})
 # pale yellow to dark red (the sequential YlOrRd ramp); readable black text up to the last two stops
