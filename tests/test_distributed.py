@@ -247,9 +247,7 @@ def test_cli_stats_on_ray_reads_a_folder_and_writes_the_local_numbers(cluster, t
 def test_the_app_computes_all_layer_statistics_on_ray_with_its_progress_bar(cluster, monkeypatch):
     """The Activations page's "On a Ray cluster" toggle: the workers open the shown file's bytes and the table is
     the local one; the page's progress bar counts the blocks with the rate."""
-    from pathlib import Path
-
-    from streamlit.testing.v1 import AppTest
+    from test_app import open_sample
 
     from inspector.app import common
 
@@ -267,11 +265,8 @@ def test_the_app_computes_all_layer_statistics_on_ray_with_its_progress_bar(clus
         return report
 
     monkeypatch.setattr(common, "progress_bar", spy)
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "inspector" / "app" / "main.py"),
-                           default_timeout=600)
-    at.run()
-    at.sidebar.selectbox(key="sample_widget").set_value("otto_mlp").run()
-    at.session_state["loaded_model"].result(timeout=120)
+    at = open_sample("otto_mlp")
+    at.default_timeout = 600  # a run that starts Ray's workers (each imports TensorFlow)
     at.switch_page("views/activations.py").run()
     at.radio(key="activation_source_widget").set_value("Random data").run()
 
